@@ -1,0 +1,76 @@
+package workflows
+
+import "time"
+
+// Trigger kinds: what started an event.
+const (
+	TriggerWebhook  = "webhook"
+	TriggerCron     = "cron"
+	TriggerDispatch = "dispatch"
+	TriggerReplay   = "replay"
+)
+
+// Event is a normalised delivery, as expressions see it (SPEC §4). Absent fields
+// are empty values, never errors. The json form is what a step reads from
+// $HOOKFLOW_EVENT and what the store keeps.
+type Event struct {
+	ID         string            `json:"id" expr:"id"`
+	Trigger    string            `json:"trigger" expr:"trigger"`
+	Provider   string            `json:"provider,omitempty" expr:"provider"`
+	Path       string            `json:"path,omitempty" expr:"path"`
+	Method     string            `json:"method,omitempty" expr:"method"`
+	Name       string            `json:"name,omitempty" expr:"name"`
+	Type       string            `json:"type,omitempty" expr:"type"`
+	Action     string            `json:"action,omitempty" expr:"action"`
+	Delivery   string            `json:"delivery,omitempty" expr:"delivery"`
+	ReceivedAt time.Time         `json:"received_at" expr:"received_at"`
+	Headers    map[string]string `json:"headers,omitempty" expr:"headers"`
+	Query      map[string]string `json:"query,omitempty" expr:"query"`
+	Body       any               `json:"body,omitempty" expr:"body"`
+	Raw        string            `json:"raw,omitempty" expr:"raw"`
+
+	// Git providers.
+	Repo        string      `json:"repo,omitempty" expr:"repo"`
+	Ref         string      `json:"ref,omitempty" expr:"ref"`
+	Branch      string      `json:"branch,omitempty" expr:"branch"`
+	Tag         string      `json:"tag,omitempty" expr:"tag"`
+	Commit      string      `json:"commit,omitempty" expr:"commit"`
+	Before      string      `json:"before,omitempty" expr:"before"`
+	CloneURL    string      `json:"clone_url,omitempty" expr:"clone_url"`
+	Sender      string      `json:"sender,omitempty" expr:"sender"`
+	Changed     []string    `json:"changed,omitempty" expr:"changed"`
+	PullRequest PullRequest `json:"pull_request,omitzero" expr:"pull_request"`
+
+	// Alerts (alertmanager, grafana).
+	Status      string            `json:"status,omitempty" expr:"status"`
+	Alerts      []Alert           `json:"alerts,omitempty" expr:"alerts"`
+	Labels      map[string]string `json:"labels,omitempty" expr:"labels"`
+	Annotations map[string]string `json:"annotations,omitempty" expr:"annotations"`
+	GroupKey    string            `json:"group_key,omitempty" expr:"group_key"`
+
+	// Cron.
+	Schedule    string    `json:"schedule,omitempty" expr:"schedule"`
+	ScheduledAt time.Time `json:"scheduled_at,omitzero" expr:"scheduled_at"`
+
+	// Dispatch.
+	Inputs map[string]any `json:"inputs,omitempty" expr:"inputs"`
+	Actor  string         `json:"actor,omitempty" expr:"actor"`
+}
+
+// PullRequest is the pull-request part of a git event.
+type PullRequest struct {
+	Number int    `json:"number,omitempty" expr:"number"`
+	Base   string `json:"base,omitempty" expr:"base"`
+	Head   string `json:"head,omitempty" expr:"head"`
+	Merged bool   `json:"merged,omitempty" expr:"merged"`
+}
+
+// Alert is one alert of an Alertmanager or Grafana notification.
+type Alert struct {
+	Status      string            `json:"status" expr:"status"`
+	Labels      map[string]string `json:"labels" expr:"labels"`
+	Annotations map[string]string `json:"annotations" expr:"annotations"`
+	StartsAt    time.Time         `json:"starts_at" expr:"starts_at"`
+	EndsAt      time.Time         `json:"ends_at" expr:"ends_at"`
+	Fingerprint string            `json:"fingerprint" expr:"fingerprint"`
+}

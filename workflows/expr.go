@@ -1,0 +1,307 @@
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+	"go.yaml.in/yaml/v3"
+)
+
+// Scope is the environment that expressions and templates are evaluated in
+// (SPEC §2.1). Build it with NewScope; the zero value has no functions bound.
+type Scope struct {
+	Event    *Event               `expr:"event"`
+	Inputs   map[string]any       `expr:"inputs"`
+	Item     any                  `expr:"item"`
+	Env      map[string]string    `expr:"env"`
+	Secrets  map[string]string    `expr:"secrets"`
+	Steps    map[string]StepState `expr:"steps"`
+	Run      RunInfo              `expr:"run"`
+	Workflow WorkflowInfo         `expr:"workflow"`
+
+	// Status is the run's state so far, read by success(), failure(), cancelled().
+	Status RunState `expr:"-"`
+
+	// The status and change functions, bound to this scope by NewScope. They are
+	// fields rather than methods so that expressions can call them in lower case.
+	FnSuccess   func() bool            `expr:"success"`
+	FnFailure   func() bool            `expr:"failure"`
+	FnAlways    func() bool            `expr:"always"`
+	FnCancelled func() bool            `expr:"cancelled"`
+	FnChanged   func(g ...string) bool `expr:"changed"`
+}
+
+// RunState is what a run's status functions report on.
+type RunState struct {
+	Failed    bool // a step failed and did not continue on error
+	Cancelled bool // the run was cancelled or timed out
+}
+
+// StepState is a finished step, as later steps see it.
+type StepState struct {
+	Outputs map[string]any `expr:"outputs" json:"outputs"`
+	Outcome string         `expr:"outcome" json:"outcome"`
+}
+
+// RunInfo is the `run` variable.
+type RunInfo struct {
+	ID       string `expr:"id"`
+	Attempt  int    `expr:"attempt"`
+	URL      string `expr:"url"`
+	Workflow string `expr:"workflow"`
+}
+
+// WorkflowInfo is the `workflow` variable.
+type WorkflowInfo struct {
+	Name     string `expr:"name"`
+	File     string `expr:"file"`
+	Revision string `expr:"revision"`
+}
+
+// NewScope returns a scope for ev with the functions bound.
+func NewScope(ev *Event) *Scope {
+	if ev == nil {
+		ev = &Event{}
+	}
+	s := &Scope{Event: ev}
+	s.FnSuccess = func() bool { return !s.Status.Failed && !s.Status.Cancelled }
+	s.FnFailure = func() bool { return s.Status.Failed }
+	s.FnAlways = func() bool { return true }
+	s.FnCancelled = func() bool { return s.Status.Cancelled }
+	s.FnChanged = func(globs ...string) bool {
+		for _, g := range globs {
+			m, err := cachedGlob(g)
+			if err != nil {
+				continue
+			}
+			for _, p := range s.Event.Changed {
+				if m.MatchString(p) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return s
+}
+
+// WithItem returns a copy of s with item bound. The functions keep reading the
+// original's status, which is what a for_each item's run starts from.
+func (s *Scope) WithItem(item any) *Scope {
+	c := *s
+	c.Item = item
+	return &c
+}
+
+// statusFuncs are the functions whose presence in a step's `if` turns off the
+// implicit success() && …, as in GitHub Actions.
+var statusFuncs = map[string]bool{"success": true, "failure": true, "always": true, "cancelled": true}
+
+// Expr is an expression compiled at load time.
+type Expr struct {
+	Source  string
+	Pos     Pos
+	program *vm.Program
+	// usesStatus is true when the expression calls a status function.
+	usesStatus bool
+	// secrets are the names of secrets.X the expression reads.
+	secrets []string
+}
+
+// Eval evaluates e in s. A nil Expr evaluates to nil.
+func (e *Expr) Eval(s *Scope) (any, error) {
+	if e == nil {
+		return nil, nil
+	}
+	v, err := expr.Run(e.program, s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s", e.Pos, firstLine(err.Error()))
+	}
+	return v, nil
+}
+
+// Bool evaluates e as a condition; nil is false.
+func (e *Expr) Bool(s *Scope) (bool, error) {
+	v, err := e.Eval(s)
+	if err != nil {
+		return false, err
+	}
+	switch v := v.(type) {
+	case bool:
+		return v, nil
+	case nil:
+		return false, nil
+	}
+	return false, fmt.Errorf("%s: condition is %T, not true or false", e.Pos, v)
+}
+
+// decodeNode reads a condition: an expression string, optionally wrapped in
+// ${{ }}, or a YAML bool.
+func (e *Expr) decodeNode(d *decoder, n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode || isNull(n) {
+		return fmt.Errorf("expected an expression, got %s", describe(n))
+	}
+	src, offset := n.Value, 0
+	if t := strings.TrimSpace(src); strings.HasPrefix(t, "${{") && strings.HasSuffix(t, "}}") && strings.Count(t, "${{") == 1 {
+		offset = strings.Index(src, "${{") + 3
+		src = t[3 : len(t)-2]
+	}
+	compiled, err := compileExpr(src)
+	if err != nil {
+		d.errs = append(d.errs, exprError(d.file, n, offset, err))
+		return nil
+	}
+	*e = *compiled
+	e.Source = strings.TrimSpace(src)
+	e.Pos = Pos{File: d.file, Line: n.Line, Col: n.Column}
+	return nil
+}
+
+// exprOptions are shared by every compilation: the typed scope, the extra
+// functions, and absent-is-nil member access.
+var exprOptions = []expr.Option{
+	expr.Env(&Scope{}),
+	expr.Patch(absentIsNil{}),
+	expr.Function("glob", func(args ...any) (any, error) {
+		m, err := cachedGlob(args[1].(string))
+		if err != nil {
+			return nil, err
+		}
+		return m.MatchString(args[0].(string)), nil
+	}, new(func(string, string) bool)),
+	expr.Function("toJSON", func(args ...any) (any, error) {
+		b, err := json.Marshal(args[0])
+		return string(b), err
+	}, new(func(any) string)),
+	expr.Function("fromJSON", func(args ...any) (any, error) {
+		var v any
+		if err := json.Unmarshal([]byte(args[0].(string)), &v); err != nil {
+			return nil, fmt.Errorf("fromJSON: %w", err)
+		}
+		return v, nil
+	}, new(func(string) any)),
+}
+
+// compileExpr compiles src against the scope type and records what it reads.
+func compileExpr(src string) (*Expr, error) {
+	if strings.TrimSpace(src) == "" {
+		return nil, errors.New("empty expression")
+	}
+	p, err := expr.Compile(src, exprOptions...)
+	if err != nil {
+		return nil, err
+	}
+	e := &Expr{Source: src, program: p}
+	node := p.Node()
+	ast.Walk(&node, inspector{e})
+	return e, nil
+}
+
+// resultKind is the static kind of an expression's value, reflect.Interface when
+// only known at run time.
+func (e *Expr) resultKind() reflect.Kind {
+	t := e.program.Node().Type()
+	if t == nil {
+		return reflect.Interface
+	}
+	return t.Kind()
+}
+
+// inspector records which status functions and secrets an expression uses.
+type inspector struct{ e *Expr }
+
+func (v inspector) Visit(n *ast.Node) {
+	switch n := (*n).(type) {
+	case *ast.CallNode:
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && statusFuncs[id.Value] {
+			v.e.usesStatus = true
+		}
+	case *ast.MemberNode:
+		if id, ok := n.Node.(*ast.IdentifierNode); ok && id.Value == "secrets" {
+			if s, ok := n.Property.(*ast.StringNode); ok {
+				v.e.secrets = append(v.e.secrets, s.Value)
+			}
+		}
+	}
+}
+
+// absentIsNil makes every member access optional, so that a missing field or key
+// anywhere in a chain (item.labels.x on an alert without labels) is nil, not an
+// error, as SPEC §4 asks.
+type absentIsNil struct{}
+
+func (absentIsNil) Visit(n *ast.Node) {
+	if m, ok := (*n).(*ast.MemberNode); ok && !m.Optional {
+		m.Optional = true
+		ast.Patch(n, &ast.ChainNode{Node: m})
+	}
+}
+
+// exprError places an expr compile error in the file. offset is where the
+// expression starts inside the scalar's value.
+func exprError(fileName string, n *yaml.Node, offset int, err error) *PosError {
+	line, col, msg := n.Line, n.Column, err.Error()
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		msg = fe.Message
+		switch n.Style {
+		case yaml.LiteralStyle, yaml.FoldedStyle:
+			line += fe.Line
+		case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+			col += 1 + offset + fe.Column
+		default:
+			if fe.Line <= 1 {
+				col += offset + fe.Column
+			} else {
+				line += fe.Line - 1
+			}
+		}
+	}
+	return &PosError{File: fileName, Line: line, Col: col, Msg: "expression: " + msg}
+}
+
+func firstLine(s string) string {
+	first, _, _ := strings.Cut(s, "\n")
+	return first
+}
+
+// globCache holds globs compiled at run time by glob() and changed(), so that a
+// constant pattern is compiled once. It is bounded: patterns computed from event
+// data must not grow it without limit.
+var globCache = struct {
+	sync.Mutex
+	m map[string]globMatcher
+}{m: map[string]globMatcher{}}
+
+const globCacheSize = 1024
+
+func cachedGlob(pattern string) (globMatcher, error) {
+	globCache.Lock()
+	m, ok := globCache.m[pattern]
+	globCache.Unlock()
+	if ok {
+		return m, nil
+	}
+	m, err := compileGlob(pattern)
+	if err != nil {
+		return nil, err
+	}
+	globCache.Lock()
+	if len(globCache.m) < globCacheSize {
+		globCache.m[pattern] = m
+	}
+	globCache.Unlock()
+	return m, nil
+}
+
+// UsesStatus reports whether the expression calls success(), failure(),
+// always() or cancelled().
+func (e *Expr) UsesStatus() bool { return e != nil && e.usesStatus }

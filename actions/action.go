@@ -1,0 +1,180 @@
+// Package actions defines what a workflow step does: the Action interface, the
+// Step it is given, and the registry of the kinds a step may name with `uses:`.
+//
+// A kind is registered once, by name, with a constructor that strictly decodes the
+// step's rendered `with:` values. Constructors have no side effects; all work
+// happens in Run.
+package actions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Action is one step's work, built by a Kind's New from the step's rendered `with:`.
+//
+// Run is called once per attempt, from a single goroutine. It must return when ctx
+// is done, having stopped every process it started. Output meant for the run's log
+// goes to s.Stdout and s.Stderr. A returned error fails the step; wrap it in a
+// *Error to say whether another attempt may succeed.
+type Action interface {
+	Run(ctx context.Context, s *Step) (Result, error)
+}
+
+// Step is everything an action may use while it runs. The runner owns it.
+type Step struct {
+	// Workspace is the run's private folder; relative paths are resolved against it.
+	Workspace string
+	// Dir is the working directory for processes, inside Workspace unless absolute.
+	Dir string
+	// Env is the complete environment for processes, as KEY=value pairs. Nothing of
+	// the server's own environment is added to it.
+	Env []string
+	// Stdout and Stderr receive the step's log output. They are safe to use from two
+	// goroutines at once (one for each).
+	Stdout io.Writer
+	Stderr io.Writer
+	// OutputFile is the file a process writes name=value outputs to
+	// ($HOOKFLOW_OUTPUT). It exists and is empty when Run starts.
+	OutputFile string
+	// TempDir is a folder inside Workspace for the step's own files (scripts).
+	TempDir string
+	// Secrets are the secret values this run uses, so that an action can keep them
+	// out of errors it returns.
+	Secrets []string
+}
+
+// Result is what a finished step reports.
+type Result struct {
+	// Outputs are readable by later steps as steps.<id>.outputs.<name>.
+	Outputs map[string]any
+	// ExitCode is the process exit status for steps that run a process, else 0.
+	ExitCode int
+}
+
+// Error is an action failure that says whether a retry might succeed.
+type Error struct {
+	// Retryable is true when the same attempt might succeed later (a network
+	// error, a 5xx), false when it cannot (bad settings, a 4xx, a failing script).
+	Retryable bool
+	Err       error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Permanent marks err as one that another attempt would not fix.
+func Permanent(err error) error { return &Error{Retryable: false, Err: err} }
+
+// Retryable marks err as one that another attempt might fix.
+func Retryable(err error) error { return &Error{Retryable: true, Err: err} }
+
+// IsRetryable reports whether err is worth another attempt. Errors that do not say
+// are assumed transient, as a failing shell command may be.
+func IsRetryable(err error) bool {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Retryable
+	}
+	return true
+}
+
+// Kind is a named action type a step can select with `uses:`.
+type Kind struct {
+	// Name is what `uses:` says, e.g. "http".
+	Name string
+	// Params is a pointer to the zero value of the kind's settings struct. Its json
+	// tags are the accepted `with:` keys; the loader and the JSON Schema read them.
+	Params any
+	// New strictly decodes the rendered `with:` values (unknown keys are errors),
+	// validates them and returns a ready Action. It must not have side effects.
+	New func(with map[string]any) (Action, error)
+}
+
+// Registry holds the kinds steps may use. It is filled once at start-up and only
+// read after that, so reads need no lock.
+type Registry struct {
+	kinds map[string]Kind
+}
+
+// NewRegistry returns a registry holding kinds, or an error if two share a name.
+func NewRegistry(kinds ...Kind) (*Registry, error) {
+	r := &Registry{kinds: make(map[string]Kind, len(kinds))}
+	for _, k := range kinds {
+		if err := r.Add(k); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Add registers k. A second kind with the same name is an error.
+func (r *Registry) Add(k Kind) error {
+	if k.Name == "" || k.New == nil || k.Params == nil {
+		return fmt.Errorf("action kind %q: Name, Params and New are required", k.Name)
+	}
+	if _, dup := r.kinds[k.Name]; dup {
+		return fmt.Errorf("action kind %q registered twice", k.Name)
+	}
+	r.kinds[k.Name] = k
+	return nil
+}
+
+// Lookup returns the kind called name.
+func (r *Registry) Lookup(name string) (Kind, bool) {
+	k, ok := r.kinds[name]
+	return k, ok
+}
+
+// Names lists the registered kinds, for error messages and the schema.
+func (r *Registry) Names() []string {
+	names := make([]string, 0, len(r.kinds))
+	for n := range r.kinds {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// CheckAction validates a `uses:` step at load time (workflows.ActionChecker):
+// the kind must exist, every key must be one of its settings, and a `with:` that
+// holds no expressions (rendered != nil) must build.
+func (r *Registry) CheckAction(kind string, keys []string, rendered map[string]any) error {
+	k, ok := r.kinds[kind]
+	if !ok {
+		return fmt.Errorf("unknown action %q: use one of %s", kind, strings.Join(r.Names(), ", "))
+	}
+	known := ParamKeys(k.Params)
+	for _, key := range keys {
+		if !slices.Contains(known, key) {
+			return workflows.SuggestKey(key, known)
+		}
+	}
+	if rendered == nil {
+		return nil
+	}
+	_, err := k.New(rendered)
+	return err
+}
+
+// ParamKeys lists the `with:` keys of a settings struct: its json tag names.
+func ParamKeys(params any) []string {
+	t := reflect.TypeOf(params)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var keys []string
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}

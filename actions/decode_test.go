@@ -1,0 +1,54 @@
+package actions
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDecode(t *testing.T) {
+	type params struct {
+		URL     string   `json:"url"`
+		Timeout Duration `json:"timeout"`
+		Max     ByteSize `json:"max"`
+	}
+	var p params
+	if err := Decode(map[string]any{"url": "x", "timeout": "5s", "max": "1Mi"}, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.URL != "x" || time.Duration(p.Timeout) != 5*time.Second || p.Max != 1<<20 {
+		t.Errorf("decoded %+v", p)
+	}
+	for with, want := range map[string]map[string]any{
+		`with: unknown field "urll"`:                                                   {"urll": "x"},
+		`with: timeout: invalid duration "soon"`:                                       {"url": "x", "timeout": "soon"},
+		`with: max: invalid size "lots"`:                                               {"max": "lots"},
+		`with: cannot unmarshal number into Go struct field params.url of type string`: {"url": 1},
+	} {
+		if err := Decode(want, &params{}); err == nil || !strings.HasPrefix(err.Error(), with) {
+			t.Errorf("Decode(%v) = %v, want prefix %q", want, err, with)
+		}
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	kind := Kind{Name: "demo", Params: &struct {
+		URL string `json:"url"`
+	}{}, New: func(with map[string]any) (Action, error) { return nil, nil }}
+	if _, err := NewRegistry(kind, kind); err == nil || !strings.Contains(err.Error(), "registered twice") {
+		t.Errorf("duplicate kinds: %v", err)
+	}
+	r, err := NewRegistry(kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.CheckAction("demo", []string{"url"}, nil); err != nil {
+		t.Error(err)
+	}
+	if err := r.CheckAction("demo", []string{"ulr"}, nil); err == nil || !strings.Contains(err.Error(), `did you mean "url"`) {
+		t.Errorf("unknown key: %v", err)
+	}
+	if err := r.CheckAction("nope", nil, nil); err == nil || !strings.Contains(err.Error(), "use one of demo") {
+		t.Errorf("unknown kind: %v", err)
+	}
+}

@@ -1,0 +1,102 @@
+package sqlite
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/store"
+)
+
+// BenchmarkDispatch measures the durable path of a webhook: events with one
+// run each, stored with synchronous=FULL, one commit per batch.
+func BenchmarkDispatch(b *testing.B) {
+	for _, size := range []int{1, 64} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			s := benchStore(b)
+			now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+			n := 0
+			for b.Loop() {
+				batch := make([]*store.Dispatch, size)
+				for i := range batch {
+					batch[i] = benchDispatch(n, now)
+					n++
+				}
+				if err := s.Dispatch(b.Context(), batch, 0, now); err != nil {
+					b.Fatalf("Dispatch: %v", err)
+				}
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkClaim measures claiming from a queue of ungrouped runs, and from
+// one where most runs wait behind a running run of their group.
+func BenchmarkClaim(b *testing.B) {
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		groups int // 0: no groups
+	}{
+		{"free", 0},
+		{"grouped=16", 16},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			s := benchStore(b)
+			batch := make([]*store.Dispatch, 0, 256)
+			flush := func() {
+				if err := s.Dispatch(b.Context(), batch, 0, now); err != nil {
+					b.Fatalf("Dispatch: %v", err)
+				}
+				batch = batch[:0]
+			}
+			for i := range b.N {
+				d := benchDispatch(i, now)
+				if tc.groups > 0 {
+					d.Runs[0].Group = fmt.Sprint("g", i%tc.groups)
+				}
+				if batch = append(batch, d); len(batch) == cap(batch) {
+					flush()
+				}
+			}
+			flush()
+
+			b.ResetTimer()
+			for range b.N {
+				r, err := s.Claim(b.Context(), "n1", time.Minute, now)
+				if err != nil || r == nil {
+					b.Fatalf("Claim = %v, %v", r, err)
+				}
+				if tc.groups > 0 { // let the group's next run go
+					if err := s.Finish(b.Context(), "n1", &store.Run{ID: r.ID, Status: "succeeded", FinishedAt: now}); err != nil {
+						b.Fatalf("Finish: %v", err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// benchStore opens a Store in sync durability on a temporary file.
+func benchStore(b *testing.B) *Store {
+	b.Helper()
+	s, err := Open(b.Context(), b.TempDir()+"/bench.db", Options{Durability: "sync"})
+	if err != nil {
+		b.Fatalf("Open: %v", err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+// benchDispatch is event n with one run, the size of a typical push.
+func benchDispatch(n int, now time.Time) *store.Dispatch {
+	id := fmt.Sprintf("evt-%08d", n)
+	return &store.Dispatch{
+		Event: &store.Event{ID: id, Trigger: "webhook", Provider: "github", Path: "github", Type: "push",
+			Delivery: id, ReceivedAt: now,
+			Data:     []byte(`{"repo":"acme/web","branch":"main","commit":"0123456789abcdef0123456789abcdef01234567"}`),
+			Verdicts: []store.Verdict{{Workflow: "deploy", Runs: []string{"run-" + id}}}},
+		Runs: []*store.Run{{ID: "run-" + id, Workflow: "deploy", EventID: id, Attempt: 1, QueuedAt: now}},
+	}
+}

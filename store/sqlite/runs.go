@@ -1,0 +1,197 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// claimQuery picks and marks the oldest runnable run in one statement, so the
+// choice and the claim are one write transaction. A group's runs are ordered
+// by seq; a requeued run keeps its seq and so its place.
+//
+// The contract's other rule, "a run waits for an older queued run of its
+// group", needs no test here: when the group has no running run, its oldest
+// queued run is itself runnable and comes first in seq order. (A backend that
+// skips rows locked by a concurrent claim cannot rely on that.)
+const claimQuery = `UPDATE runs
+	SET status = 'running', node = :node, started_at = :now, lease_until = :until,
+		reason = '', cancel_requested = 0
+	WHERE seq = (
+		SELECT r.seq FROM runs r
+		WHERE r.status = 'queued'
+			AND (r.grp = '' OR NOT EXISTS (SELECT 1 FROM runs o
+				WHERE o.grp = r.grp AND o.grp <> '' AND o.status = 'running'))
+		ORDER BY r.seq
+		LIMIT 1)
+	RETURNING ` + runColumns
+
+// Claim marks the oldest runnable queued run running on node.
+func (s *Store) Claim(ctx context.Context, node string, lease time.Duration, now time.Time) (*store.Run, error) {
+	r, err := scanRun(s.write.QueryRowContext(ctx, claimQuery, sql.Named("node", node),
+		sql.Named("now", millis(now)), sql.Named("until", millis(now.Add(lease)))))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	return r, nil
+}
+
+// Renew extends the leases of node's running runs among ids.
+func (s *Store) Renew(ctx context.Context, node string, ids []string, until time.Time) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("renew: %w", err)
+	}
+	rows, err := s.write.QueryContext(ctx, `UPDATE runs SET lease_until = :until
+		WHERE node = :node AND status = 'running' AND id IN (SELECT value FROM json_each(:ids))
+		RETURNING id, cancel_requested`,
+		sql.Named("until", millis(until)), sql.Named("node", node), sql.Named("ids", string(list)))
+	if err != nil {
+		return nil, fmt.Errorf("renew: %w", err)
+	}
+	defer rows.Close()
+	var cancel []string
+	for rows.Next() {
+		var id string
+		var requested bool
+		if err := rows.Scan(&id, &requested); err != nil {
+			return nil, fmt.Errorf("renew: %w", err)
+		}
+		if requested {
+			cancel = append(cancel, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("renew: %w", err)
+	}
+	return cancel, nil
+}
+
+// UpdateSteps records a running run's step results; an empty sandbox keeps
+// the one recorded before.
+func (s *Store) UpdateSteps(ctx context.Context, id string, steps json.RawMessage, sandbox string) error {
+	res, err := s.write.ExecContext(ctx, `UPDATE runs
+		SET steps = :steps, sandbox = CASE WHEN :sandbox = '' THEN sandbox ELSE :sandbox END
+		WHERE id = :id AND status = 'running'`,
+		sql.Named("steps", blob(steps)), sql.Named("sandbox", sandbox), sql.Named("id", id))
+	if err != nil {
+		return fmt.Errorf("update steps of %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return s.whyNot(ctx, "update steps of", id, err)
+	}
+	return nil
+}
+
+// terminal reports whether a run can finish with status. (skipped is for
+// runs that never started.)
+func terminal(status string) bool {
+	switch status {
+	case "succeeded", "failed", "cancelled", "timed_out":
+		return true
+	}
+	return false
+}
+
+// Finish records run's final status, steps and sandbox. A zero FinishedAt
+// means now; empty Steps and Sandbox keep what UpdateSteps recorded.
+func (s *Store) Finish(ctx context.Context, node string, run *store.Run) error {
+	if !terminal(run.Status) {
+		return workflows.Errorf(workflows.EInvalid, "finish %s: %q is not a final status", run.ID, run.Status)
+	}
+	finished := run.FinishedAt
+	if finished.IsZero() {
+		finished = s.now()
+	}
+	res, err := s.write.ExecContext(ctx, `UPDATE runs
+		SET status = :status, reason = :reason, finished_at = :finished, lease_until = NULL,
+			steps = coalesce(:steps, steps),
+			sandbox = CASE WHEN :sandbox = '' THEN sandbox ELSE :sandbox END
+		WHERE id = :id AND node = :node AND status = 'running'`,
+		sql.Named("status", run.Status), sql.Named("reason", run.Reason),
+		sql.Named("finished", millis(finished)), sql.Named("steps", blob(run.Steps)),
+		sql.Named("sandbox", run.Sandbox), sql.Named("id", run.ID), sql.Named("node", node))
+	if err != nil {
+		return fmt.Errorf("finish %s: %w", run.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return s.whyNot(ctx, "finish", run.ID, err)
+	}
+	return nil
+}
+
+// Cancel skips a queued run or asks a running one to stop.
+func (s *Store) Cancel(ctx context.Context, id string) (*store.Run, error) {
+	r, err := scanRun(s.write.QueryRowContext(ctx, `UPDATE runs SET
+			status = CASE status WHEN 'queued' THEN 'skipped' ELSE status END,
+			reason = CASE status WHEN 'queued' THEN 'cancelled before start' ELSE reason END,
+			finished_at = CASE status WHEN 'queued' THEN :now ELSE finished_at END,
+			cancel_requested = CASE status WHEN 'running' THEN 1 ELSE cancel_requested END
+		WHERE id = :id AND status IN ('queued', 'running')
+		RETURNING `+runColumns,
+		sql.Named("now", millis(s.now())), sql.Named("id", id)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, s.whyNot(ctx, "cancel", id, nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cancel %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// Recover ends the runs whose node is gone. A run that was asked to cancel is
+// not requeued: it fails as interrupted.
+func (s *Store) Recover(ctx context.Context, node string, now time.Time) ([]*store.Run, error) {
+	// SET expressions all see the row as it was, so requeue is decided once
+	// per row from the old cancel_requested.
+	const requeue = `(on_interrupt = 'requeue' AND cancel_requested = 0)`
+	rows, err := s.write.QueryContext(ctx, `UPDATE runs SET
+			status = CASE WHEN `+requeue+` THEN 'queued' ELSE 'failed' END,
+			reason = 'interrupted',
+			node = CASE WHEN `+requeue+` THEN '' ELSE node END,
+			started_at = CASE WHEN `+requeue+` THEN NULL ELSE started_at END,
+			finished_at = CASE WHEN `+requeue+` THEN NULL ELSE :now END,
+			lease_until = NULL
+		WHERE status = 'running' AND (node = :node OR lease_until < :now)
+		RETURNING `+runColumns,
+		sql.Named("now", millis(now)), sql.Named("node", node))
+	if err != nil {
+		return nil, fmt.Errorf("recover: %w", err)
+	}
+	runs, err := collectRuns(rows)
+	if err != nil {
+		return nil, fmt.Errorf("recover: %w", err)
+	}
+	return runs, nil
+}
+
+// whyNot explains why a change to run id matched no row: it does not exist
+// (ErrNotFound), or it is not in a state that allows the change (ErrConflict).
+func (s *Store) whyNot(ctx context.Context, op, id string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", op, id, err)
+	}
+	var status, node string
+	err = s.write.QueryRowContext(ctx, `SELECT status, node FROM runs WHERE id = ?`, id).Scan(&status, &node)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("%s %s: %w", op, id, store.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("%s %s: %w", op, id, err)
+	case status == "running":
+		return fmt.Errorf("%s %s: run is running on node %s: %w", op, id, node, store.ErrConflict)
+	}
+	return fmt.Errorf("%s %s: run is %s: %w", op, id, status, store.ErrConflict)
+}

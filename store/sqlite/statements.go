@@ -1,0 +1,74 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// statements are the statements of the hot write paths (Dispatch and
+// AppendLogs), prepared once on the write connection so that a transaction
+// only binds and steps them.
+type statements struct {
+	insertEvent   *sql.Stmt
+	insertRun     *sql.Stmt
+	findDedup     *sql.Stmt
+	putDedup      *sql.Stmt
+	findCooldown  *sql.Stmt
+	putCooldown   *sql.Stmt
+	cancelRunning *sql.Stmt
+	supersede     *sql.Stmt
+	eventByID     *sql.Stmt
+	runsByEvent   *sql.Stmt
+	queueDepth    *sql.Stmt
+	insertLog     *sql.Stmt
+}
+
+// prepare prepares every statement on db.
+func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&st.insertEvent, `INSERT INTO events (` + eventColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.insertRun, `INSERT INTO runs (id, workflow, revision, event_id, item, attempt, rerun_of,
+			grp, cancel_in_progress, pending_latest, cooldown_key, cooldown_ms, on_interrupt,
+			status, reason, queued_at, finished_at, steps)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`},
+		{&st.findDedup, `SELECT event_id FROM dedup_keys WHERE key = ? AND expires_at > ?`},
+		{&st.putDedup, `INSERT INTO dedup_keys (key, event_id, expires_at) VALUES (?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET event_id = excluded.event_id, expires_at = excluded.expires_at`},
+		{&st.findCooldown, `SELECT last_at FROM cooldowns WHERE key = ?`},
+		{&st.putCooldown, `INSERT INTO cooldowns (key, run_id, last_at, expires_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, last_at = excluded.last_at,
+				expires_at = max(cooldowns.expires_at, excluded.expires_at)`},
+		{&st.cancelRunning, `UPDATE runs SET cancel_requested = 1
+			WHERE grp = ? AND status = 'running' AND grp <> ''`},
+		{&st.supersede, `UPDATE runs SET status = 'skipped', reason = ?, finished_at = ?
+			WHERE grp = ? AND status = 'queued' AND seq < ? AND grp <> '' RETURNING id`},
+		{&st.eventByID, `SELECT ` + eventColumns + ` FROM events WHERE id = ?`},
+		{&st.runsByEvent, `SELECT ` + runColumns + ` FROM runs WHERE event_id = ? ORDER BY seq`},
+		{&st.queueDepth, `SELECT count(*) FROM runs WHERE status = 'queued'`},
+		{&st.insertLog, `INSERT INTO logs (run_id, seq, step, stream, time, text) VALUES (?, ?, ?, ?, ?, ?)`},
+	} {
+		var err error
+		if *p.stmt, err = db.PrepareContext(ctx, p.query); err != nil {
+			return fmt.Errorf("prepare %q: %w", p.query, err)
+		}
+	}
+	return nil
+}
+
+// close closes the statements that were prepared.
+func (st *statements) close() error {
+	var errs []error
+	for _, s := range []*sql.Stmt{st.insertEvent, st.insertRun, st.findDedup, st.putDedup,
+		st.findCooldown, st.putCooldown, st.cancelRunning, st.supersede, st.eventByID,
+		st.runsByEvent, st.queueDepth, st.insertLog} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	return errors.Join(errs...)
+}

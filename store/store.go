@@ -1,0 +1,188 @@
+// Package store keeps events, runs, logs, dedup keys and cooldowns durably.
+//
+// Store is the contract; sqlite (the embedded default) and postgres (for several
+// nodes) implement it, and storetest holds the suite every implementation must
+// pass. All times are UTC and stored with at least millisecond precision.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Errors a Store returns, matched with errors.Is.
+var (
+	// ErrNotFound: no event or run with that id.
+	ErrNotFound = &workflows.Error{Code: workflows.ENotFound, Message: "not found"}
+	// ErrQueueFull: accepting the dispatch would exceed the queued-run limit.
+	ErrQueueFull = &workflows.Error{Code: workflows.EOverloaded, Message: "queue full"}
+	// ErrConflict: the run is not in a state that allows the change.
+	ErrConflict = &workflows.Error{Code: workflows.EConflict, Message: "conflict"}
+)
+
+// Event is a stored delivery and what every workflow made of it.
+type Event struct {
+	ID       string `json:"id"`
+	Trigger  string `json:"trigger"`
+	Provider string `json:"provider,omitempty"`
+	Path     string `json:"path,omitempty"`
+	Type     string `json:"type,omitempty"`
+	Delivery string `json:"delivery,omitempty"`
+	// DedupKey, when set, makes a later dispatch with the same key (within
+	// its window) a duplicate of this event.
+	DedupKey   string    `json:"dedup_key,omitempty"`
+	ReceivedAt time.Time `json:"received_at"`
+	// Data is the workflows.Event as JSON.
+	Data     json.RawMessage `json:"data"`
+	Verdicts []Verdict       `json:"verdicts"`
+}
+
+// Verdict is what one workflow made of an event: runs, or a reason to skip.
+type Verdict struct {
+	Workflow string   `json:"workflow"`
+	Runs     []string `json:"runs,omitempty"`
+	Reason   string   `json:"reason,omitempty"`
+}
+
+// Run is a stored run. The fields under "policy" are fixed when the run is
+// queued and drive the queue's rules; the rest change as it runs.
+type Run struct {
+	ID       string          `json:"id"`
+	Seq      int64           `json:"-"` // arrival order, assigned by the store
+	Workflow string          `json:"workflow"`
+	Revision string          `json:"revision,omitempty"`
+	EventID  string          `json:"event_id"`
+	Item     json.RawMessage `json:"item,omitempty"`
+	Attempt  int             `json:"attempt"`
+	// RerunOf is the run this one repeats, for `runs rerun`.
+	RerunOf string `json:"rerun_of,omitempty"`
+
+	// Policy.
+	Group            string        `json:"group,omitempty"`
+	CancelInProgress bool          `json:"-"`
+	PendingLatest    bool          `json:"-"`
+	CooldownKey      string        `json:"cooldown_key,omitempty"`
+	CooldownPeriod   time.Duration `json:"-"`
+	OnInterrupt      string        `json:"-"`
+
+	Status          string          `json:"status"`
+	Reason          string          `json:"reason"`
+	QueuedAt        time.Time       `json:"queued_at"`
+	StartedAt       time.Time       `json:"started_at,omitzero"`
+	FinishedAt      time.Time       `json:"finished_at,omitzero"`
+	Node            string          `json:"node,omitempty"`
+	LeaseUntil      time.Time       `json:"-"`
+	CancelRequested bool            `json:"cancel_requested,omitempty"`
+	Sandbox         string          `json:"sandbox,omitempty"`
+	Steps           json.RawMessage `json:"steps"`
+}
+
+// Dispatch is one event with the runs it starts, stored atomically.
+type Dispatch struct {
+	// Event is the new event; nil to queue Runs for their existing events
+	// (a rerun), with no dedup.
+	Event *Event
+	// Runs are the runs to queue, with ID, Workflow, EventID, QueuedAt and
+	// policy set; Status is set by the store.
+	Runs []*Run
+	// DedupWindow is how long Event.DedupKey is remembered.
+	DedupWindow time.Duration
+
+	// Filled by Dispatch:
+	// Duplicate is the earlier event with the same dedup key, if any; then
+	// nothing was stored and Runs are that event's runs.
+	Duplicate *Event
+	// Err is this dispatch's own failure (ErrQueueFull); the others in the
+	// batch are unaffected.
+	Err error
+}
+
+// LogLine is one stored log line. Seq orders the lines of a run, from 1.
+type LogLine struct {
+	Seq    int64     `json:"seq"`
+	Step   int       `json:"step"`
+	Stream string    `json:"stream"`
+	Time   time.Time `json:"time"`
+	Text   string    `json:"text"`
+}
+
+// RunFilter selects runs for ListRuns. Zero fields match everything.
+type RunFilter struct {
+	Workflow string
+	Status   string
+	EventID  string
+	// Before is a cursor: only runs older than the run with this id.
+	Before string
+	Limit  int
+}
+
+// EventFilter selects events for ListEvents.
+type EventFilter struct {
+	Path   string
+	Before string
+	Limit  int
+}
+
+// Store keeps hookflow's state. Every method is safe for concurrent use and
+// honours ctx. Methods that change state are atomic: on error nothing changed.
+type Store interface {
+	// Dispatch stores each item in one transaction for the whole batch (group
+	// commit), and returns only when it is durable. Per item, in order: a live
+	// dedup key makes it a duplicate (Duplicate set, nothing stored); the queue
+	// limit maxQueued (0: none) makes it fail with ErrQueueFull in Err; a run
+	// whose cooldown key started a run within its period is stored `skipped`
+	// with reason "cooldown: key K ran 3m0s ago"; a run with PendingLatest turns
+	// older queued runs of its group `skipped` ("superseded by run ID"); a run
+	// with CancelInProgress sets CancelRequested on the group's running runs.
+	// The returned error is for the batch as a whole (store unavailable).
+	Dispatch(ctx context.Context, batch []*Dispatch, maxQueued int, now time.Time) error
+
+	// Claim marks the oldest runnable queued run `running` on node with a lease
+	// until now+lease, and returns it; nil when none is runnable. A queued run is
+	// runnable unless its group has a running run or an older queued run.
+	Claim(ctx context.Context, node string, lease time.Duration, now time.Time) (*Run, error)
+	// Renew extends the leases of node's running runs in ids, and returns the
+	// ids among them whose cancel has been requested.
+	Renew(ctx context.Context, node string, ids []string, until time.Time) (cancel []string, err error)
+	// UpdateSteps records a running run's step results so far.
+	UpdateSteps(ctx context.Context, id string, steps json.RawMessage, sandbox string) error
+	// Finish records a run's final status. The run must be running on node
+	// (ErrConflict otherwise: it was recovered by another node).
+	Finish(ctx context.Context, node string, run *Run) error
+	// Cancel cancels run id: a queued run becomes `skipped` ("cancelled before
+	// start"); a running one gets CancelRequested. A finished run is ErrConflict.
+	Cancel(ctx context.Context, id string) (*Run, error)
+	// Recover ends runs left `running` whose lease expired before now, or that
+	// node held (on start, a node's own runs are dead): each becomes `failed`
+	// with reason "interrupted", or `queued` again when OnInterrupt is
+	// "requeue". It returns the recovered runs.
+	Recover(ctx context.Context, node string, now time.Time) ([]*Run, error)
+
+	// AppendLogs stores lines of run id, assigning their Seq.
+	AppendLogs(ctx context.Context, id string, lines []LogLine) error
+	// Logs returns up to limit lines of run id with Seq > after.
+	Logs(ctx context.Context, id string, after int64, limit int) ([]LogLine, error)
+
+	GetRun(ctx context.Context, id string) (*Run, error)
+	// ListRuns returns runs newest first.
+	ListRuns(ctx context.Context, f RunFilter) ([]*Run, error)
+	GetEvent(ctx context.Context, id string) (*Event, error)
+	// ListEvents returns events newest first.
+	ListEvents(ctx context.Context, f EventFilter) ([]*Event, error)
+	// QueueDepth counts queued runs.
+	QueueDepth(ctx context.Context) (int, error)
+
+	// Prune deletes finished runs, their logs and their events older than
+	// before, and expired dedup keys and cooldowns.
+	Prune(ctx context.Context, before, now time.Time) error
+	// Ping reports whether the store can be reached.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// IsNotFound reports whether err means "no such thing".
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

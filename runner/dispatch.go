@@ -1,0 +1,310 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Receipt is what the sender of an event is told once it is stored (SPEC §3).
+type Receipt struct {
+	EventID   string   `json:"event_id"`
+	Runs      []RunRef `json:"runs"`
+	Skipped   []Skip   `json:"skipped"`
+	Duplicate bool     `json:"duplicate,omitempty"`
+}
+
+// RunRef names a run in a receipt.
+type RunRef struct {
+	ID       string `json:"id"`
+	Workflow string `json:"workflow"`
+	Status   string `json:"status"`
+}
+
+// Skip is a workflow that did not run, and why.
+type Skip struct {
+	Workflow string `json:"workflow"`
+	Reason   string `json:"reason"`
+}
+
+// DefaultDedupWindow is how long delivery ids are remembered.
+const DefaultDedupWindow = 24 * time.Hour
+
+// maxBatch bounds one group commit.
+const maxBatch = 256
+
+// Dispatcher stores events with their queued runs (SPEC §1): nothing is
+// acknowledged before it is committed. Concurrent dispatches are committed
+// together in one transaction (group commit), so that a durable fsync per
+// commit still allows thousands of events a second.
+type Dispatcher struct {
+	store       store.Store
+	maxQueued   int
+	dedupWindow time.Duration
+	batch       int
+	secrets     func(names []string) map[string]string
+	notify      func()
+	metrics     *Metrics
+	now         func() time.Time
+	requests    chan *dispatchRequest
+}
+
+// DispatcherConfig configures a Dispatcher.
+type DispatcherConfig struct {
+	Store store.Store
+	// MaxQueued refuses dispatches beyond this many queued runs (0: no limit).
+	MaxQueued   int
+	DedupWindow time.Duration
+	// MaxBatch bounds a group commit; 1 commits every event on its own.
+	MaxBatch int
+	// Secrets returns the values of the named secrets, for templates that read
+	// them (concurrency groups, cooldown keys).
+	Secrets func(names []string) map[string]string
+	// Notify is called after runs were queued, to wake the pool.
+	Notify  func()
+	Metrics *Metrics
+	Now     func() time.Time
+}
+
+type dispatchRequest struct {
+	d    *store.Dispatch
+	done chan struct{}
+	err  error
+}
+
+// NewDispatcher returns a dispatcher; call Run to start committing.
+func NewDispatcher(c DispatcherConfig) *Dispatcher {
+	d := &Dispatcher{store: c.Store, maxQueued: c.MaxQueued, dedupWindow: c.DedupWindow, batch: c.MaxBatch,
+		secrets: c.Secrets, notify: c.Notify, metrics: c.Metrics, now: c.Now, requests: make(chan *dispatchRequest, maxBatch)}
+	if d.dedupWindow == 0 {
+		d.dedupWindow = DefaultDedupWindow
+	}
+	if d.batch <= 0 || d.batch > maxBatch {
+		d.batch = maxBatch
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.secrets == nil {
+		d.secrets = func([]string) map[string]string { return nil }
+	}
+	if d.notify == nil {
+		d.notify = func() {}
+	}
+	return d
+}
+
+// Run commits dispatches until ctx is done. Dispatches waiting when it ends fail
+// with an unavailable error, so that their senders retry.
+func (d *Dispatcher) Run(ctx context.Context) {
+	batch := make([]*dispatchRequest, 0, d.batch)
+	for {
+		select {
+		case <-ctx.Done():
+			for {
+				select {
+				case r := <-d.requests:
+					r.err = errStopping
+					close(r.done)
+				default:
+					return
+				}
+			}
+		case r := <-d.requests:
+			batch = append(batch[:0], r)
+		}
+	fill:
+		for len(batch) < d.batch {
+			select {
+			case r := <-d.requests:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		d.commit(ctx, batch)
+	}
+}
+
+var errStopping = workflows.Errorf(workflows.EUnavailable, "server is shutting down")
+
+// commit stores one batch and answers its requests.
+func (d *Dispatcher) commit(ctx context.Context, batch []*dispatchRequest) {
+	items := make([]*store.Dispatch, len(batch))
+	for i, r := range batch {
+		items[i] = r.d
+	}
+	// The commit must finish even if the server starts stopping meanwhile:
+	// its senders are waiting for an answer.
+	err := d.store.Dispatch(context.WithoutCancel(ctx), items, d.maxQueued, d.now().UTC())
+	queued := false
+	for _, r := range batch {
+		r.err = err
+		if err == nil {
+			r.err = r.d.Err
+			stored := r.d.Err == nil && r.d.Duplicate == nil
+			queued = queued || (stored && len(r.d.Runs) > 0)
+			if stored && r.d.Event != nil {
+				d.metrics.event()
+			}
+		}
+		close(r.done)
+	}
+	if queued {
+		d.notify()
+	}
+}
+
+// Dispatch stores ev and a queued run for every verdict that runs (one per
+// for_each item), and returns the receipt once that is durable. dedupKey, when
+// not empty, makes a repeat within the dedup window a duplicate. The error is a
+// *workflows.Error: EOverloaded when the queue is full, EUnavailable when the
+// store cannot take it.
+func (d *Dispatcher) Dispatch(ctx context.Context, ev *workflows.Event, verdicts []workflows.Verdict, dedupKey string) (*Receipt, error) {
+	if ev.ID == "" {
+		ev.ID = ulid.Make().String()
+	}
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("event: %w", err)
+	}
+	now := d.now().UTC()
+	stored := &store.Event{ID: ev.ID, Trigger: ev.Trigger, Provider: ev.Provider, Path: ev.Path, Type: ev.Type,
+		Delivery: ev.Delivery, DedupKey: dedupKey, ReceivedAt: ev.ReceivedAt, Data: data}
+	item := &store.Dispatch{Event: stored, DedupWindow: d.dedupWindow}
+	for _, v := range verdicts {
+		verdict := store.Verdict{Workflow: v.Workflow.Name, Reason: v.Reason}
+		if v.Run {
+			runs, err := d.newRuns(ev, v, now)
+			if err != nil {
+				verdict.Reason = err.Error()
+			}
+			for _, r := range runs {
+				verdict.Runs = append(verdict.Runs, r.ID)
+			}
+			item.Runs = append(item.Runs, runs...)
+		}
+		stored.Verdicts = append(stored.Verdicts, verdict)
+	}
+
+	req := &dispatchRequest{d: item, done: make(chan struct{})}
+	select {
+	case d.requests <- req:
+	case <-ctx.Done():
+		return nil, workflows.Errorf(workflows.EUnavailable, "dispatch: %v", ctx.Err())
+	}
+	// Once handed over, wait for the answer even if ctx ends: the event may be
+	// committed, and the receipt must say so.
+	<-req.done
+	if req.err != nil {
+		return nil, dispatchError(req.err)
+	}
+	return receipt(item), nil
+}
+
+func dispatchError(err error) error {
+	var we *workflows.Error
+	if errors.As(err, &we) {
+		return err
+	}
+	return &workflows.Error{Code: workflows.EUnavailable, Message: "store unavailable: " + err.Error()}
+}
+
+// newRuns builds the queued runs of one verdict, rendering their concurrency
+// group and cooldown key.
+func (d *Dispatcher) newRuns(ev *workflows.Event, v workflows.Verdict, now time.Time) ([]*store.Run, error) {
+	w := v.Workflow
+	items := v.Items
+	if items == nil {
+		items = []any{nil}
+	}
+	scope := workflows.NewScope(ev)
+	scope.Inputs = ev.Inputs
+	scope.Secrets = d.secrets(w.Secrets)
+	scope.Workflow = workflows.WorkflowInfo{Name: w.Name, File: w.File, Revision: w.Revision}
+	runs := make([]*store.Run, 0, len(items))
+	for _, it := range items {
+		r := &store.Run{ID: ulid.Make().String(), Workflow: w.Name, Revision: w.Revision, EventID: ev.ID,
+			Attempt: 1, QueuedAt: now, OnInterrupt: w.OnInterrupt}
+		s := scope.WithItem(it)
+		if it != nil {
+			b, err := json.Marshal(it)
+			if err != nil {
+				return nil, fmt.Errorf("for_each item: %w", err)
+			}
+			r.Item = b
+		}
+		if c := w.Concurrency; c != nil {
+			g, err := c.Group.RenderString(s)
+			if err != nil {
+				return nil, fmt.Errorf("concurrency.group: %w", err)
+			}
+			r.Group = w.Name + "/" + g
+			r.CancelInProgress = c.CancelInProgress
+			r.PendingLatest = c.Pending == workflows.PendingLatest
+		}
+		if c := w.Cooldown; c != nil {
+			k, err := c.Key.RenderString(s)
+			if err != nil {
+				return nil, fmt.Errorf("cooldown.key: %w", err)
+			}
+			r.CooldownKey, r.CooldownPeriod = w.Name+"/"+k, time.Duration(c.Period)
+		}
+		runs = append(runs, r)
+	}
+	return runs, nil
+}
+
+// receipt describes a committed dispatch.
+func receipt(d *store.Dispatch) *Receipt {
+	ev, runs := d.Event, d.Runs
+	rc := &Receipt{EventID: ev.ID, Runs: []RunRef{}, Skipped: []Skip{}}
+	if d.Duplicate != nil {
+		ev, rc.EventID, rc.Duplicate = d.Duplicate, d.Duplicate.ID, true
+	}
+	status := map[string]*store.Run{}
+	for _, r := range runs {
+		status[r.ID] = r
+	}
+	for _, v := range ev.Verdicts {
+		if len(v.Runs) == 0 {
+			rc.Skipped = append(rc.Skipped, Skip{Workflow: v.Workflow, Reason: v.Reason})
+			continue
+		}
+		for _, id := range v.Runs {
+			ref := RunRef{ID: id, Workflow: v.Workflow, Status: workflows.StatusQueued}
+			if r := status[id]; r != nil {
+				ref.Status = r.Status
+				if r.Status == workflows.StatusSkipped {
+					rc.Skipped = append(rc.Skipped, Skip{Workflow: v.Workflow, Reason: r.Reason})
+					continue
+				}
+			}
+			rc.Runs = append(rc.Runs, ref)
+		}
+	}
+	return rc
+}
+
+// Enqueue queues run for its existing event (a rerun), through the same group
+// commit and queue rules as a dispatch.
+func (d *Dispatcher) Enqueue(ctx context.Context, run *store.Run) error {
+	req := &dispatchRequest{d: &store.Dispatch{Runs: []*store.Run{run}}, done: make(chan struct{})}
+	select {
+	case d.requests <- req:
+	case <-ctx.Done():
+		return workflows.Errorf(workflows.EUnavailable, "enqueue: %v", ctx.Err())
+	}
+	<-req.done
+	if req.err != nil {
+		return dispatchError(req.err)
+	}
+	return nil
+}

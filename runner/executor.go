@@ -1,0 +1,325 @@
+// Package runner executes workflow runs: it evaluates each step's condition,
+// renders its templates, runs its action in the run's workspace with an explicit
+// environment, and reports outcomes, outputs and log lines as they happen.
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/actions/shell"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Job is one run to execute: a workflow, the event that started it, and the
+// values bound for this run.
+type Job struct {
+	ID       string
+	Workflow *workflows.Workflow
+	Event    *workflows.Event
+	Item     any
+	Inputs   map[string]any
+	// Secrets holds the values of the secrets the workflow reads.
+	Secrets map[string]string
+	Attempt int
+	URL     string
+}
+
+// Result is a finished run.
+type Result struct {
+	Status     string       `json:"status"`
+	Reason     string       `json:"reason,omitempty"`
+	Steps      []StepResult `json:"steps"`
+	StartedAt  time.Time    `json:"started_at"`
+	FinishedAt time.Time    `json:"finished_at"`
+}
+
+// StepResult is a step's outcome.
+type StepResult struct {
+	Index      int            `json:"index"`
+	ID         string         `json:"id"`
+	Name       string         `json:"name"`
+	Outcome    string         `json:"outcome"`
+	ExitCode   int            `json:"exit_code"`
+	Outputs    map[string]any `json:"outputs,omitempty"`
+	Attempts   int            `json:"attempts"`
+	Error      string         `json:"error,omitempty"`
+	StartedAt  time.Time      `json:"started_at,omitzero"`
+	FinishedAt time.Time      `json:"finished_at,omitzero"`
+}
+
+// Observer is told about a run's progress as it happens. Every method is called
+// from the goroutine running Execute except Log, which may also be called from
+// the goroutines copying a step's output; none may block for long.
+type Observer interface {
+	StepStarted(r StepResult)
+	StepFinished(r StepResult)
+	Log(line LogLine)
+}
+
+// Executor runs jobs. Its fields are set once; Execute may be called from many
+// goroutines at once.
+type Executor struct {
+	// Actions are the kinds `uses:` steps may name.
+	Actions *actions.Registry
+	// WorkspaceRoot holds one folder per running job.
+	WorkspaceRoot string
+	// Path is the PATH given to step processes.
+	Path string
+	// MaxLogBytes caps each run's log; 0 means DefaultMaxLogBytes.
+	MaxLogBytes int
+	// KillGrace is how long a cancelled step's processes get between SIGTERM
+	// and SIGKILL; 0 means the shell action's default.
+	KillGrace time.Duration
+	// CleanupTimeout bounds steps that run after a cancellation or timeout
+	// (if: always() or cancelled()); 0 means one minute.
+	CleanupTimeout time.Duration
+	Logger         *slog.Logger
+	Now            func() time.Time
+}
+
+// DefaultPath is given to steps when Executor.Path is empty.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+func (x *Executor) now() time.Time {
+	if x.Now != nil {
+		return x.Now()
+	}
+	return time.Now()
+}
+
+// Execute runs job to the end and returns its result. Cancelling ctx cancels the
+// run: the running step's processes are killed and the run is `cancelled`
+// (`timed_out` when the workflow's timeout expired). Steps that ask for it with
+// always() or cancelled() still run, each bounded by CleanupTimeout.
+func (x *Executor) Execute(ctx context.Context, job *Job, obs Observer) Result {
+	w := job.Workflow
+	res := Result{StartedAt: x.now(), Steps: make([]StepResult, len(w.Steps))}
+	log := newRunLog(obs.Log, x.now, x.MaxLogBytes, secretValues(job.Secrets))
+	finish := func(status, reason string) Result {
+		res.Status, res.Reason, res.FinishedAt = status, log.Mask(reason), x.now()
+		if reason != "" {
+			log.Systemf(-1, "run %s: %s", status, res.Reason)
+		}
+		return res
+	}
+
+	ws, err := x.makeWorkspace(job)
+	if err != nil {
+		return finish(workflows.StatusFailed, err.Error())
+	}
+	defer x.removeWorkspace(w, ws, &res)
+
+	runCtx, cancel := context.WithTimeout(ctx, time.Duration(w.Timeout))
+	defer cancel()
+
+	scope := workflows.NewScope(job.Event)
+	scope.Inputs, scope.Item, scope.Secrets = job.Inputs, job.Item, job.Secrets
+	scope.Steps = map[string]workflows.StepState{}
+	scope.Run = workflows.RunInfo{ID: job.ID, Attempt: job.Attempt, URL: job.URL, Workflow: w.Name}
+	scope.Workflow = workflows.WorkflowInfo{Name: w.Name, File: w.File, Revision: w.Revision}
+	scope.Env, err = renderEnv(w.Env, scope)
+	if err != nil {
+		return finish(workflows.StatusFailed, "env: "+err.Error())
+	}
+
+	for i, step := range w.Steps {
+		if runCtx.Err() != nil {
+			scope.Status.Cancelled = true
+		}
+		sr := &res.Steps[i]
+		*sr = StepResult{Index: i, ID: step.Key(), Name: stepName(step, scope), Outcome: workflows.OutcomeSkipped}
+		run, err := shouldRun(step, scope)
+		if err != nil {
+			log.Systemf(i, "if: %s", err)
+			sr.Error, sr.Outcome = log.Mask(err.Error()), workflows.OutcomeFailure
+			scope.Status.Failed = true
+			obs.StepFinished(*sr)
+			continue
+		}
+		if !run {
+			if scope.Status.Cancelled {
+				sr.Outcome = workflows.OutcomeCancelled
+			}
+			recordStep(scope, step, sr)
+			obs.StepFinished(*sr)
+			continue
+		}
+		stepCtx := runCtx
+		if runCtx.Err() != nil {
+			var stop context.CancelFunc
+			stepCtx, stop = context.WithTimeout(context.WithoutCancel(runCtx), x.cleanupTimeout())
+			defer stop()
+		}
+		sr.StartedAt = x.now()
+		obs.StepStarted(*sr)
+		x.runStep(stepCtx, job, step, scope, ws, log, sr)
+		sr.FinishedAt = x.now()
+		if sr.Outcome == workflows.OutcomeFailure && !step.ContinueOnError {
+			scope.Status.Failed = true
+		}
+		recordStep(scope, step, sr)
+		obs.StepFinished(*sr)
+	}
+
+	switch {
+	case errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
+		return finish(workflows.StatusTimedOut, fmt.Sprintf("run timed out after %s", time.Duration(w.Timeout)))
+	case ctx.Err() != nil:
+		reason := "cancelled"
+		if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+			reason = cause.Error()
+		}
+		return finish(workflows.StatusCancelled, reason)
+	case scope.Status.Failed:
+		return finish(workflows.StatusFailed, failedReason(res.Steps))
+	}
+	return finish(workflows.StatusSucceeded, "")
+}
+
+func (x *Executor) cleanupTimeout() time.Duration {
+	if x.CleanupTimeout > 0 {
+		return x.CleanupTimeout
+	}
+	return time.Minute
+}
+
+// shouldRun evaluates a step's `if`. As in GitHub Actions, a condition that calls
+// none of the status functions runs only while the run is succeeding.
+func shouldRun(step *workflows.Step, scope *workflows.Scope) (bool, error) {
+	if step.If == nil || !step.If.UsesStatus() {
+		if !scope.FnSuccess() {
+			return false, nil
+		}
+	}
+	if step.If == nil {
+		return true, nil
+	}
+	return step.If.Bool(scope)
+}
+
+// recordStep makes a finished step visible to later ones as steps.<id>.
+func recordStep(scope *workflows.Scope, step *workflows.Step, sr *StepResult) {
+	if step.ID != "" {
+		scope.Steps[step.ID] = workflows.StepState{Outputs: sr.Outputs, Outcome: sr.Outcome}
+	}
+}
+
+func stepName(step *workflows.Step, scope *workflows.Scope) string {
+	if step.Name != nil {
+		if name, err := step.Name.RenderString(scope); err == nil && name != "" {
+			return name
+		}
+	}
+	if step.Uses != "" {
+		return step.Uses
+	}
+	return firstLine(step.Run)
+}
+
+func failedReason(steps []StepResult) string {
+	for _, s := range steps {
+		if s.Outcome == workflows.OutcomeFailure {
+			if s.Error != "" {
+				return fmt.Sprintf("step %s failed: %s", s.ID, s.Error)
+			}
+			return fmt.Sprintf("step %s failed", s.ID)
+		}
+	}
+	return "failed"
+}
+
+// makeWorkspace creates the run's folder and the files every step reads.
+func (x *Executor) makeWorkspace(job *Job) (string, error) {
+	root, err := filepath.Abs(x.WorkspaceRoot)
+	if err != nil {
+		return "", fmt.Errorf("workspace: %w", err)
+	}
+	ws := filepath.Join(root, job.ID)
+	if err := os.MkdirAll(filepath.Join(ws, ".hookflow", "home"), 0o700); err != nil {
+		return "", fmt.Errorf("workspace: %w", err)
+	}
+	data, err := json.Marshal(job.Event)
+	if err != nil {
+		return "", fmt.Errorf("event: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(ws, ".hookflow", "event.json"), data, 0o600); err != nil {
+		return "", fmt.Errorf("workspace: %w", err)
+	}
+	return ws, nil
+}
+
+func (x *Executor) removeWorkspace(w *workflows.Workflow, ws string, res *Result) {
+	keep := w.KeepWorkspace == workflows.KeepAlways ||
+		w.KeepWorkspace == workflows.KeepOnFailure && res.Status != workflows.StatusSucceeded
+	if keep {
+		return
+	}
+	if err := os.RemoveAll(ws); err != nil && x.Logger != nil {
+		x.Logger.Warn("remove workspace", "dir", ws, "err", err)
+	}
+}
+
+func secretValues(secrets map[string]string) []string {
+	values := make([]string, 0, len(secrets))
+	for _, v := range secrets {
+		values = append(values, v)
+	}
+	return values
+}
+
+// renderEnv renders env templates in order into a new map.
+func renderEnv(env workflows.Env, scope *workflows.Scope) (map[string]string, error) {
+	out := make(map[string]string, len(env))
+	for _, v := range env {
+		s, err := v.Value.RenderString(scope)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", v.Name, err)
+		}
+		out[v.Name] = s
+	}
+	return out, nil
+}
+
+// buildAction makes the step's action from its rendered settings.
+func (x *Executor) buildAction(step *workflows.Step, w *workflows.Workflow, scope *workflows.Scope) (actions.Action, error) {
+	if step.Run != "" {
+		sh := step.Shell
+		if sh == "" {
+			sh = w.Defaults.Shell
+		}
+		a, err := shell.New(shell.Params{Script: step.Run, Shell: sh})
+		if err != nil {
+			return nil, err
+		}
+		if x.KillGrace > 0 {
+			a.KillGrace = x.KillGrace
+		}
+		return a, nil
+	}
+	kind, ok := x.Actions.Lookup(step.Uses)
+	if !ok {
+		return nil, fmt.Errorf("unknown action %q", step.Uses)
+	}
+	with := map[string]any{}
+	if step.With != nil {
+		v, err := step.With.Render(scope)
+		if err != nil {
+			return nil, fmt.Errorf("with: %w", err)
+		}
+		with = v.(map[string]any)
+	}
+	return kind.New(with)
+}
+
+// SandboxLevel is the isolation this executor applies to step processes, as
+// recorded on runs: each step in its own process group with only its declared
+// environment.
+func (x *Executor) SandboxLevel() string { return workflows.LevelProcess }

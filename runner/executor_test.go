@@ -1,0 +1,433 @@
+package runner
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/actions"
+	httpaction "github.com/hookflow/hookflow/actions/http"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// recorder is an Observer that keeps everything it is told.
+type recorder struct {
+	mu       sync.Mutex
+	lines    []LogLine
+	started  []string
+	finished []StepResult
+}
+
+func (r *recorder) StepStarted(s StepResult) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.started = append(r.started, s.ID)
+}
+
+func (r *recorder) StepFinished(s StepResult) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.finished = append(r.finished, s)
+}
+
+func (r *recorder) Log(l LogLine) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lines = append(r.lines, l)
+}
+
+// text returns the log lines of stream ("" for all), joined by newlines.
+func (r *recorder) text(stream string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b strings.Builder
+	for _, l := range r.lines {
+		if stream == "" || l.Stream == stream {
+			b.WriteString(l.Text + "\n")
+		}
+	}
+	return b.String()
+}
+
+func newExecutor(t *testing.T) *Executor {
+	t.Helper()
+	reg, err := actions.NewRegistry(httpaction.Kind())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Executor{Actions: reg, WorkspaceRoot: t.TempDir(), Path: os.Getenv("PATH"), KillGrace: 200 * time.Millisecond, CleanupTimeout: 30 * time.Second}
+}
+
+func parse(t *testing.T, src string) *workflows.Workflow {
+	t.Helper()
+	reg, _ := actions.NewRegistry(httpaction.Kind())
+	w, err := workflows.Parse("test.yaml", []byte(src), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// execute runs src for ev with a generous safety timeout.
+func execute(t *testing.T, x *Executor, src string, ev *workflows.Event, mod ...func(*Job)) (Result, *recorder) {
+	t.Helper()
+	if ev == nil {
+		ev = &workflows.Event{ID: "ev1", Type: "push", Branch: "main"}
+	}
+	job := &Job{ID: strings.ReplaceAll(t.Name(), "/", "_"), Workflow: parse(t, src), Event: ev, Attempt: 1}
+	for _, m := range mod {
+		m(job)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rec := &recorder{}
+	return x.Execute(ctx, job, rec), rec
+}
+
+func outcomes(res Result) map[string]string {
+	m := map[string]string{}
+	for _, s := range res.Steps {
+		m[s.ID] = s.Outcome
+	}
+	return m
+}
+
+func TestOutputsFlowBetweenSteps(t *testing.T) {
+	res, rec := execute(t, newExecutor(t), `
+on: {dispatch: {}}
+env: {BRANCH: "${{ event.branch }}"}
+steps:
+  - id: one
+    run: |
+      echo "tag=v-$BRANCH" >> "$HOOKFLOW_OUTPUT"
+      printf 'notes<<EOF\nline 1\nline 2\nEOF\n' >> "$HOOKFLOW_OUTPUT"
+  - id: two
+    env: {TAG: "${{ steps.one.outputs.tag }}", NOTES: "${{ steps.one.outputs.notes }}", OUTCOME: "${{ steps.one.outcome }}"}
+    run: echo "got $TAG/$OUTCOME/$(echo "$NOTES" | wc -l)"
+`, nil)
+	if res.Status != workflows.StatusSucceeded {
+		t.Fatalf("status %s: %s", res.Status, res.Reason)
+	}
+	if got := res.Steps[0].Outputs["notes"]; got != "line 1\nline 2" {
+		t.Errorf("multi-line output %q", got)
+	}
+	if !strings.Contains(rec.text(Stdout), "got v-main/success/2") {
+		t.Errorf("log:\n%s", rec.text(""))
+	}
+}
+
+func TestStatusFunctions(t *testing.T) {
+	dir := t.TempDir()
+	order := filepath.Join(dir, "order")
+	res, _ := execute(t, newExecutor(t), `
+on: {dispatch: {}}
+env: {ORDER: `+order+`}
+steps:
+  - {id: ok, run: echo ok >> "$ORDER"}
+  - {id: fails, run: 'echo fails >> "$ORDER"; exit 3'}
+  - {id: normal, run: echo normal >> "$ORDER"}
+  - {id: on_failure, if: failure(), run: echo on_failure >> "$ORDER"}
+  - {id: on_success, if: success(), run: echo on_success >> "$ORDER"}
+  - {id: plain_if, if: event.branch == "main", run: echo plain_if >> "$ORDER"}
+  - {id: always, if: always(), run: echo always >> "$ORDER"}
+  - {id: on_cancel, if: cancelled(), run: echo on_cancel >> "$ORDER"}
+`, nil)
+	if res.Status != workflows.StatusFailed || !strings.Contains(res.Reason, "step fails failed") {
+		t.Fatalf("status %s reason %q", res.Status, res.Reason)
+	}
+	data, _ := os.ReadFile(order)
+	if got, want := strings.Fields(string(data)), []string{"ok", "fails", "on_failure", "always"}; !slices.Equal(got, want) {
+		t.Errorf("steps ran in order %v, want %v", got, want)
+	}
+	want := map[string]string{"ok": "success", "fails": "failure", "normal": "skipped", "on_failure": "success",
+		"on_success": "skipped", "plain_if": "skipped", "always": "success", "on_cancel": "skipped"}
+	if got := outcomes(res); !mapsEqual(got, want) {
+		t.Errorf("outcomes %v, want %v", got, want)
+	}
+	if res.Steps[1].ExitCode != 3 {
+		t.Errorf("exit code %d, want 3", res.Steps[1].ExitCode)
+	}
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestContinueOnError(t *testing.T) {
+	res, _ := execute(t, newExecutor(t), `
+on: {dispatch: {}}
+steps:
+  - {id: flaky, run: exit 1, continue_on_error: true}
+  - {id: next, run: 'true'}
+  - {id: report, if: steps.flaky.outcome == "failure", run: 'true'}
+`, nil)
+	if res.Status != workflows.StatusSucceeded {
+		t.Fatalf("status %s: %s", res.Status, res.Reason)
+	}
+	if got := outcomes(res); got["flaky"] != "failure" || got["next"] != "success" || got["report"] != "success" {
+		t.Errorf("outcomes %v", got)
+	}
+}
+
+func TestRetry(t *testing.T) {
+	counter := filepath.Join(t.TempDir(), "count")
+	res, rec := execute(t, newExecutor(t), `
+on: {dispatch: {}}
+env: {COUNTER: `+counter+`}
+steps:
+  - id: flaky
+    retry: {attempts: 4, delay: 10ms, backoff: 2}
+    run: |
+      echo x >> "$COUNTER"
+      [ "$(wc -l < "$COUNTER")" -ge 3 ]
+  - id: hopeless
+    retry: {attempts: 2, delay: 10ms}
+    run: exit 7
+`, nil)
+	if res.Steps[0].Outcome != workflows.OutcomeSuccess || res.Steps[0].Attempts != 3 {
+		t.Errorf("flaky: outcome %s after %d attempts, want success after 3", res.Steps[0].Outcome, res.Steps[0].Attempts)
+	}
+	if res.Steps[1].Outcome != workflows.OutcomeFailure || res.Steps[1].Attempts != 2 || res.Steps[1].ExitCode != 7 {
+		t.Errorf("hopeless: %+v", res.Steps[1])
+	}
+	if n := strings.Count(rec.text(System), "retrying in"); n != 3 {
+		t.Errorf("%d retry lines, want 3:\n%s", n, rec.text(System))
+	}
+}
+
+func TestStepTimeoutFailsStepAndRunGoesOn(t *testing.T) {
+	res, _ := execute(t, newExecutor(t), `
+on: {dispatch: {}}
+steps:
+  - {id: slow, timeout: 200ms, run: sleep 600}
+  - {id: cleanup, if: failure(), run: 'true'}
+`, nil)
+	if res.Status != workflows.StatusFailed || !strings.Contains(res.Reason, "timed out") {
+		t.Fatalf("status %s reason %q", res.Status, res.Reason)
+	}
+	if got := outcomes(res); got["slow"] != "failure" || got["cleanup"] != "success" {
+		t.Errorf("outcomes %v", got)
+	}
+}
+
+func TestRunTimeout(t *testing.T) {
+	res, _ := execute(t, newExecutor(t), `
+on: {dispatch: {}}
+timeout: 300ms
+steps:
+  - {id: slow, run: sleep 600}
+  - {id: never, run: 'true'}
+  - {id: always, if: always(), run: 'true'}
+`, nil)
+	if res.Status != workflows.StatusTimedOut {
+		t.Fatalf("status %s reason %q", res.Status, res.Reason)
+	}
+	if got := outcomes(res); got["slow"] != "cancelled" || got["never"] != "cancelled" || got["always"] != "success" {
+		t.Errorf("outcomes %v", got)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	x := newExecutor(t)
+	job := &Job{ID: "cancel", Workflow: parse(t, "on: {dispatch: {}}\nsteps:\n  - {id: a, run: 'echo started; sleep 600'}\n  - {id: b, run: 'true'}\n"),
+		Event: &workflows.Event{}, Attempt: 1}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	rec := &recorder{}
+	done := make(chan Result)
+	go func() { done <- x.Execute(ctx, job, rec) }()
+	for !strings.Contains(rec.text(Stdout), "started") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel(errCancelledByTest)
+	res := <-done
+	if res.Status != workflows.StatusCancelled || res.Reason != errCancelledByTest.Error() {
+		t.Fatalf("status %s reason %q", res.Status, res.Reason)
+	}
+	if got := outcomes(res); got["a"] != "cancelled" || got["b"] != "cancelled" {
+		t.Errorf("outcomes %v", got)
+	}
+}
+
+var errCancelledByTest = &cancelCause{}
+
+type cancelCause struct{}
+
+func (*cancelCause) Error() string { return "cancelled by test" }
+
+func TestEnvironmentIsExplicit(t *testing.T) {
+	t.Setenv("HOOKFLOW_LEAK_CANARY", "leaked")
+	res, rec := execute(t, newExecutor(t), `
+on: {dispatch: {}}
+env: {A: from-workflow, B: from-workflow}
+steps:
+  - env: {B: from-step, HOOKFLOW_RUN_ID: spoofed}
+    run: env | sort
+`, &workflows.Event{Type: "push"})
+	if res.Status != workflows.StatusSucceeded {
+		t.Fatalf("status %s: %s", res.Status, res.Reason)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(rec.text(Stdout)), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		got[k] = v
+	}
+	for _, shellVar := range []string{"PWD", "SHLVL", "_", "OLDPWD"} {
+		delete(got, shellVar)
+	}
+	var names []string
+	for k := range got {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	want := []string{"A", "B", "HOME", "HOOKFLOW_EVENT", "HOOKFLOW_EVENT_TYPE", "HOOKFLOW_OUTPUT", "HOOKFLOW_RUN_ID", "HOOKFLOW_WORKFLOW", "HOOKFLOW_WORKSPACE", "LANG", "PATH"}
+	if !slices.Equal(names, want) {
+		t.Errorf("step saw variables %v, want %v", names, want)
+	}
+	if got["B"] != "from-step" || got["HOOKFLOW_RUN_ID"] == "spoofed" || got["HOOKFLOW_EVENT_TYPE"] != "push" || got["LANG"] != "C.UTF-8" {
+		t.Errorf("values: %v", got)
+	}
+	if !strings.HasPrefix(got["HOME"], got["HOOKFLOW_WORKSPACE"]) {
+		t.Errorf("HOME %s is not inside the workspace %s", got["HOME"], got["HOOKFLOW_WORKSPACE"])
+	}
+}
+
+func TestEventFile(t *testing.T) {
+	ev := &workflows.Event{ID: "e1", Type: "push", Branch: "main; rm -rf /", Body: map[string]any{"x": "$(touch pwned)"}}
+	res, rec := execute(t, newExecutor(t), `
+on: {dispatch: {}}
+steps:
+  - run: cat "$HOOKFLOW_EVENT"; echo; echo ---; ls -A
+`, ev)
+	if res.Status != workflows.StatusSucceeded {
+		t.Fatalf("status %s: %s", res.Status, res.Reason)
+	}
+	var got workflows.Event
+	if err := json.Unmarshal([]byte(strings.SplitN(rec.text(Stdout), "\n", 2)[0]), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Branch != ev.Branch || got.ID != "e1" {
+		t.Errorf("event file %+v", got)
+	}
+	_, listing, _ := strings.Cut(rec.text(Stdout), "---\n")
+	if !strings.Contains(listing, ".hookflow") || strings.Contains(listing, "pwned") {
+		t.Errorf("workspace listing %q: event data was executed, or the listing is wrong", listing)
+	}
+}
+
+func TestSecretsMasked(t *testing.T) {
+	secret := "s3cr3t-value-42"
+	res, rec := execute(t, newExecutor(t), `
+on: {dispatch: {}}
+env: {TOKEN: "${{ secrets.API_TOKEN }}"}
+steps:
+  - run: |
+      echo "plain $TOKEN"
+      echo "b64 $(printf %s "$TOKEN" | base64)"
+      echo "err $TOKEN" >&2
+      exit 1
+`, nil, func(j *Job) { j.Secrets = map[string]string{"API_TOKEN": secret} })
+	if res.Status != workflows.StatusFailed {
+		t.Fatalf("status %s", res.Status)
+	}
+	all := rec.text("")
+	if strings.Contains(all, secret) || strings.Contains(all, base64.StdEncoding.EncodeToString([]byte(secret))) {
+		t.Errorf("secret in log:\n%s", all)
+	}
+	for _, want := range []string{"plain ***", "b64 ***", "err ***"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("log lacks %q:\n%s", want, all)
+		}
+	}
+}
+
+func TestLogCapped(t *testing.T) {
+	x := newExecutor(t)
+	x.MaxLogBytes = 64 << 10
+	res, rec := execute(t, x, `
+on: {dispatch: {}}
+steps:
+  - run: head -c 10000000 /dev/zero | tr '\0' a | fold -w 100
+  - {id: after, run: echo still running}
+`, nil)
+	if res.Status != workflows.StatusSucceeded {
+		t.Fatalf("status %s: %s", res.Status, res.Reason)
+	}
+	all := rec.text("")
+	if len(all) > 70<<10 || !strings.Contains(all, TruncatedMarker) {
+		t.Errorf("log of %d bytes, marker present: %v", len(all), strings.Contains(all, TruncatedMarker))
+	}
+	if res.Steps[1].Outcome != workflows.OutcomeSuccess {
+		t.Errorf("step after the cap: %s", res.Steps[1].Outcome)
+	}
+}
+
+func TestHTTPStep(t *testing.T) {
+	var got struct {
+		Text string `json:"text"`
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		json.Unmarshal(body, &got)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok":true,"id":42}`)
+	}))
+	defer srv.Close()
+	res, rec := execute(t, newExecutor(t), `
+on: {dispatch: {}}
+steps:
+  - id: notify
+    uses: http
+    with:
+      url: `+srv.URL+`/hook
+      method: POST
+      json: {text: "deploy of ${{ event.branch }} done"}
+  - env: {ID: "${{ steps.notify.outputs.json.id }}"}
+    run: echo "id=$ID"
+`, nil)
+	if res.Status != workflows.StatusSucceeded {
+		t.Fatalf("status %s: %s\n%s", res.Status, res.Reason, rec.text(""))
+	}
+	if got.Text != "deploy of main done" {
+		t.Errorf("server got %q", got.Text)
+	}
+	if !strings.Contains(rec.text(Stdout), "id=42") {
+		t.Errorf("log:\n%s", rec.text(""))
+	}
+}
+
+func TestWorkspace(t *testing.T) {
+	x := newExecutor(t)
+	src := "on: {dispatch: {}}\nkeep_workspace: on_failure\nsteps:\n  - run: mkdir sub && echo hi > sub/f && test -d \"$HOME\"\n  - {working_directory: sub, run: 'cat f; exit $FAIL'}\n"
+	for _, fail := range []string{"0", "1"} {
+		t.Run("fail="+fail, func(t *testing.T) {
+			res, rec := execute(t, x, src, nil, func(j *Job) {
+				j.Workflow.Env = workflows.Env{{Name: "FAIL", Value: workflows.NewLiteral(fail)}}
+			})
+			if !strings.Contains(rec.text(Stdout), "hi") {
+				t.Errorf("log:\n%s", rec.text(""))
+			}
+			_, err := os.Stat(filepath.Join(x.WorkspaceRoot, strings.ReplaceAll(t.Name(), "/", "_")))
+			if kept := err == nil; kept != (res.Status == workflows.StatusFailed) {
+				t.Errorf("status %s, workspace kept: %v", res.Status, kept)
+			}
+		})
+	}
+}

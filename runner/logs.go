@@ -1,0 +1,161 @@
+package runner
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Log streams.
+const (
+	Stdout = "stdout"
+	Stderr = "stderr"
+	System = "system" // hookflow's own lines: step headers, retries, errors
+)
+
+// LogLine is one line of a run's log.
+type LogLine struct {
+	// Step is the step's index, from 0; -1 for lines about the whole run.
+	Step   int       `json:"step"`
+	Stream string    `json:"stream"`
+	Time   time.Time `json:"time"`
+	Text   string    `json:"text"`
+}
+
+// DefaultMaxLogBytes caps a run's log when the configuration does not.
+const DefaultMaxLogBytes = 8 << 20
+
+// maxLineBytes splits a line that never ends, so that a step writing megabytes
+// without a newline cannot make the log buffer grow without bound.
+const maxLineBytes = 64 << 10
+
+// TruncatedMarker is the last line of a log that reached its cap.
+const TruncatedMarker = "[hookflow] log truncated: the run wrote more than the log limit"
+
+// runLog turns a run's output into masked, capped lines for a sink. It is safe
+// for concurrent use by the writers of several streams.
+type runLog struct {
+	mu        sync.Mutex
+	sink      func(LogLine)
+	now       func() time.Time
+	masker    *strings.Replacer
+	remaining int
+	truncated bool
+}
+
+func newRunLog(sink func(LogLine), now func() time.Time, maxBytes int, secrets []string) *runLog {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxLogBytes
+	}
+	return &runLog{sink: sink, now: now, masker: newMasker(secrets), remaining: maxBytes}
+}
+
+// newMasker replaces every secret and its base64 forms with ***. Longer values
+// come first so that a secret containing another is masked whole.
+func newMasker(secrets []string) *strings.Replacer {
+	var forms []string
+	for _, s := range secrets {
+		if len(s) < 3 {
+			// Masking one or two characters would shred every line and hide
+			// nothing worth hiding.
+			continue
+		}
+		forms = append(forms, s,
+			base64.StdEncoding.EncodeToString([]byte(s)),
+			base64.RawStdEncoding.EncodeToString([]byte(s)),
+			base64.URLEncoding.EncodeToString([]byte(s)))
+	}
+	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	forms = slices.Compact(forms)
+	if len(forms) == 0 {
+		return nil
+	}
+	pairs := make([]string, 0, 2*len(forms))
+	for _, f := range forms {
+		pairs = append(pairs, f, "***")
+	}
+	return strings.NewReplacer(pairs...)
+}
+
+// Mask replaces the secrets in s.
+func (l *runLog) Mask(s string) string {
+	if l.masker == nil {
+		return s
+	}
+	return l.masker.Replace(s)
+}
+
+// emit masks, counts and delivers one line.
+func (l *runLog) emit(step int, stream, text string) {
+	text = l.Mask(strings.ToValidUTF8(text, "\uFFFD"))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.truncated {
+		return
+	}
+	if cost := len(text) + 1; cost > l.remaining {
+		l.truncated = true
+		l.sink(LogLine{Step: step, Stream: System, Time: l.now(), Text: TruncatedMarker})
+		return
+	} else {
+		l.remaining -= cost
+	}
+	l.sink(LogLine{Step: step, Stream: stream, Time: l.now(), Text: text})
+}
+
+// Systemf writes a line of hookflow's own.
+func (l *runLog) Systemf(step int, format string, args ...any) {
+	l.emit(step, System, fmt.Sprintf(format, args...))
+}
+
+// Writer returns an io.Writer that splits a stream into lines. Call Flush on it
+// when the stream ends, to emit a last line with no newline.
+func (l *runLog) Writer(step int, stream string) *lineWriter {
+	return &lineWriter{log: l, step: step, stream: stream}
+}
+
+// lineWriter buffers at most one partial line of one stream.
+type lineWriter struct {
+	log    *runLog
+	step   int
+	stream string
+	buf    []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			room := maxLineBytes - len(w.buf)
+			if len(p) < room {
+				w.buf = append(w.buf, p...)
+				break
+			}
+			w.buf = append(w.buf, p[:room]...)
+			p = p[room:]
+			w.Flush()
+			continue
+		}
+		line := p[:i]
+		if len(w.buf) > 0 {
+			line = append(w.buf, line...)
+		}
+		w.log.emit(w.step, w.stream, string(bytes.TrimSuffix(line, []byte("\r"))))
+		w.buf = w.buf[:0]
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// Flush emits a pending partial line.
+func (w *lineWriter) Flush() {
+	if len(w.buf) > 0 {
+		w.log.emit(w.step, w.stream, string(w.buf))
+		w.buf = w.buf[:0]
+	}
+}

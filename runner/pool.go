@@ -1,0 +1,311 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Pool claims queued runs from the store and executes them, at most MaxParallel
+// at once (SPEC §5). It wakes as soon as Wake is called, and also polls, to
+// pick up runs queued by other nodes or freed by a finished group.
+type Pool struct {
+	store     store.Store
+	executor  *Executor
+	workflows func() *workflows.Set
+	secrets   func(names []string) map[string]string
+	logs      *Broker
+	metrics   *Metrics
+	node      string
+	parallel  int
+	lease     time.Duration
+	poll      time.Duration
+	grace     time.Duration
+	baseURL   string
+	logger    *slog.Logger
+	now       func() time.Time
+
+	wake    chan struct{}
+	mu      sync.Mutex
+	running map[string]context.CancelCauseFunc
+	wg      sync.WaitGroup
+}
+
+// PoolConfig configures a Pool.
+type PoolConfig struct {
+	Store    store.Store
+	Executor *Executor
+	// Workflows returns the active workflow set.
+	Workflows func() *workflows.Set
+	Secrets   func(names []string) map[string]string
+	Logs      *Broker
+	Metrics   *Metrics
+	// Node names this process in run records and leases.
+	Node        string
+	MaxParallel int
+	// Lease is how long a claimed run stays this node's without a heartbeat.
+	Lease time.Duration
+	// Poll is how often the store is asked for work without a wake-up.
+	Poll time.Duration
+	// ShutdownGrace is how long running runs may go on after Run's ctx ends.
+	ShutdownGrace time.Duration
+	// BaseURL is the server's public URL, for run.url.
+	BaseURL string
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// Defaults of PoolConfig.
+const (
+	DefaultMaxParallel   = 4
+	DefaultLease         = 30 * time.Second
+	DefaultPoll          = time.Second
+	DefaultShutdownGrace = 30 * time.Second
+)
+
+// ErrInterrupted is the cause given to runs stopped by a shutdown.
+var ErrInterrupted = errors.New("interrupted")
+
+// NewPool returns a pool; call Run to start it.
+func NewPool(c PoolConfig) *Pool {
+	p := &Pool{store: c.Store, executor: c.Executor, workflows: c.Workflows, secrets: c.Secrets, logs: c.Logs,
+		metrics: c.Metrics, node: c.Node, parallel: c.MaxParallel, lease: c.Lease, poll: c.Poll,
+		grace: c.ShutdownGrace, baseURL: c.BaseURL, logger: c.Logger, now: c.Now,
+		wake: make(chan struct{}, 1), running: map[string]context.CancelCauseFunc{}}
+	if p.parallel <= 0 {
+		p.parallel = DefaultMaxParallel
+	}
+	if p.lease <= 0 {
+		p.lease = DefaultLease
+	}
+	if p.poll <= 0 {
+		p.poll = DefaultPoll
+	}
+	if p.grace <= 0 {
+		p.grace = DefaultShutdownGrace
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.logger == nil {
+		p.logger = slog.New(slog.DiscardHandler)
+	}
+	if p.secrets == nil {
+		p.secrets = func([]string) map[string]string { return nil }
+	}
+	if p.logs == nil {
+		p.logs = NewBroker()
+	}
+	return p
+}
+
+// Wake makes the pool look for work now. It never blocks.
+func (p *Pool) Wake() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Running reports how many runs this pool is executing.
+func (p *Pool) Running() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.running)
+}
+
+// Cancel stops run id if this pool is executing it, and reports whether it was.
+func (p *Pool) Cancel(id string, cause error) bool {
+	p.mu.Lock()
+	cancel, ok := p.running[id]
+	p.mu.Unlock()
+	if ok {
+		cancel(cause)
+	}
+	return ok
+}
+
+// Run recovers the runs this node left behind, then claims and executes runs
+// until ctx is done. It then lets running runs finish for the shutdown grace,
+// cancels the rest (they end `failed`, "interrupted"), and returns when all
+// have been recorded.
+func (p *Pool) Run(ctx context.Context) error {
+	recovered, err := p.store.Recover(ctx, p.node, p.now().UTC())
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	for _, r := range recovered {
+		p.logger.Warn("recovered run", "run", r.ID, "workflow", r.Workflow, "status", r.Status)
+	}
+	runCtx, stopRuns := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopRuns(ErrInterrupted)
+	go p.heartbeat(runCtx)
+
+	slots := make(chan struct{}, p.parallel)
+	ticker := time.NewTicker(p.poll)
+	defer ticker.Stop()
+	for ctx.Err() == nil {
+		// Claim while there are free slots and work to claim.
+		for ctx.Err() == nil {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				continue
+			}
+			run, err := p.store.Claim(ctx, p.node, p.lease, p.now().UTC())
+			if err != nil || run == nil {
+				<-slots
+				if err != nil && ctx.Err() == nil {
+					p.logger.Error("claim", "err", err)
+				}
+				break
+			}
+			p.start(runCtx, run, slots)
+		}
+		select {
+		case <-ctx.Done():
+		case <-p.wake:
+		case <-ticker.C:
+		}
+	}
+
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(p.grace):
+		stopRuns(ErrInterrupted)
+		<-done
+	}
+	return nil
+}
+
+// start executes run in its own goroutine.
+func (p *Pool) start(ctx context.Context, run *store.Run, slots chan struct{}) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	p.mu.Lock()
+	p.running[run.ID] = cancel
+	p.mu.Unlock()
+	p.metrics.running(1)
+	p.wg.Add(1)
+	go func() {
+		defer func() {
+			p.mu.Lock()
+			delete(p.running, run.ID)
+			p.mu.Unlock()
+			cancel(nil)
+			p.metrics.running(-1)
+			<-slots
+			p.wg.Done()
+			// A finished run may free its concurrency group for the next one.
+			p.Wake()
+		}()
+		p.execute(ctx, run)
+	}()
+}
+
+// heartbeat renews the leases of this node's runs and stops those whose cancel
+// was requested through the store (by another node's API).
+func (p *Pool) heartbeat(ctx context.Context) {
+	t := time.NewTicker(p.lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		p.mu.Lock()
+		ids := make([]string, 0, len(p.running))
+		for id := range p.running {
+			ids = append(ids, id)
+		}
+		p.mu.Unlock()
+		if len(ids) == 0 {
+			continue
+		}
+		cancel, err := p.store.Renew(ctx, p.node, ids, p.now().UTC().Add(p.lease))
+		if err != nil {
+			p.logger.Error("renew leases", "err", err)
+			continue
+		}
+		for _, id := range cancel {
+			p.Cancel(id, errCancelRequested)
+		}
+	}
+}
+
+var errCancelRequested = errors.New("cancelled")
+
+// execute runs one claimed run and records its result.
+func (p *Pool) execute(ctx context.Context, run *store.Run) {
+	if run.CancelRequested {
+		p.finish(run, Result{Status: workflows.StatusCancelled, Reason: "cancelled", StartedAt: p.now(), FinishedAt: p.now()})
+		return
+	}
+	job, err := p.job(ctx, run)
+	if err != nil {
+		p.finish(run, Result{Status: workflows.StatusFailed, Reason: err.Error(), StartedAt: p.now(), FinishedAt: p.now()})
+		return
+	}
+	obs := newStoreObserver(p, run)
+	res := p.executor.Execute(ctx, job, obs)
+	obs.close()
+	if errors.Is(context.Cause(ctx), ErrInterrupted) {
+		res.Status, res.Reason = workflows.StatusFailed, "interrupted"
+		if run.OnInterrupt == workflows.InterruptRequeue {
+			// Leave it running with its lease: Recover on the next start (or on
+			// another node, when the lease expires) puts it back in the queue.
+			p.logger.Warn("run interrupted; it will be queued again", "run", run.ID)
+			return
+		}
+	}
+	p.finish(run, res)
+}
+
+// job loads what a run needs from the store and the active workflow set.
+func (p *Pool) job(ctx context.Context, run *store.Run) (*Job, error) {
+	w, ok := p.workflows().Lookup(run.Workflow)
+	if !ok {
+		return nil, fmt.Errorf("workflow %s is no longer loaded", run.Workflow)
+	}
+	stored, err := p.store.GetEvent(ctx, run.EventID)
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %w", run.EventID, err)
+	}
+	ev := &workflows.Event{}
+	if err := json.Unmarshal(stored.Data, ev); err != nil {
+		return nil, fmt.Errorf("event %s: %w", run.EventID, err)
+	}
+	var item any
+	if len(run.Item) > 0 {
+		if err := json.Unmarshal(run.Item, &item); err != nil {
+			return nil, fmt.Errorf("item: %w", err)
+		}
+	}
+	return &Job{ID: run.ID, Workflow: w, Event: ev, Item: item, Inputs: ev.Inputs,
+		Secrets: p.secrets(w.Secrets), Attempt: run.Attempt, URL: p.baseURL + "/ui/runs/" + run.ID}, nil
+}
+
+// finish records a run's result; a failure to record is logged, and the run is
+// then recovered by Recover like any run of a dead node.
+func (p *Pool) finish(run *store.Run, res Result) {
+	steps, _ := json.Marshal(res.Steps)
+	run.Status, run.Reason, run.Steps = res.Status, res.Reason, steps
+	run.FinishedAt = res.FinishedAt.UTC()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.store.Finish(ctx, p.node, run); err != nil {
+		p.logger.Error("record run result", "run", run.ID, "err", err)
+	}
+	p.logs.End(run.ID)
+	p.metrics.finished(run.Workflow, res)
+	p.logger.Info("run finished", "run", run.ID, "workflow", run.Workflow, "status", res.Status, "reason", res.Reason)
+}

@@ -1,0 +1,173 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// runStep runs one step with its retries and fills sr with the outcome.
+func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, scope *workflows.Scope, ws string, log *runLog, sr *StepResult) {
+	w := job.Workflow
+	fail := func(err error) {
+		sr.Outcome, sr.Error = workflows.OutcomeFailure, log.Mask(err.Error())
+		log.Systemf(sr.Index, "step %s failed: %s", sr.ID, sr.Error)
+	}
+	log.Systemf(sr.Index, "step %s: %s", sr.ID, sr.Name)
+
+	env, err := renderEnv(step.Env, scope)
+	if err != nil {
+		fail(fmt.Errorf("env: %w", err))
+		return
+	}
+	action, err := x.buildAction(step, w, scope)
+	if err != nil {
+		fail(err)
+		return
+	}
+	dir := step.WorkingDirectory
+	if dir == "" && step.Run != "" {
+		dir = w.Defaults.WorkingDirectory
+	}
+	dir = resolveIn(ws, dir)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		fail(fmt.Errorf("working directory %s does not exist", dir))
+		return
+	}
+
+	tmp := filepath.Join(ws, ".hookflow", fmt.Sprintf("step-%d", sr.Index+1))
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		fail(fmt.Errorf("workspace: %w", err))
+		return
+	}
+	outputFile := filepath.Join(tmp, "output")
+	s := &actions.Step{
+		Workspace:  ws,
+		Dir:        dir,
+		OutputFile: outputFile,
+		TempDir:    tmp,
+		Secrets:    secretValues(job.Secrets),
+		Env:        x.processEnv(job, scope.Env, env, ws, outputFile),
+	}
+
+	attempts := 1
+	if step.Retry != nil {
+		attempts = step.Retry.Attempts
+	}
+	for attempt := 1; ; attempt++ {
+		sr.Attempts = attempt
+		if err := os.WriteFile(outputFile, nil, 0o600); err != nil {
+			fail(fmt.Errorf("workspace: %w", err))
+			return
+		}
+		res, err := x.attempt(ctx, step, action, s, log, sr.Index)
+		sr.ExitCode, sr.Outputs = res.ExitCode, res.Outputs
+		if err == nil {
+			sr.Outcome, sr.Error = workflows.OutcomeSuccess, ""
+			return
+		}
+		if ctx.Err() != nil {
+			sr.Outcome, sr.Error = workflows.OutcomeCancelled, log.Mask(err.Error())
+			log.Systemf(sr.Index, "step %s cancelled: %s", sr.ID, sr.Error)
+			return
+		}
+		if attempt >= attempts || !actions.IsRetryable(err) {
+			fail(err)
+			return
+		}
+		delay := step.Retry.DelayBefore(attempt + 1)
+		log.Systemf(sr.Index, "attempt %d of %d failed: %s; retrying in %s", attempt, attempts, log.Mask(err.Error()), delay)
+		select {
+		case <-ctx.Done():
+			sr.Outcome, sr.Error = workflows.OutcomeCancelled, log.Mask(err.Error())
+			return
+		case <-time.After(delay):
+		}
+	}
+}
+
+// attempt runs the action once, bounded by the step's timeout.
+func (x *Executor) attempt(ctx context.Context, step *workflows.Step, action actions.Action, s *actions.Step, log *runLog, index int) (actions.Result, error) {
+	if step.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, time.Duration(step.Timeout), errStepTimeout)
+		defer cancel()
+	}
+	stdout, stderr := log.Writer(index, Stdout), log.Writer(index, Stderr)
+	s.Stdout, s.Stderr = stdout, stderr
+	res, err := action.Run(ctx, s)
+	stdout.Flush()
+	stderr.Flush()
+	if err != nil && errors.Is(context.Cause(ctx), errStepTimeout) {
+		// A step's own timeout is a failure of the step, not of the run: the
+		// run goes on to its failure() steps, and retries may apply.
+		return res, actions.Retryable(fmt.Errorf("step timed out after %s", time.Duration(step.Timeout)))
+	}
+	return res, err
+}
+
+var errStepTimeout = errors.New("step timeout")
+
+// processEnv is the complete environment of a step's processes (SPEC §2.2):
+// the declared env, workflow then step, and hookflow's own variables. Nothing
+// of the server's environment is passed on.
+func (x *Executor) processEnv(job *Job, workflowEnv, stepEnv map[string]string, ws, outputFile string) []string {
+	vars := map[string]string{}
+	for k, v := range workflowEnv {
+		vars[k] = v
+	}
+	for k, v := range stepEnv {
+		vars[k] = v
+	}
+	path := x.Path
+	if path == "" {
+		path = DefaultPath
+	}
+	for k, v := range map[string]string{
+		"PATH":                path,
+		"HOME":                filepath.Join(ws, ".hookflow", "home"),
+		"LANG":                "C.UTF-8",
+		"HOOKFLOW_RUN_ID":     job.ID,
+		"HOOKFLOW_WORKFLOW":   job.Workflow.Name,
+		"HOOKFLOW_WORKSPACE":  ws,
+		"HOOKFLOW_OUTPUT":     outputFile,
+		"HOOKFLOW_EVENT":      filepath.Join(ws, ".hookflow", "event.json"),
+		"HOOKFLOW_EVENT_TYPE": job.Event.Type,
+	} {
+		if _, declared := vars[k]; !declared || strings.HasPrefix(k, "HOOKFLOW_") {
+			vars[k] = v
+		}
+	}
+	env := make([]string, 0, len(vars))
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// resolveIn resolves a path relative to the workspace.
+func resolveIn(ws, p string) string {
+	if p == "" {
+		return ws
+	}
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(ws, p)
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	first, _, more := strings.Cut(s, "\n")
+	if more {
+		first += " …"
+	}
+	return first
+}

@@ -1,0 +1,292 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/hookflow/hookflow/runner"
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// RunView is a run as the API shows it (SPEC §8): every field is present, times
+// not yet reached are null.
+type RunView struct {
+	ID              string              `json:"id"`
+	Workflow        string              `json:"workflow"`
+	Revision        string              `json:"revision"`
+	Status          string              `json:"status"`
+	Reason          string              `json:"reason"`
+	EventID         string              `json:"event_id"`
+	Attempt         int                 `json:"attempt"`
+	RerunOf         string              `json:"rerun_of,omitempty"`
+	Item            json.RawMessage     `json:"item,omitempty"`
+	Group           string              `json:"group,omitempty"`
+	Node            string              `json:"node"`
+	Sandbox         string              `json:"sandbox"`
+	QueuedAt        time.Time           `json:"queued_at"`
+	StartedAt       *time.Time          `json:"started_at"`
+	FinishedAt      *time.Time          `json:"finished_at"`
+	CancelRequested bool                `json:"cancel_requested,omitempty"`
+	Steps           []runner.StepResult `json:"steps"`
+}
+
+// ViewRun describes r for the API and the UI.
+func ViewRun(r *store.Run) *RunView {
+	v := &RunView{ID: r.ID, Workflow: r.Workflow, Revision: r.Revision, Status: r.Status, Reason: r.Reason,
+		EventID: r.EventID, Attempt: r.Attempt, RerunOf: r.RerunOf, Item: r.Item, Group: r.Group, Node: r.Node,
+		Sandbox: r.Sandbox, QueuedAt: r.QueuedAt, CancelRequested: r.CancelRequested, Steps: []runner.StepResult{}}
+	if !r.StartedAt.IsZero() {
+		v.StartedAt = &r.StartedAt
+	}
+	if !r.FinishedAt.IsZero() {
+		v.FinishedAt = &r.FinishedAt
+	}
+	if len(r.Steps) > 0 {
+		_ = json.Unmarshal(r.Steps, &v.Steps)
+		if v.Steps == nil {
+			v.Steps = []runner.StepResult{}
+		}
+	}
+	return v
+}
+
+// Finished reports whether a run status is final.
+func Finished(status string) bool {
+	return status != workflows.StatusQueued && status != workflows.StatusRunning
+}
+
+const (
+	defaultLimit = 50
+	maxLimit     = 500
+)
+
+func limitParam(c echo.Context) (int, error) {
+	s := c.QueryParam("limit")
+	if s == "" {
+		return defaultLimit, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("limit %q: use a whole number from 1 to %d", s, maxLimit)
+	}
+	return min(n, maxLimit), nil
+}
+
+func (s *Server) listRuns(c echo.Context) error {
+	limit, err := limitParam(c)
+	if err != nil {
+		return badRequest(c, err.Error())
+	}
+	runs, err := s.Store.ListRuns(c.Request().Context(), store.RunFilter{Workflow: c.QueryParam("workflow"),
+		Status: c.QueryParam("status"), EventID: c.QueryParam("event"), Before: c.QueryParam("before"), Limit: limit + 1})
+	if err != nil {
+		return s.fail(c, err)
+	}
+	next := ""
+	if len(runs) > limit {
+		runs, next = runs[:limit], runs[limit-1].ID
+	}
+	views := make([]*RunView, len(runs))
+	for i, r := range runs {
+		views[i] = ViewRun(r)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"runs": views, "next": next})
+}
+
+func (s *Server) getRun(c echo.Context) error {
+	r, err := s.Store.GetRun(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return s.fail(c, err)
+	}
+	return c.JSON(http.StatusOK, ViewRun(r))
+}
+
+func (s *Server) cancelRun(c echo.Context) error {
+	r, err := s.Store.Cancel(c.Request().Context(), c.Param("id"))
+	if errors.Is(err, store.ErrConflict) {
+		return s.fail(c, workflows.Errorf(workflows.EConflict, "run %s has already finished", c.Param("id")))
+	}
+	if err != nil {
+		return s.fail(c, err)
+	}
+	if r.Status == workflows.StatusRunning {
+		// Stop it at once if it runs here; another node sees the request at
+		// its next heartbeat.
+		s.Pool.Cancel(r.ID, errors.New("cancelled by request"))
+	}
+	return c.JSON(http.StatusOK, ViewRun(r))
+}
+
+func (s *Server) rerun(c echo.Context) error {
+	ctx := c.Request().Context()
+	old, err := s.Store.GetRun(ctx, c.Param("id"))
+	if err != nil {
+		return s.fail(c, err)
+	}
+	w, ok := s.Source.Set().Lookup(old.Workflow)
+	if !ok {
+		return s.fail(c, workflows.Errorf(workflows.EConflict, "workflow %s is no longer loaded", old.Workflow))
+	}
+	run := &store.Run{ID: ulid.Make().String(), Workflow: w.Name, Revision: w.Revision, EventID: old.EventID,
+		Item: old.Item, Attempt: old.Attempt + 1, RerunOf: old.ID, Group: old.Group,
+		CancelInProgress: old.CancelInProgress, PendingLatest: old.PendingLatest, OnInterrupt: w.OnInterrupt,
+		QueuedAt: time.Now().UTC()}
+	if err := s.Dispatcher.Enqueue(ctx, run); err != nil {
+		return s.fail(c, err)
+	}
+	return c.JSON(http.StatusAccepted, ViewRun(run))
+}
+
+// runLogs answers the log as text, or follows it as server-sent events.
+func (s *Server) runLogs(c echo.Context) error {
+	ctx := c.Request().Context()
+	run, err := s.Store.GetRun(ctx, c.Param("id"))
+	if err != nil {
+		return s.fail(c, err)
+	}
+	if c.QueryParam("follow") != "" && strings.Contains(c.Request().Header.Get("Accept"), "text/event-stream") {
+		return s.followLogs(c, run)
+	}
+	steps := ViewRun(run).Steps
+	w := c.Response()
+	w.Header().Set(echo.HeaderContentType, "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	var after int64
+	for {
+		lines, err := s.Store.Logs(ctx, run.ID, after, 1000)
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			fmt.Fprintf(w, "%s %s %s | %s\n", l.Time.UTC().Format("2006-01-02T15:04:05.000Z"), stepKey(steps, l.Step), l.Stream, l.Text)
+			after = l.Seq
+		}
+		if len(lines) < 1000 {
+			return nil
+		}
+	}
+}
+
+func stepKey(steps []runner.StepResult, i int) string {
+	if i >= 0 && i < len(steps) && steps[i].ID != "" {
+		return steps[i].ID
+	}
+	if i < 0 {
+		return "run"
+	}
+	return "step-" + strconv.Itoa(i+1)
+}
+
+// keepAlive is how often a quiet stream is sent a comment, and the store asked
+// whether the run ended (it may run on another node).
+const keepAlive = 2 * time.Second
+
+// followLogs streams stored lines, then live ones, then an `end` event with the
+// finished run. Last-Event-ID (or ?after=) resumes after a line's Seq.
+func (s *Server) followLogs(c echo.Context, run *store.Run) error {
+	ctx := c.Request().Context()
+	w := c.Response()
+	w.Header().Set(echo.HeaderContentType, "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	last, _ := strconv.ParseInt(c.Request().Header.Get("Last-Event-ID"), 10, 64)
+	if a, err := strconv.ParseInt(c.QueryParam("after"), 10, 64); err == nil {
+		last = a
+	}
+	sub := s.Logs.Subscribe(run.ID)
+	defer sub.Close()
+
+	send := func(lines []store.LogLine) error {
+		for _, l := range lines {
+			if l.Seq <= last {
+				continue
+			}
+			b, _ := json.Marshal(l)
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: log\ndata: %s\n\n", l.Seq, b); err != nil {
+				return err
+			}
+			last = l.Seq
+		}
+		w.Flush()
+		return nil
+	}
+	catchUp := func() error {
+		for {
+			lines, err := s.Store.Logs(ctx, run.ID, last, 1000)
+			if err != nil {
+				return err
+			}
+			if err := send(lines); err != nil || len(lines) < 1000 {
+				return err
+			}
+		}
+	}
+	end := func() error {
+		if err := catchUp(); err != nil {
+			return err
+		}
+		final, err := s.Store.GetRun(ctx, run.ID)
+		if err != nil {
+			return err
+		}
+		b, _ := json.Marshal(ViewRun(final))
+		fmt.Fprintf(w, "event: end\ndata: %s\n\n", b)
+		w.Flush()
+		return nil
+	}
+
+	if err := catchUp(); err != nil {
+		return nil
+	}
+	if Finished(run.Status) {
+		return end()
+	}
+	tick := time.NewTicker(keepAlive)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case lines, ok := <-sub.C:
+			if !ok {
+				return end()
+			}
+			if err := send(lines); err != nil {
+				return nil
+			}
+		case <-tick.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return nil
+			}
+			w.Flush()
+			if done, err := s.finished(ctx, run.ID); err != nil || done || sub.Lagged() {
+				if done {
+					return end()
+				}
+				if catchUp() != nil {
+					return nil
+				}
+			}
+		}
+	}
+}
+
+func (s *Server) finished(ctx context.Context, id string) (bool, error) {
+	r, err := s.Store.GetRun(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	return Finished(r.Status), nil
+}

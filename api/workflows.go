@@ -1,0 +1,203 @@
+package api
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// WorkflowView is a workflow as the API shows it.
+type WorkflowView struct {
+	Name        string        `json:"name"`
+	Description string        `json:"description,omitempty"`
+	File        string        `json:"file"`
+	Revision    string        `json:"revision"`
+	Disabled    bool          `json:"disabled,omitempty"`
+	Webhooks    []WebhookView `json:"webhooks,omitempty"`
+	Cron        []CronView    `json:"cron,omitempty"`
+	Dispatch    *DispatchView `json:"dispatch,omitempty"`
+	Steps       []StepView    `json:"steps"`
+}
+
+// WebhookView is one webhook trigger; the secret is never shown.
+type WebhookView struct {
+	Path     string   `json:"path"`
+	Provider string   `json:"provider"`
+	Events   []string `json:"events,omitempty"`
+	Branches []string `json:"branches,omitempty"`
+	Paths    []string `json:"paths,omitempty"`
+	Methods  []string `json:"methods"`
+	Respond  string   `json:"respond"`
+}
+
+// CronView is one schedule.
+type CronView struct {
+	Schedule string `json:"schedule"`
+	Timezone string `json:"timezone,omitempty"`
+}
+
+// DispatchView lists a workflow's dispatch inputs.
+type DispatchView struct {
+	Inputs []InputView `json:"inputs"`
+}
+
+// InputView is one dispatch input.
+type InputView struct {
+	Name        string   `json:"name"`
+	Type        string   `json:"type"`
+	Required    bool     `json:"required,omitempty"`
+	Default     any      `json:"default,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Options     []string `json:"options,omitempty"`
+}
+
+// StepView is one step.
+type StepView struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	Uses string `json:"uses,omitempty"`
+}
+
+// ViewWorkflow describes w for the API and the UI.
+func ViewWorkflow(w *workflows.Workflow) WorkflowView {
+	v := WorkflowView{Name: w.Name, Description: w.Description, File: w.File, Revision: w.Revision, Disabled: w.Disabled, Steps: []StepView{}}
+	for _, h := range w.On.Webhook {
+		wv := WebhookView{Path: h.Path, Provider: h.Provider, Events: h.Events, Methods: h.Methods, Respond: h.Respond}
+		if !h.Branches.Empty() {
+			wv.Branches = h.Branches.Patterns
+		}
+		if !h.Paths.Empty() {
+			wv.Paths = h.Paths.Patterns
+		}
+		v.Webhooks = append(v.Webhooks, wv)
+	}
+	for _, c := range w.On.Cron {
+		v.Cron = append(v.Cron, CronView{Schedule: c.Schedule, Timezone: c.Timezone})
+	}
+	if d := w.On.Dispatch; d != nil {
+		v.Dispatch = &DispatchView{Inputs: []InputView{}}
+		for _, in := range d.Inputs {
+			v.Dispatch.Inputs = append(v.Dispatch.Inputs, InputView{Name: in.Name, Type: in.Type, Required: in.Required,
+				Default: in.Default, Description: in.Description, Options: in.Options})
+		}
+	}
+	for _, s := range w.Steps {
+		sv := StepView{ID: s.Key(), Uses: s.Uses}
+		if s.Name != nil {
+			sv.Name = s.Name.Source
+		}
+		v.Steps = append(v.Steps, sv)
+	}
+	return v
+}
+
+func (s *Server) listWorkflows(c echo.Context) error {
+	set := s.Source.Set()
+	list := make([]WorkflowView, 0, len(set.Workflows()))
+	for _, w := range set.Workflows() {
+		list = append(list, ViewWorkflow(w))
+	}
+	st := s.Source.Status()
+	return c.JSON(http.StatusOK, map[string]any{"workflows": list, "next": "", "revision": st.Revision,
+		"loaded_at": st.LoadedAt, "reload_error": st.Error})
+}
+
+func (s *Server) getWorkflow(c echo.Context) error {
+	w, ok := s.Source.Set().Lookup(c.Param("name"))
+	if !ok {
+		return s.fail(c, workflows.Errorf(workflows.ENotFound, "no workflow %q", c.Param("name")))
+	}
+	return c.JSON(http.StatusOK, ViewWorkflow(w))
+}
+
+func (s *Server) reload(c echo.Context) error {
+	if err := s.Source.Reload(c.Request().Context()); err != nil {
+		return c.JSON(http.StatusUnprocessableEntity, map[string]any{"error": err.Error(), "status": s.Source.Status()})
+	}
+	return c.JSON(http.StatusOK, s.Source.Status())
+}
+
+// dispatchRequest is the body of POST /workflows/{name}/dispatch.
+type dispatchRequest struct {
+	Inputs map[string]any `json:"inputs"`
+}
+
+func (s *Server) dispatch(c echo.Context) error {
+	var req dispatchRequest
+	if err := decodeBody(c, &req); err != nil {
+		return badRequest(c, err.Error())
+	}
+	run, err := s.DispatchWorkflow(c, c.Param("name"), req.Inputs, "api")
+	if err != nil {
+		return s.fail(c, err)
+	}
+	return c.JSON(http.StatusAccepted, run)
+}
+
+// DispatchWorkflow starts workflow name by hand with inputs, and returns the
+// (first) queued run. The UI's dispatch form uses it too.
+func (s *Server) DispatchWorkflow(c echo.Context, name string, inputs map[string]any, actor string) (*RunView, error) {
+	ctx := c.Request().Context()
+	w, ok := s.Source.Set().Lookup(name)
+	if !ok {
+		return nil, workflows.Errorf(workflows.ENotFound, "no workflow %q", name)
+	}
+	if w.On.Dispatch == nil {
+		return nil, workflows.Errorf(workflows.EConflict, "workflow %s has no dispatch trigger: add `on: {dispatch: {}}`", name)
+	}
+	resolved, err := w.On.Dispatch.ResolveInputs(inputs)
+	if err != nil {
+		return nil, err
+	}
+	ev := &workflows.Event{ID: ulid.Make().String(), Trigger: workflows.TriggerDispatch, Type: "dispatch", Name: "dispatch",
+		ReceivedAt: time.Now().UTC(), Inputs: resolved, Actor: actor}
+	scope := workflows.NewScope(ev)
+	scope.Inputs = resolved
+	v := w.Decide(scope)
+	if !v.Run {
+		return nil, workflows.Errorf(workflows.EConflict, "workflow %s did not start: %s", name, v.Reason)
+	}
+	rc, err := s.Dispatcher.Dispatch(ctx, ev, []workflows.Verdict{v}, "")
+	if err != nil {
+		return nil, err
+	}
+	if len(rc.Runs) == 0 {
+		reason := "skipped"
+		if len(rc.Skipped) > 0 {
+			reason = rc.Skipped[0].Reason
+		}
+		return nil, workflows.Errorf(workflows.EConflict, "workflow %s did not start: %s", name, reason)
+	}
+	run, err := s.Store.GetRun(ctx, rc.Runs[0].ID)
+	if err != nil {
+		return nil, err
+	}
+	return ViewRun(run), nil
+}
+
+// maxAPIBody bounds API request bodies.
+const maxAPIBody = 1 << 20
+
+// decodeBody reads an optional JSON body strictly.
+func decodeBody(c echo.Context, v any) error {
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxAPIBody+1))
+	if err != nil {
+		return err
+	}
+	if len(body) > maxAPIBody {
+		return errTooLarge
+	}
+	if len(body) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return errInvalidJSON(err)
+	}
+	return nil
+}

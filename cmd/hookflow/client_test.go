@@ -1,0 +1,375 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/runner"
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+func TestClientCommands(t *testing.T) {
+	// The clients read these; the developer's own must not leak in.
+	t.Setenv("HOOKFLOW_SERVER", "")
+	t.Setenv("HOOKFLOW_TOKEN", "")
+	api := newClientAPI(t)
+	t0 := clientT0()
+	conn := []string{"--server", api.URL + "/", "--token", clientToken}
+	auth := "Bearer " + clientToken
+
+	tests := []struct {
+		name string
+		args []string
+		code int
+		req  *clientRequest // the one request the command makes; nil for none
+		out  string         // all of stdout
+		err  string         // all of stderr
+	}{
+		{
+			name: "dispatch",
+			args: []string{"dispatch", "deploy", "--input", "who=ada", "--input", "env=prod"},
+			req:  &clientRequest{Method: "POST", Path: "/api/v1/workflows/deploy/dispatch", Body: `{"inputs":{"env":"prod","who":"ada"}}`},
+			out:  "queued run " + clientRunNew + " of deploy\n",
+		},
+		{
+			name: "dispatch without inputs",
+			args: []string{"dispatch", "deploy", "-o", "json"},
+			req:  &clientRequest{Method: "POST", Path: "/api/v1/workflows/deploy/dispatch", Body: `{"inputs":{}}`},
+			out: clientJSONOut(t, &store.Run{ID: clientRunNew, Workflow: "deploy", EventID: clientEventReplay,
+				Attempt: 1, Status: workflows.StatusQueued, QueuedAt: t0.Add(time.Hour)}),
+		},
+		{
+			name: "dispatch unknown workflow",
+			args: []string{"dispatch", "nope"},
+			code: exitFail,
+			req:  &clientRequest{Method: "POST", Path: "/api/v1/workflows/nope/dispatch", Body: `{"inputs":{}}`},
+			err:  "hookflow dispatch: no workflow \"nope\" (HTTP 404)\n",
+		},
+		{
+			name: "runs list",
+			args: []string{"runs", "list", "--workflow", "deploy", "--limit", "3", "--status", "failed", "--event", clientEventPush, "--before", "01JQ9"},
+			req:  &clientRequest{Method: "GET", Path: "/api/v1/runs", Query: "before=01JQ9&event=" + clientEventPush + "&limit=3&status=failed&workflow=deploy"},
+			out: "ID                          WORKFLOW  STATUS     QUEUED               DURATION  REASON\n" +
+				clientRunQueued + "  deploy    queued     " + clientLocal(t0.Add(time.Minute)) + "  -         -\n" +
+				clientRunSucceeded + "  lint      succeeded  " + clientLocal(t0.Add(time.Second)) + "  450ms     -\n" +
+				clientRunFailed + "  deploy    failed     " + clientLocal(t0.Add(time.Second)) + "  7.2s      step \"build\" failed: exit status 2\n" +
+				"next: " + clientRunFailed + "\n",
+		},
+		{
+			name: "runs list empty",
+			args: []string{"runs", "list", "--status", "cancelled"},
+			req:  &clientRequest{Method: "GET", Path: "/api/v1/runs", Query: "status=cancelled"},
+			out:  "no runs\n",
+		},
+		{
+			name: "runs list json",
+			args: []string{"runs", "list", "-o", "json"},
+			req:  &clientRequest{Method: "GET", Path: "/api/v1/runs"},
+			out: clientJSONOut(t, map[string]any{"runs": []*store.Run{api.runs[clientRunQueued], api.runs[clientRunSucceeded],
+				api.runs[clientRunFailed]}, "next": ""}),
+		},
+		{
+			name: "runs show",
+			args: []string{"runs", "show", clientRunFailed},
+			req:  &clientRequest{Method: "GET", Path: "/api/v1/runs/" + clientRunFailed},
+			out: "run:       " + clientRunFailed + "\n" +
+				"workflow:  deploy\n" +
+				"revision:  3f2a9c1\n" +
+				"status:    failed\n" +
+				"reason:    step \"build\" failed: exit status 2\n" +
+				"event:     " + clientEventPush + "\n" +
+				"attempt:   1\n" +
+				"group:     deploy-main\n" +
+				"queued:    " + clientLocal(t0.Add(time.Second)) + "\n" +
+				"started:   " + clientLocal(t0.Add(2*time.Second)) + "\n" +
+				"finished:  " + clientLocal(t0.Add(9*time.Second)) + "\n" +
+				"duration:  7.2s\n" +
+				"node:      node-1\n" +
+				"sandbox:   isolated\n" +
+				"\nsteps:\n" +
+				"  ID        NAME       OUTCOME  EXIT  DURATION\n" +
+				"  checkout  Check out  success  0     350ms\n" +
+				"  build     Build      failure  2     6.2s\n" +
+				"  notify    Notify     skipped  0     -\n" +
+				"\ncheckout:\n" +
+				"  changed = [\"index.html\"]\n" +
+				"  commit = 59b20b8d\n" +
+				"\nbuild:\n" +
+				"  error: exit status 2\n",
+		},
+		{
+			name: "runs show queued",
+			args: []string{"runs", "show", clientRunQueued},
+			req:  &clientRequest{Method: "GET", Path: "/api/v1/runs/" + clientRunQueued},
+			out: "run:       " + clientRunQueued + "\n" +
+				"workflow:  deploy\n" +
+				"status:    queued\n" +
+				"event:     " + clientEventPush + "\n" +
+				"attempt:   1\n" +
+				"queued:    " + clientLocal(t0.Add(time.Minute)) + "\n" +
+				"started:   -\n" +
+				"finished:  -\n" +
+				"duration:  -\n",
+		},
+		{
+			name: "runs show json",
+			args: []string{"runs", "show", "-o", "json", clientRunFailed},
+			req:  &clientRequest{Method: "GET", Path: "/api/v1/runs/" + clientRunFailed},
+			out:  clientJSONOut(t, api.runs[clientRunFailed]),
+		},
+		{
+			name: "runs show unknown",
+			args: []string{"runs", "show", "01NOPE"},
+			code: exitFail,
+			req:  &clientRequest{Method: "GET", Path: "/api/v1/runs/01NOPE"},
+			err:  "hookflow runs show: run 01NOPE: not found (HTTP 404)\n",
+		},
+		{
+			name: "runs logs",
+			args: []string{"runs", "logs", clientRunFailed},
+			req:  &clientRequest{Method: "GET", Path: "/api/v1/runs/" + clientRunFailed + "/logs", Accept: "text/plain"},
+			out:  "2025-03-14T09:26:55.000Z checkout stdout | cloning\n2025-03-14T09:26:56.000Z build stderr | boom\n",
+		},
+		{
+			name: "runs cancel queued",
+			args: []string{"runs", "cancel", clientRunQueued},
+			req:  &clientRequest{Method: "POST", Path: "/api/v1/runs/" + clientRunQueued + "/cancel"},
+			out:  "run " + clientRunQueued + " of deploy: skipped (cancelled before start)\n",
+		},
+		{
+			name: "runs cancel running",
+			args: []string{"runs", "cancel", clientRunRunning},
+			req:  &clientRequest{Method: "POST", Path: "/api/v1/runs/" + clientRunRunning + "/cancel"},
+			out:  "cancelling run " + clientRunRunning + " of lint\n",
+		},
+		{
+			name: "runs cancel finished",
+			args: []string{"runs", "cancel", clientRunFailed},
+			code: exitFail,
+			req:  &clientRequest{Method: "POST", Path: "/api/v1/runs/" + clientRunFailed + "/cancel"},
+			err:  "hookflow runs cancel: run " + clientRunFailed + " has already finished (HTTP 409)\n",
+		},
+		{
+			name: "runs rerun",
+			args: []string{"runs", "rerun", clientRunFailed},
+			req:  &clientRequest{Method: "POST", Path: "/api/v1/runs/" + clientRunFailed + "/rerun"},
+			out:  "queued run " + clientRunNew + " of deploy (attempt 2)\n",
+		},
+		{
+			name: "events list",
+			args: []string{"events", "list", "--limit", "2"},
+			req:  &clientRequest{Method: "GET", Path: "/api/v1/events", Query: "limit=2"},
+			out: "ID                          RECEIVED             TRIGGER           PATH    TYPE      RUNS  SKIPPED\n" +
+				clientEventReplay + "  " + clientLocal(t0.Add(time.Hour)) + "  dispatch          -       dispatch  0     0\n" +
+				clientEventPush + "  " + clientLocal(t0) + "  webhook (github)  deploy  push      2     1\n" +
+				"next: " + clientEventPush + "\n",
+		},
+		{
+			name: "events list by path",
+			args: []string{"events", "list", "--path", "nowhere", "--before", clientEventPush},
+			req:  &clientRequest{Method: "GET", Path: "/api/v1/events", Query: "before=" + clientEventPush + "&path=nowhere"},
+			out:  "no events\n",
+		},
+		{
+			name: "events show",
+			args: []string{"events", "show", clientEventPush},
+			req:  &clientRequest{Method: "GET", Path: "/api/v1/events/" + clientEventPush},
+			out: "event:     " + clientEventPush + "\n" +
+				"trigger:   webhook (github)\n" +
+				"path:      deploy\n" +
+				"type:      push\n" +
+				"delivery:  72d3162e-cc78-11e3\n" +
+				"received:  " + clientLocal(t0) + "\n" +
+				"\nverdicts:\n" +
+				"  run   deploy  " + clientRunFailed + "\n" +
+				"  run   lint    " + clientRunSucceeded + "\n" +
+				"  skip  docs    paths: no changed file matches \"docs/**\"\n",
+		},
+		{
+			name: "events show without verdicts",
+			args: []string{"events", "show", clientEventReplay},
+			req:  &clientRequest{Method: "GET", Path: "/api/v1/events/" + clientEventReplay},
+			out: "event:     " + clientEventReplay + "\n" +
+				"trigger:   dispatch\n" +
+				"type:      dispatch\n" +
+				"received:  " + clientLocal(t0.Add(time.Hour)) + "\n" +
+				"\nno workflow listens for it\n",
+		},
+		{
+			name: "events show json",
+			args: []string{"events", "show", clientEventPush, "-o", "json"},
+			req:  &clientRequest{Method: "GET", Path: "/api/v1/events/" + clientEventPush},
+			out:  clientJSONOut(t, api.events[clientEventPush]),
+		},
+		{
+			name: "events replay",
+			args: []string{"events", "replay", clientEventPush},
+			req:  &clientRequest{Method: "POST", Path: "/api/v1/events/" + clientEventPush + "/replay"},
+			out: "event " + clientEventReplay + ": 1 run(s) queued, 1 workflow(s) skipped\n" +
+				"  run   deploy  " + clientRunNew + "  queued\n" +
+				"  skip  docs    paths: no changed file matches \"docs/**\"\n",
+		},
+		{
+			name: "events replay json",
+			args: []string{"events", "replay", clientEventPush, "-o", "json"},
+			req:  &clientRequest{Method: "POST", Path: "/api/v1/events/" + clientEventPush + "/replay"},
+			out: clientJSONOut(t, &runner.Receipt{EventID: clientEventReplay,
+				Runs:    []runner.RunRef{{ID: clientRunNew, Workflow: "deploy", Status: workflows.StatusQueued}},
+				Skipped: []runner.Skip{{Workflow: "docs", Reason: `paths: no changed file matches "docs/**"`}}}),
+		},
+		{
+			name: "events replay unknown",
+			args: []string{"events", "replay", "01NOPE"},
+			code: exitFail,
+			req:  &clientRequest{Method: "POST", Path: "/api/v1/events/01NOPE/replay"},
+			err:  "hookflow events replay: event 01NOPE: not found (HTTP 404)\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(api.requests())
+			code, out, errOut := clientMain(t, context.Background(), append(tt.args, conn...)...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d\nstderr: %s", code, tt.code, errOut)
+			}
+			if out != tt.out {
+				t.Errorf("stdout:\n%s\nwant:\n%s", out, tt.out)
+			}
+			if errOut != tt.err {
+				t.Errorf("stderr %q, want %q", errOut, tt.err)
+			}
+			reqs := api.requests()[before:]
+			if len(reqs) != 1 {
+				t.Fatalf("%d requests, want 1: %+v", len(reqs), reqs)
+			}
+			want := *tt.req
+			want.Auth = auth
+			if want.Accept == "" {
+				want.Accept = "application/json"
+			}
+			if reqs[0] != want {
+				t.Errorf("request\n%+v\nwant\n%+v", reqs[0], want)
+			}
+		})
+	}
+}
+
+func TestClientEnvironment(t *testing.T) {
+	api := newClientAPI(t)
+
+	t.Run("server and token from the environment", func(t *testing.T) {
+		t.Setenv("HOOKFLOW_SERVER", api.URL)
+		t.Setenv("HOOKFLOW_TOKEN", clientToken)
+		code, out, errOut := clientMain(t, context.Background(), "runs", "rerun", clientRunFailed)
+		if code != exitOK || out != "queued run "+clientRunNew+" of deploy (attempt 2)\n" {
+			t.Fatalf("exit %d\n%s%s", code, out, errOut)
+		}
+		reqs := api.requests()
+		if got := reqs[len(reqs)-1].Auth; got != "Bearer "+clientToken {
+			t.Errorf("Authorization %q", got)
+		}
+	})
+	t.Run("flags win over the environment", func(t *testing.T) {
+		t.Setenv("HOOKFLOW_SERVER", "http://127.0.0.1:1")
+		t.Setenv("HOOKFLOW_TOKEN", "stale")
+		code, _, errOut := clientMain(t, context.Background(), "runs", "show", clientRunFailed, "--server", api.URL, "--token", clientToken)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+	})
+	t.Run("no token", func(t *testing.T) {
+		t.Setenv("HOOKFLOW_SERVER", api.URL)
+		t.Setenv("HOOKFLOW_TOKEN", "")
+		code, out, errOut := clientMain(t, context.Background(), "runs", "list")
+		want := "hookflow runs list: missing or invalid token (HTTP 401); pass --token or set HOOKFLOW_TOKEN\n"
+		if code != exitFail || out != "" || errOut != want {
+			t.Errorf("exit %d, stdout %q, stderr %q; want stderr %q", code, out, errOut, want)
+		}
+		if reqs := api.requests(); reqs[len(reqs)-1].Auth != "" {
+			t.Errorf("sent Authorization %q without a token", reqs[len(reqs)-1].Auth)
+		}
+	})
+	t.Run("the token is never printed", func(t *testing.T) {
+		t.Setenv("HOOKFLOW_SERVER", api.URL)
+		t.Setenv("HOOKFLOW_TOKEN", "wrong-"+clientToken)
+		for _, args := range [][]string{{"runs", "list"}, {"runs", "list", "-h"}, {"events", "show", "-h"}, {"runs", "logs", "x", "-f"}} {
+			_, out, errOut := clientMain(t, context.Background(), args...)
+			if strings.Contains(out+errOut, clientToken) {
+				t.Errorf("%v printed the token:\n%s%s", args, out, errOut)
+			}
+		}
+	})
+}
+
+func TestClientErrors(t *testing.T) {
+	t.Setenv("HOOKFLOW_SERVER", "")
+	t.Setenv("HOOKFLOW_TOKEN", "")
+	down := httptest.NewServer(http.NotFoundHandler())
+	downURL := down.URL
+	down.Close()
+	api := newClientAPI(t)
+	// other is a web server that is not hookflow: a page, and a proxy's error.
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/v1/runs/") {
+			http.Error(w, "<html>bad gateway</html>", http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, "<html>welcome</html>")
+	}))
+	t.Cleanup(other.Close)
+
+	tests := []struct {
+		name string
+		args []string
+		code int
+		err  string // the start of stderr
+	}{
+		{"unreachable server", []string{"runs", "list", "--server", downURL}, exitFail, "hookflow runs list: cannot reach the server at " + downURL + ": "},
+		{"unreachable server when following", []string{"runs", "logs", "-f", "x", "--server", downURL}, exitFail, "hookflow runs logs: cannot reach the server at " + downURL + ": "},
+		{"not hookflow", []string{"events", "list", "--server", other.URL}, exitFail, "hookflow events list: the answer from " + other.URL + " is not hookflow's JSON (text/html; charset=utf-8): invalid character '<'"},
+		{"error without JSON", []string{"runs", "show", "x", "--server", other.URL}, exitFail, "hookflow runs show: Bad Gateway (HTTP 502)\n"},
+		{"runs show without ID", []string{"runs", "show"}, exitUsage, "hookflow runs show: name the ID: hookflow runs show ID"},
+		{"runs logs without ID", []string{"runs", "logs", "-f"}, exitUsage, "hookflow runs logs: name the ID"},
+		{"runs cancel without ID", []string{"runs", "cancel"}, exitUsage, "hookflow runs cancel: name the ID"},
+		{"runs rerun two IDs", []string{"runs", "rerun", "a", "b"}, exitUsage, "hookflow runs rerun: name the ID"},
+		{"events show without ID", []string{"events", "show"}, exitUsage, "hookflow events show: name the ID"},
+		{"events replay without ID", []string{"events", "replay"}, exitUsage, "hookflow events replay: name the ID"},
+		{"dispatch without workflow", []string{"dispatch", "--input", "a=b"}, exitUsage, "hookflow dispatch: name the WORKFLOW"},
+		{"dispatch bad input", []string{"dispatch", "deploy", "--input", "nokey"}, exitUsage, `invalid value "nokey" for flag -input`},
+		{"runs list with an argument", []string{"runs", "list", "deploy"}, exitUsage, `hookflow runs list: unexpected argument "deploy"`},
+		{"negative limit", []string{"events", "list", "--limit", "-1"}, exitUsage, "hookflow events list: --limit -1: use a positive number"},
+		{"bad output", []string{"runs", "show", "x", "-o", "yaml"}, exitUsage, `hookflow runs show: -o "yaml": use text or json`},
+		{"logs has no -o", []string{"runs", "logs", "x", "-o", "json"}, exitUsage, "flag provided but not defined: -o"},
+		{"bad server", []string{"runs", "list", "--server", "127.0.0.1:8080"}, exitUsage, `hookflow runs list: --server "127.0.0.1:8080": write a URL such as http://127.0.0.1:8080`},
+		{"no subcommand", []string{"runs"}, exitUsage, "hookflow runs: name a subcommand: hookflow runs list|show|logs|cancel|rerun"},
+		{"unknown subcommand", []string{"events", "delete", "x"}, exitUsage, `hookflow events: unknown subcommand "delete": use list|show|replay`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(api.requests())
+			code, out, errOut := clientMain(t, context.Background(), tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d\nstderr: %s", code, tt.code, errOut)
+			}
+			if out != "" {
+				t.Errorf("stdout %q, want none", out)
+			}
+			if !strings.HasPrefix(errOut, tt.err) {
+				t.Errorf("stderr %q, want it to start with %q", errOut, tt.err)
+			}
+			if code == exitFail && strings.Count(errOut, "\n") != 1 {
+				t.Errorf("want one line, got:\n%s", errOut)
+			}
+			if n := len(api.requests()) - before; code == exitUsage && n != 0 {
+				t.Errorf("a usage error sent %d request(s)", n)
+			}
+		})
+	}
+}

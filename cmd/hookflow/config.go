@@ -1,0 +1,200 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hookflow/hookflow/runner"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Config is hookflow.yaml (SPEC §8). Flags override it, and HOOKFLOW_*
+// environment variables override the file but not the flags.
+type Config struct {
+	Listen    string       `yaml:"listen"`
+	Workflows string       `yaml:"workflows"`
+	DataDir   string       `yaml:"data_dir"`
+	Store     string       `yaml:"store"`
+	Node      string       `yaml:"node"`
+	PublicURL string       `yaml:"public_url"`
+	Secrets   SecretConfig `yaml:"secrets"`
+	API       APIConfig    `yaml:"api"`
+	TLS       TLSConfig    `yaml:"tls"`
+	Limits    Limits       `yaml:"limits"`
+	// Durability is sync (fsync every commit, the default) or normal.
+	Durability      string             `yaml:"durability"`
+	Retention       workflows.Duration `yaml:"retention"`
+	ShutdownTimeout workflows.Duration `yaml:"shutdown_timeout"`
+	LogLevel        string             `yaml:"log_level"`
+}
+
+// SecretConfig says where secret values come from.
+type SecretConfig struct {
+	// EnvPrefix: a secret NAME is read from the variable <prefix>NAME.
+	EnvPrefix string `yaml:"env_prefix"`
+	// Dir: a secret NAME is read from the file Dir/NAME.
+	Dir string `yaml:"dir"`
+}
+
+// APIConfig holds the API's bearer tokens.
+type APIConfig struct {
+	Tokens    []string `yaml:"tokens"`
+	TokenFile string   `yaml:"token_file"`
+}
+
+// TLSConfig makes the server speak HTTPS.
+type TLSConfig struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Limits bound the server's work.
+type Limits struct {
+	MaxBody         workflows.ByteSize `yaml:"max_body"`
+	MaxParallelRuns int                `yaml:"max_parallel_runs"`
+	MaxQueuedRuns   int                `yaml:"max_queued_runs"`
+	MaxLogBytes     workflows.ByteSize `yaml:"max_log_bytes"`
+	DedupWindow     workflows.Duration `yaml:"dedup_window"`
+}
+
+// Defaults (SPEC §8).
+const (
+	defaultListen        = "127.0.0.1:8080"
+	defaultMaxBody       = 1 << 20
+	defaultMaxQueuedRuns = 10000
+	defaultRetention     = 30 * 24 * time.Hour
+	defaultSecretPrefix  = "HOOKFLOW_SECRET_"
+)
+
+// loadConfig reads file (optional when it is the default and missing), then
+// applies the environment and the defaults.
+func loadConfig(file string, explicit bool, env func(string) string) (*Config, error) {
+	c := &Config{}
+	data, err := os.ReadFile(file)
+	switch {
+	case err == nil:
+		if err := workflows.DecodeYAML(file, data, c); err != nil {
+			return nil, err
+		}
+	case errors.Is(err, os.ErrNotExist) && !explicit:
+	default:
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	for key, field := range map[string]*string{
+		"HOOKFLOW_LISTEN": &c.Listen, "HOOKFLOW_WORKFLOWS": &c.Workflows, "HOOKFLOW_DATA": &c.DataDir,
+		"HOOKFLOW_STORE": &c.Store, "HOOKFLOW_NODE": &c.Node, "HOOKFLOW_PUBLIC_URL": &c.PublicURL,
+	} {
+		if v := env(key); v != "" {
+			*field = v
+		}
+	}
+	if v := env("HOOKFLOW_API_TOKENS"); v != "" {
+		c.API.Tokens = strings.Split(v, ",")
+	}
+	return c, nil
+}
+
+// finish fills defaults and reads the token file; call after flags are applied.
+func (c *Config) finish() error {
+	if c.Listen == "" {
+		c.Listen = defaultListen
+	}
+	if c.Workflows == "" {
+		c.Workflows = "workflows"
+	}
+	if c.DataDir == "" {
+		c.DataDir = ".hookflow"
+	}
+	if c.Store == "" {
+		c.Store = "sqlite://" + filepath.Join(c.DataDir, "hookflow.db")
+	}
+	if c.Node == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			host = "node"
+		}
+		c.Node = host
+	}
+	if c.Secrets.EnvPrefix == "" {
+		c.Secrets.EnvPrefix = defaultSecretPrefix
+	}
+	l := &c.Limits
+	if l.MaxBody == 0 {
+		l.MaxBody = defaultMaxBody
+	}
+	if l.MaxParallelRuns == 0 {
+		l.MaxParallelRuns = runner.DefaultMaxParallel
+	}
+	if l.MaxQueuedRuns == 0 {
+		l.MaxQueuedRuns = defaultMaxQueuedRuns
+	}
+	if l.MaxLogBytes == 0 {
+		l.MaxLogBytes = runner.DefaultMaxLogBytes
+	}
+	if l.DedupWindow == 0 {
+		l.DedupWindow = workflows.Duration(runner.DefaultDedupWindow)
+	}
+	if c.Retention == 0 {
+		c.Retention = workflows.Duration(defaultRetention)
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = workflows.Duration(runner.DefaultShutdownGrace)
+	}
+	switch c.Durability {
+	case "":
+		c.Durability = "sync"
+	case "sync", "normal":
+	default:
+		return fmt.Errorf("config: durability %q: use sync or normal", c.Durability)
+	}
+	if c.API.TokenFile != "" {
+		data, err := os.ReadFile(c.API.TokenFile)
+		if err != nil {
+			return fmt.Errorf("config: api.token_file: %w", err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") {
+				c.API.Tokens = append(c.API.Tokens, t)
+			}
+		}
+	}
+	for i, t := range c.API.Tokens {
+		c.API.Tokens[i] = strings.TrimSpace(t)
+		if len(c.API.Tokens[i]) < 16 {
+			return errors.New("config: api tokens must be at least 16 characters")
+		}
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		return errors.New("config: tls needs both cert and key")
+	}
+	return nil
+}
+
+// secretLookup returns the function that reads secret values: the environment
+// first, then the secrets folder. Missing secrets are absent from the map.
+func (c *Config) secretLookup(env func(string) (string, bool)) func(names []string) map[string]string {
+	return func(names []string) map[string]string {
+		out := make(map[string]string, len(names))
+		for _, n := range names {
+			if v, ok := env(c.Secrets.EnvPrefix + n); ok {
+				out[n] = v
+				continue
+			}
+			if c.Secrets.Dir != "" && validSecretName(n) {
+				if b, err := os.ReadFile(filepath.Join(c.Secrets.Dir, n)); err == nil {
+					out[n] = strings.TrimRight(string(b), "\r\n")
+				}
+			}
+		}
+		return out
+	}
+}
+
+// validSecretName keeps secret names from reaching outside the secrets folder.
+func validSecretName(n string) bool {
+	return n != "" && !strings.ContainsAny(n, `/\`) && n != "." && n != ".."
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/hookflow/hookflow/runner"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("run", "WORKFLOW [--event FILE] [--provider P] [--header K=V]... [--input K=V]... [--workflows DIR]", stderr)
+	eventFile := fs.String("event", "", "JSON payload to run with, as a webhook would deliver it")
+	provider := fs.String("provider", "", "provider that shapes the event (default: the workflow's webhook provider)")
+	dir := fs.String("workflows", "workflows", "folder of workflow files")
+	var headers, inputs pairs
+	fs.Var(&headers, "header", "request header K=V (repeatable), e.g. X-GitHub-Event=push")
+	fs.Var(&inputs, "input", "dispatch input K=V (repeatable)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return usageError(stderr, "run", err)
+	}
+	if len(pos) != 1 {
+		return usageError(stderr, "run", errors.New("name one workflow: hookflow run WORKFLOW --event FILE"))
+	}
+	set, ok := loadSet(*dir, stderr)
+	if !ok {
+		return exitFail
+	}
+	w, ok := set.Lookup(pos[0])
+	if !ok {
+		return usageError(stderr, "run", fmt.Errorf("no workflow %q in %s", pos[0], *dir))
+	}
+
+	ev, err := runEvent(w, *eventFile, *provider, headers.Map(), inputs.Map())
+	if err != nil {
+		return usageError(stderr, "run", err)
+	}
+	scope := workflows.NewScope(ev)
+	scope.Inputs = ev.Inputs
+	verdict := w.Decide(scope)
+	if !verdict.Run {
+		fmt.Fprintf(stderr, "hookflow run: %s would not run: %s\n", w.Name, verdict.Reason)
+		return exitFail
+	}
+	items := verdict.Items
+	if items == nil {
+		items = []any{nil}
+	}
+	ws, err := os.MkdirTemp("", "hookflow-run-")
+	if err != nil {
+		fmt.Fprintf(stderr, "hookflow run: %s\n", err)
+		return exitFail
+	}
+	defer os.RemoveAll(ws)
+
+	x := &runner.Executor{Actions: newRegistry(), WorkspaceRoot: ws, Path: os.Getenv("PATH")}
+	code := exitOK
+	for _, item := range items {
+		job := &runner.Job{
+			ID: ulid.Make().String(), Workflow: w, Event: ev, Item: item, Inputs: ev.Inputs,
+			Secrets: secretsFromEnv(w.Secrets), Attempt: 1,
+		}
+		res := x.Execute(ctx, job, &terminal{w: stdout, steps: w.Steps})
+		printSummary(stdout, job, res)
+		if res.Status != workflows.StatusSucceeded {
+			code = exitFail
+		}
+	}
+	return code
+}
+
+// runEvent builds the event for a local run: a webhook delivery of the payload
+// file when the workflow has a webhook trigger, else a dispatch.
+func runEvent(w *workflows.Workflow, file, provider string, headers, inputs map[string]string) (*workflows.Event, error) {
+	given := make(map[string]any, len(inputs))
+	for k, v := range inputs {
+		given[k] = v
+	}
+	resolved, err := w.On.Dispatch.ResolveInputs(given)
+	if err != nil && (w.On.Dispatch != nil || len(inputs) > 0) {
+		return nil, err
+	}
+	if file == "" {
+		if len(w.On.Webhook) > 0 && w.On.Dispatch == nil {
+			return nil, errors.New("--event FILE is required for a webhook workflow")
+		}
+		return &workflows.Event{
+			ID: ulid.Make().String(), Trigger: workflows.TriggerDispatch, Type: "dispatch", Name: "dispatch",
+			ReceivedAt: time.Now().UTC(), Inputs: resolved, Actor: "cli",
+		}, nil
+	}
+	path, method := "", "POST"
+	if len(w.On.Webhook) > 0 {
+		h := w.On.Webhook[0]
+		path, method = h.Path, h.Methods[0]
+		if provider == "" {
+			provider = h.Provider
+		}
+	}
+	if provider == "" {
+		provider = "generic"
+	}
+	ev, err := localEvent(file, provider, path, method, headers)
+	if err != nil {
+		return nil, err
+	}
+	ev.Inputs = resolved
+	return ev, nil
+}
+
+// terminal prints a run's progress as it happens.
+type terminal struct {
+	mu    sync.Mutex
+	w     io.Writer
+	steps []*workflows.Step
+}
+
+func (t *terminal) StepStarted(r runner.StepResult) {}
+
+func (t *terminal) StepFinished(r runner.StepResult) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r.Outcome == workflows.OutcomeSkipped || r.Outcome == workflows.OutcomeCancelled && r.StartedAt.IsZero() {
+		fmt.Fprintf(t.w, "==> %s: %s\n", r.ID, r.Outcome)
+		return
+	}
+	fmt.Fprintf(t.w, "==> %s: %s in %s\n", r.ID, r.Outcome, r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond))
+}
+
+func (t *terminal) Log(l runner.LogLine) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case l.Stream == runner.System:
+		fmt.Fprintf(t.w, "==> %s\n", l.Text)
+	case l.Stream == runner.Stderr:
+		fmt.Fprintf(t.w, "%s ! %s\n", t.stepKey(l.Step), l.Text)
+	default:
+		fmt.Fprintf(t.w, "%s | %s\n", t.stepKey(l.Step), l.Text)
+	}
+}
+
+func (t *terminal) stepKey(i int) string {
+	if i >= 0 && i < len(t.steps) {
+		return t.steps[i].Key()
+	}
+	return "run"
+}
+
+func printSummary(w io.Writer, job *runner.Job, res runner.Result) {
+	fmt.Fprintf(w, "\nrun %s of %s: %s in %s\n", job.ID, job.Workflow.Name, res.Status, res.FinishedAt.Sub(res.StartedAt).Round(time.Millisecond))
+	for _, s := range res.Steps {
+		line := fmt.Sprintf("  %-10s %-20s exit %d", s.Outcome, s.ID, s.ExitCode)
+		if len(s.Outputs) > 0 {
+			b, _ := json.Marshal(s.Outputs)
+			line += " outputs " + string(b)
+		}
+		fmt.Fprintln(w, line)
+	}
+	if res.Reason != "" {
+		fmt.Fprintf(w, "  reason: %s\n", res.Reason)
+	}
+}

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/runner"
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/store/sqlite"
+	"github.com/hookflow/hookflow/triggers"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("serve", "[--config F] [--listen A] [--workflows DIR] [--data DIR] [--store DSN]", stderr)
+	configFile := fs.String("config", "hookflow.yaml", "configuration file")
+	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:8080)")
+	dir := fs.String("workflows", "", "folder of workflow files (default ./workflows)")
+	data := fs.String("data", "", "data folder (default ./.hookflow)")
+	dsn := fs.String("store", "", "store: sqlite://FILE (default in the data folder)")
+	if _, err := parseArgs(fs, args); err != nil {
+		return usageError(stderr, "serve", err)
+	}
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
+	cfg, err := loadConfig(*configFile, explicit, os.Getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	for flagValue, field := range map[string]*string{*listen: &cfg.Listen, *dir: &cfg.Workflows, *data: &cfg.DataDir, *dsn: &cfg.Store} {
+		if flagValue != "" {
+			*field = flagValue
+		}
+	}
+	if err := cfg.finish(); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	app := &App{Config: *cfg, Logger: newLogger(stderr, cfg.LogLevel)}
+	if err := app.Open(ctx); err != nil {
+		fmt.Fprintf(stderr, "hookflow serve: %s\n", err)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "hookflow %s listening on %s (workflows %s, revision %s)\n", version, app.URL(), cfg.Workflows, app.source.Set().Revision)
+	if err := app.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "hookflow serve: %s\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// App is a whole hookflow server: store, workflows, dispatcher, pool, cron and
+// HTTP. Tests start one in-process on 127.0.0.1:0 with a temporary data folder.
+type App struct {
+	Config Config
+	Logger *slog.Logger
+
+	store      store.Store
+	source     *triggers.Source
+	dispatcher *runner.Dispatcher
+	pool       *runner.Pool
+	cron       *triggers.Cron
+	echo       *echo.Echo
+	listener   net.Listener
+	registry   *prometheus.Registry
+	stopping   atomic.Bool
+}
+
+// Open prepares everything and starts listening; Run serves.
+func (a *App) Open(ctx context.Context) error {
+	c := &a.Config
+	if a.Logger == nil {
+		a.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	a.store = st
+	a.registry = prometheus.NewRegistry()
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := newServerMetrics(a.registry, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, _ := a.store.QueueDepth(ctx)
+		return float64(n)
+	})
+	runMetrics := runner.NewMetrics(a.registry)
+
+	secrets := c.secretLookup(os.LookupEnv)
+	reg := newRegistry()
+	a.cron = triggers.NewCron(a.fireCron, a.Logger)
+	a.source, err = triggers.NewSource(ctx, func(context.Context) (*workflows.Set, error) {
+		return workflows.LoadPaths(reg, c.Workflows)
+	}, func(set *workflows.Set) {
+		m.workflowsLoaded.Set(float64(len(set.Workflows())))
+		a.cron.Schedule(set)
+		a.Logger.Info("workflows loaded", "count", len(set.Workflows()), "revision", set.Revision)
+	}, func(err error) {
+		m.reloadErrors.Inc()
+		a.Logger.Error("workflow reload failed; the last good set stays active", "err", err)
+	})
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("workflows:\n%w", err)
+	}
+
+	logs := runner.NewBroker()
+	executor := &runner.Executor{Actions: reg, WorkspaceRoot: filepath.Join(c.DataDir, "workspaces"),
+		Path: os.Getenv("PATH"), MaxLogBytes: int(c.Limits.MaxLogBytes), Logger: a.Logger}
+	a.pool = runner.NewPool(runner.PoolConfig{Store: st, Executor: executor, Workflows: a.source.Set, Secrets: secrets,
+		Logs: logs, Metrics: runMetrics, Node: c.Node, MaxParallel: c.Limits.MaxParallelRuns,
+		ShutdownGrace: time.Duration(c.ShutdownTimeout), BaseURL: strings.TrimSuffix(c.PublicURL, "/"), Logger: a.Logger})
+	a.dispatcher = runner.NewDispatcher(runner.DispatcherConfig{Store: st, MaxQueued: c.Limits.MaxQueuedRuns,
+		DedupWindow: time.Duration(c.Limits.DedupWindow), Secrets: secrets, Notify: a.pool.Wake, Metrics: runMetrics})
+
+	a.echo = echo.New()
+	a.echo.HideBanner, a.echo.HidePort = true, true
+	// Only the connection's own address counts: X-Forwarded-For is whatever
+	// the client says, and would let anyone look like a loopback client.
+	a.echo.IPExtractor = echo.ExtractIPDirect()
+	srv := &api.Server{Store: st, Source: a.source, Dispatcher: a.dispatcher, Pool: a.pool, Logs: logs,
+		Gatherer: a.registry, Tokens: c.API.Tokens, Ready: a.ready, Match: a.match, Logger: a.Logger}
+	srv.Register(a.echo)
+	a.echo.Server.ReadHeaderTimeout = 10 * time.Second
+	a.echo.Server.ReadTimeout = time.Minute
+	a.echo.Server.IdleTimeout = 2 * time.Minute
+
+	a.listener, err = net.Listen("tcp", c.Listen)
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("listen: %w", err)
+	}
+	if c.PublicURL == "" {
+		a.Config.PublicURL = a.URL()
+	}
+	return nil
+}
+
+// URL is where the server answers.
+func (a *App) URL() string {
+	scheme := "http"
+	if a.Config.TLS.Cert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + a.listener.Addr().String()
+}
+
+// Run serves until ctx is done, then shuts down gracefully (SPEC §5): it stops
+// accepting (503), lets running runs finish up to the shutdown timeout, then
+// cancels them as interrupted.
+func (a *App) Run(ctx context.Context) error {
+	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
+	poolCtx, stopPool := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a.dispatcher.Run(dispatchCtx) }()
+	poolErr := make(chan error, 1)
+	go func() { defer wg.Done(); poolErr <- a.pool.Run(poolCtx) }()
+	a.cron.Start()
+	go a.prune(dispatchCtx)
+
+	serveErr := make(chan error, 1)
+	go func() {
+		a.echo.Server.Handler = a.echo
+		var err error
+		if a.Config.TLS.Cert != "" {
+			err = a.echo.Server.ServeTLS(a.listener, a.Config.TLS.Cert, a.Config.TLS.Key)
+		} else {
+			err = a.echo.Server.Serve(a.listener)
+		}
+		serveErr <- err
+	}()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	case err = <-poolErr:
+		err = fmt.Errorf("run pool: %w", err)
+	}
+	a.Logger.Info("shutting down")
+	a.stopping.Store(true)
+	a.cron.Stop()
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if serr := a.echo.Server.Shutdown(shutCtx); serr != nil {
+		a.Logger.Warn("http shutdown", "err", serr)
+	}
+	stopDispatch()
+	stopPool()
+	wg.Wait()
+	if cerr := a.store.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// ready is /readyz: the store answers and the server is not stopping.
+func (a *App) ready(ctx context.Context) error {
+	if a.stopping.Load() {
+		return errors.New("shutting down")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := a.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// fireCron dispatches one tick of a workflow's schedule. The dedup key makes a
+// tick fire once even if several nodes schedule it.
+func (a *App) fireCron(w *workflows.Workflow, ev *workflows.Event) {
+	if a.stopping.Load() {
+		return
+	}
+	v := w.Decide(workflows.NewScope(ev))
+	key := fmt.Sprintf("cron/%s/%s/%d", w.Name, ev.Schedule, ev.ScheduledAt.Unix())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := a.dispatcher.Dispatch(ctx, ev, []workflows.Verdict{v}, key); err != nil {
+		a.Logger.Error("cron dispatch", "workflow", w.Name, "err", err)
+	}
+}
+
+// prune deletes what is older than the retention, once an hour.
+func (a *App) prune(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		now := time.Now().UTC()
+		if err := a.store.Prune(ctx, now.Add(-time.Duration(a.Config.Retention)), now); err != nil && ctx.Err() == nil {
+			a.Logger.Error("prune", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// openStore opens the store the DSN names.
+func openStore(ctx context.Context, c *Config) (store.Store, error) {
+	path, ok := strings.CutPrefix(c.Store, "sqlite://")
+	if !ok {
+		return nil, fmt.Errorf("store %q: use sqlite://FILE", c.Store)
+	}
+	st, err := sqlite.Open(ctx, path, sqlite.Options{Durability: c.Durability})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return st, nil
+}

@@ -77,7 +77,7 @@ func (q *queue) dispatch(t *testing.T, name string, inputs map[string]any) *Rece
 	return rc
 }
 
-func (q *queue) wait(t *testing.T, id string) *store.Run {
+func (q *queue) wait(t testing.TB, id string) *store.Run {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {

@@ -33,7 +33,7 @@ const quickstart = "../../examples/quickstart"
 
 func TestValidate(t *testing.T) {
 	code, out, errOut := hookflow(t, "validate", quickstart+"/workflows")
-	if code != exitOK || !strings.Contains(out, "1 workflows OK") {
+	if code != exitOK || !strings.Contains(out, "2 workflows OK") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 	dir := t.TempDir()

@@ -1,0 +1,165 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/store/sqlite"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// benchQueue is newQueue for benchmarks: a real SQLite store in sync
+// durability (an fsync per commit), a dispatcher and an idle pool.
+func benchQueue(b *testing.B, maxBatch int, src string) *queue {
+	b.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "hookflow.db"), sqlite.Options{Durability: "sync"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := workflows.Parse("bench.yaml", []byte(src), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	set, err := workflows.NewSet("bench", []*workflows.Workflow{w})
+	if err != nil {
+		b.Fatal(err)
+	}
+	q := &queue{store: st, set: set}
+	x := &Executor{WorkspaceRoot: b.TempDir(), Path: os.Getenv("PATH")}
+	q.pool = NewPool(PoolConfig{Store: st, Executor: x, Workflows: func() *workflows.Set { return set }, Node: "bench", MaxParallel: 4})
+	q.dispatcher = NewDispatcher(DispatcherConfig{Store: st, MaxBatch: maxBatch, Notify: q.pool.Wake})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { q.dispatcher.Run(ctx); close(done) }()
+	b.Cleanup(func() { cancel(); <-done; st.Close() })
+	return q
+}
+
+// BenchmarkDispatch measures stored events a second with 1, 8 and 64
+// concurrent senders, committing together (group commit) or one transaction
+// per event.
+func BenchmarkDispatch(b *testing.B) {
+	for _, mode := range []struct {
+		name  string
+		batch int
+	}{{"group-commit", 0}, {"tx-per-event", 1}} {
+		for _, senders := range []int{1, 8, 64} {
+			b.Run(fmt.Sprintf("%s/senders=%d", mode.name, senders), func(b *testing.B) {
+				q := benchQueue(b, mode.batch, "name: bench\non: {dispatch: {}}\nsteps: [{run: 'true'}]\n")
+				w, _ := q.set.Lookup("bench")
+				var next sync.WaitGroup
+				work := make(chan struct{})
+				start := time.Now()
+				for range senders {
+					next.Add(1)
+					go func() {
+						defer next.Done()
+						for range work {
+							ev := &workflows.Event{Trigger: workflows.TriggerDispatch, ReceivedAt: time.Now()}
+							if _, err := q.dispatcher.Dispatch(context.Background(), ev, []workflows.Verdict{{Workflow: w, Run: true}}, ""); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					}()
+				}
+				for b.Loop() {
+					work <- struct{}{}
+				}
+				close(work)
+				next.Wait()
+				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+			})
+		}
+	}
+}
+
+// BenchmarkQueueToStart measures, one run at a time, the time from a
+// dispatch's acknowledgement to its step process starting (the step writes the
+// clock to a file as its first act).
+func BenchmarkQueueToStart(b *testing.B) {
+	dir := b.TempDir()
+	q := benchQueue(b, 0, `
+name: bench
+on: {dispatch: {inputs: {n: {}}}}
+env: {OUT: "`+dir+`/${{ inputs.n }}"}
+defaults: {shell: sh}
+steps: [{run: 'date +%s%N > "$OUT"'}]
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	poolDone := make(chan struct{})
+	go func() { q.pool.Run(ctx); close(poolDone) }()
+	defer func() { cancel(); <-poolDone }()
+	w, _ := q.set.Lookup("bench")
+	var latencies []time.Duration
+	n := 0
+	for b.Loop() {
+		n++
+		inputs := map[string]any{"n": strconv.Itoa(n)}
+		ev := &workflows.Event{Trigger: workflows.TriggerDispatch, ReceivedAt: time.Now(), Inputs: inputs}
+		rc, err := q.dispatcher.Dispatch(context.Background(), ev, []workflows.Verdict{{Workflow: w, Run: true}}, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		acked := time.Now()
+		r := q.wait(b, rc.Runs[0].ID)
+		if r.Status != workflows.StatusSucceeded {
+			b.Fatalf("run %s: %s", r.Status, r.Reason)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, strconv.Itoa(n)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ns, _ := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+		latencies = append(latencies, time.Unix(0, ns).Sub(acked))
+	}
+	slices.Sort(latencies)
+	b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkQueuedRunsMemory reports the heap in use with 10,000 runs queued:
+// queued runs live in the store, not in memory.
+func BenchmarkQueuedRunsMemory(b *testing.B) {
+	for b.Loop() {
+		q := benchQueue(b, 0, "name: bench\non: {dispatch: {}}\nsteps: [{run: 'true'}]\n")
+		w, _ := q.set.Lookup("bench")
+		var before runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		var wg sync.WaitGroup
+		for range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 10000 / 64 {
+					ev := &workflows.Event{Trigger: workflows.TriggerDispatch, ReceivedAt: time.Now()}
+					if _, err := q.dispatcher.Dispatch(context.Background(), ev, []workflows.Verdict{{Workflow: w, Run: true}}, ""); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		depth, err := q.store.QueueDepth(context.Background())
+		if err != nil || depth < 9984 {
+			b.Fatalf("queue depth %d, %v", depth, err)
+		}
+		var after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(depth), "queued")
+		b.ReportMetric(float64(after.HeapInuse)/(1<<20), "heap-MiB")
+		b.ReportMetric((float64(after.HeapInuse)-float64(before.HeapInuse))/(1<<20), "heap-growth-MiB")
+	}
+}

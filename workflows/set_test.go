@@ -1,7 +1,9 @@
 package workflows
 
 import (
+	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -277,6 +279,46 @@ func TestParseBytes(t *testing.T) {
 	for _, bad := range []string{"", "lots", "-1", "1.5Gi", "99999999999Ti"} {
 		if _, err := ParseBytes(bad); err == nil {
 			t.Errorf("ParseBytes(%q) accepted", bad)
+		}
+	}
+}
+
+// TestSpecExample parses the complete example of SPEC §2 and checks that every
+// field arrived where it belongs.
+func TestSpecExample(t *testing.T) {
+	data, err := os.ReadFile("testdata/valid/spec-example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := Parse("spec-example.yaml", data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := w.On.Webhook[0]
+	checks := map[string]bool{
+		"name":         w.Name == "deploy-web" && w.Description == "Pull and deploy on push to main",
+		"webhook":      h.Path == "github" && h.Provider == "github" && h.Secret.Source == "${{ secrets.GITHUB_WEBHOOK_SECRET }}",
+		"filters":      slices.Equal(h.Events, []string{"push"}) && slices.Equal(h.Branches.Patterns, []string{"main", "release/*", "!release/old"}) && slices.Equal(h.Paths.Patterns, []string{"deploy/**"}),
+		"methods":      slices.Equal(h.Methods, []string{"POST"}) && h.Respond == RespondAsync,
+		"cron":         len(w.On.Cron) == 1 && w.On.Cron[0].Schedule == "0 3 * * *" && w.On.Cron[0].Timezone == "Europe/Berlin",
+		"dispatch":     len(w.On.Dispatch.Inputs) == 1 && w.On.Dispatch.Inputs[0].Name == "version" && w.On.Dispatch.Inputs[0].Required,
+		"if":           w.If.Source == `event.branch == "main" && !(event.sender endsWith "[bot]")`,
+		"for_each":     w.ForEach.Source == "event.alerts",
+		"concurrency":  w.Concurrency.Group.Source == "deploy-${{ event.repo }}" && !w.Concurrency.CancelInProgress && w.Concurrency.Pending == PendingAll,
+		"cooldown":     w.Cooldown.Period == Duration(15*time.Minute),
+		"timeout":      w.Timeout == Duration(30*time.Minute),
+		"env":          len(w.Env) == 2 && w.Env[0].Name == "APP" && w.Env[1].Value.Source == "${{ event.commit }}",
+		"sandbox":      *w.Sandbox.Network && w.Sandbox.Memory == 1<<30 && w.Sandbox.Pids == 512,
+		"defaults":     w.Defaults.Shell == "bash" && w.Defaults.WorkingDirectory == "src",
+		"steps":        len(w.Steps) == 4 && w.Steps[0].Uses == "git" && w.Steps[1].ID == "build",
+		"retry":        w.Steps[1].Retry.Attempts == 3 && w.Steps[1].Retry.Backoff == 2 && w.Steps[1].Retry.MaxDelay == Duration(time.Minute),
+		"step timeout": w.Steps[1].Timeout == Duration(10*time.Minute),
+		"step if":      w.Steps[3].If.Source == "failure()" && w.Steps[3].If.UsesStatus(),
+		"secrets":      slices.Equal(w.Secrets, []string{"GITHUB_WEBHOOK_SECRET"}),
+	}
+	for name, ok := range checks {
+		if !ok {
+			t.Errorf("%s not parsed as written", name)
 		}
 	}
 }

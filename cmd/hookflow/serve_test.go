@@ -148,6 +148,13 @@ func TestAPIDispatchRunAndLogs(t *testing.T) {
 	if code := a.call(t, "POST", "/api/v1/workflows/nope/dispatch", nil, &errBody); code != 404 {
 		t.Errorf("dispatch unknown workflow: %d", code)
 	}
+	var one api.WorkflowView
+	if code := a.call(t, "GET", "/api/v1/workflows/greet", nil, &one); code != 200 || one.Name != "greet" || one.Dispatch.Inputs[0].Name != "who" {
+		t.Errorf("get workflow: %d %+v", code, one)
+	}
+	if code := a.call(t, "GET", "/api/v1/workflows/nope", nil, &errBody); code != 404 {
+		t.Errorf("get unknown workflow: %d", code)
+	}
 	var run api.RunView
 	if code := a.call(t, "POST", "/api/v1/workflows/greet/dispatch", map[string]any{"inputs": map[string]any{"who": "ada"}}, &run); code != 202 {
 		t.Fatalf("dispatch: %d", code)
@@ -210,6 +217,15 @@ func TestAPIDispatchRunAndLogs(t *testing.T) {
 		t.Fatalf("replay: %d %+v", code, receipt)
 	}
 	a.waitRun(t, receipt.Runs[0].ID)
+	var events struct {
+		Events []struct {
+			ID      string `json:"id"`
+			Trigger string `json:"trigger"`
+		} `json:"events"`
+	}
+	if code := a.call(t, "GET", "/api/v1/events?limit=10", nil, &events); code != 200 || len(events.Events) != 2 || events.Events[0].Trigger != "replay" {
+		t.Errorf("list events: %d %+v", code, events)
+	}
 	if code := a.call(t, "GET", "/api/v1/events/nope", nil, &errBody); code != 404 {
 		t.Errorf("unknown event: %d", code)
 	}

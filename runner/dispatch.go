@@ -13,27 +13,6 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// Receipt is what the sender of an event is told once it is stored (SPEC §3).
-type Receipt struct {
-	EventID   string   `json:"event_id"`
-	Runs      []RunRef `json:"runs"`
-	Skipped   []Skip   `json:"skipped"`
-	Duplicate bool     `json:"duplicate,omitempty"`
-}
-
-// RunRef names a run in a receipt.
-type RunRef struct {
-	ID       string `json:"id"`
-	Workflow string `json:"workflow"`
-	Status   string `json:"status"`
-}
-
-// Skip is a workflow that did not run, and why.
-type Skip struct {
-	Workflow string `json:"workflow"`
-	Reason   string `json:"reason"`
-}
-
 // DefaultDedupWindow is how long delivery ids are remembered.
 const DefaultDedupWindow = 24 * time.Hour
 
@@ -167,7 +146,7 @@ func (d *Dispatcher) commit(ctx context.Context, batch []*dispatchRequest) {
 // not empty, makes a repeat within the dedup window a duplicate. The error is a
 // *workflows.Error: EOverloaded when the queue is full, EUnavailable when the
 // store cannot take it.
-func (d *Dispatcher) Dispatch(ctx context.Context, ev *workflows.Event, verdicts []workflows.Verdict, dedupKey string) (*Receipt, error) {
+func (d *Dispatcher) Dispatch(ctx context.Context, ev *workflows.Event, verdicts []workflows.Verdict, dedupKey string) (*workflows.Receipt, error) {
 	if ev.ID == "" {
 		ev.ID = ulid.Make().String()
 	}
@@ -263,9 +242,9 @@ func (d *Dispatcher) newRuns(ev *workflows.Event, v workflows.Verdict, now time.
 }
 
 // receipt describes a committed dispatch.
-func receipt(d *store.Dispatch) *Receipt {
+func receipt(d *store.Dispatch) *workflows.Receipt {
 	ev, runs := d.Event, d.Runs
-	rc := &Receipt{EventID: ev.ID, Runs: []RunRef{}, Skipped: []Skip{}}
+	rc := &workflows.Receipt{EventID: ev.ID, Runs: []workflows.RunRef{}, Skipped: []workflows.Skip{}}
 	if d.Duplicate != nil {
 		ev, rc.EventID, rc.Duplicate = d.Duplicate, d.Duplicate.ID, true
 	}
@@ -275,15 +254,15 @@ func receipt(d *store.Dispatch) *Receipt {
 	}
 	for _, v := range ev.Verdicts {
 		if len(v.Runs) == 0 {
-			rc.Skipped = append(rc.Skipped, Skip{Workflow: v.Workflow, Reason: v.Reason})
+			rc.Skipped = append(rc.Skipped, workflows.Skip{Workflow: v.Workflow, Reason: v.Reason})
 			continue
 		}
 		for _, id := range v.Runs {
-			ref := RunRef{ID: id, Workflow: v.Workflow, Status: workflows.StatusQueued}
+			ref := workflows.RunRef{ID: id, Workflow: v.Workflow, Status: workflows.StatusQueued}
 			if r := status[id]; r != nil {
 				ref.Status = r.Status
 				if r.Status == workflows.StatusSkipped {
-					rc.Skipped = append(rc.Skipped, Skip{Workflow: v.Workflow, Reason: r.Reason})
+					rc.Skipped = append(rc.Skipped, workflows.Skip{Workflow: v.Workflow, Reason: r.Reason})
 					continue
 				}
 			}

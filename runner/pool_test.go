@@ -64,7 +64,7 @@ func (q *queue) startPool(t *testing.T) {
 
 // dispatch starts workflow name with env values as inputs, and returns the
 // receipt.
-func (q *queue) dispatch(t *testing.T, name string, inputs map[string]any) *Receipt {
+func (q *queue) dispatch(t *testing.T, name string, inputs map[string]any) *workflows.Receipt {
 	t.Helper()
 	w, _ := q.set.Lookup(name)
 	ev := &workflows.Event{Trigger: workflows.TriggerDispatch, Type: "dispatch", ReceivedAt: time.Now(), Inputs: inputs}

@@ -263,9 +263,9 @@ func (a *clientAPI) replay(w http.ResponseWriter, r *http.Request) {
 		clientJSON(w, http.StatusNotFound, map[string]string{"error": "event " + r.PathValue("id") + ": not found"})
 		return
 	}
-	clientJSON(w, http.StatusAccepted, &runner.Receipt{EventID: clientEventReplay,
-		Runs:    []runner.RunRef{{ID: clientRunNew, Workflow: "deploy", Status: workflows.StatusQueued}},
-		Skipped: []runner.Skip{{Workflow: "docs", Reason: `paths: no changed file matches "docs/**"`}}})
+	clientJSON(w, http.StatusAccepted, &workflows.Receipt{EventID: clientEventReplay,
+		Runs:    []workflows.RunRef{{ID: clientRunNew, Workflow: "deploy", Status: workflows.StatusQueued}},
+		Skipped: []workflows.Skip{{Workflow: "docs", Reason: `paths: no changed file matches "docs/**"`}}})
 }
 
 // clientMain runs the command line in-process with ctx.

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/hookflow/hookflow/runner"
 	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 func cmdEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -135,7 +135,7 @@ func eventsReplay(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 // printReceipt shows the runs a replay queued and the workflows it skipped.
-func printReceipt(w io.Writer, r *runner.Receipt) {
+func printReceipt(w io.Writer, r *workflows.Receipt) {
 	if r.Duplicate {
 		fmt.Fprintf(w, "event %s: a duplicate of an earlier delivery; nothing new was queued\n", r.EventID)
 	} else {

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookflow/hookflow/runner"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -219,9 +218,9 @@ func TestClientCommands(t *testing.T) {
 			name: "events replay json",
 			args: []string{"events", "replay", clientEventPush, "-o", "json"},
 			req:  &clientRequest{Method: "POST", Path: "/api/v1/events/" + clientEventPush + "/replay"},
-			out: clientJSONOut(t, &runner.Receipt{EventID: clientEventReplay,
-				Runs:    []runner.RunRef{{ID: clientRunNew, Workflow: "deploy", Status: workflows.StatusQueued}},
-				Skipped: []runner.Skip{{Workflow: "docs", Reason: `paths: no changed file matches "docs/**"`}}}),
+			out: clientJSONOut(t, &workflows.Receipt{EventID: clientEventReplay,
+				Runs:    []workflows.RunRef{{ID: clientRunNew, Workflow: "deploy", Status: workflows.StatusQueued}},
+				Skipped: []workflows.Skip{{Workflow: "docs", Reason: `paths: no changed file matches "docs/**"`}}}),
 		},
 		{
 			name: "events replay unknown",

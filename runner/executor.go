@@ -130,6 +130,7 @@ func (x *Executor) Execute(ctx context.Context, job *Job, obs Observer) Result {
 		return finish(workflows.StatusFailed, "env: "+err.Error())
 	}
 
+	var failed *StepResult // the step that failed the run
 	for i, step := range w.Steps {
 		if runCtx.Err() != nil {
 			scope.Status.Cancelled = true
@@ -140,6 +141,9 @@ func (x *Executor) Execute(ctx context.Context, job *Job, obs Observer) Result {
 		if err != nil {
 			log.Systemf(i, "if: %s", err)
 			sr.Error, sr.Outcome = log.Mask(err.Error()), workflows.OutcomeFailure
+			if !scope.Status.Failed {
+				failed = sr
+			}
 			scope.Status.Failed = true
 			obs.StepFinished(*sr)
 			continue
@@ -162,8 +166,9 @@ func (x *Executor) Execute(ctx context.Context, job *Job, obs Observer) Result {
 		obs.StepStarted(*sr)
 		x.runStep(stepCtx, job, step, scope, ws, log, sr)
 		sr.FinishedAt = x.now()
-		if sr.Outcome == workflows.OutcomeFailure && !step.ContinueOnError {
+		if sr.Outcome == workflows.OutcomeFailure && !step.ContinueOnError && !scope.Status.Failed {
 			scope.Status.Failed = true
+			failed = sr
 		}
 		recordStep(scope, step, sr)
 		obs.StepFinished(*sr)
@@ -179,7 +184,7 @@ func (x *Executor) Execute(ctx context.Context, job *Job, obs Observer) Result {
 		}
 		return finish(workflows.StatusCancelled, reason)
 	case scope.Status.Failed:
-		return finish(workflows.StatusFailed, failedReason(res.Steps))
+		return finish(workflows.StatusFailed, failedReason(failed))
 	}
 	return finish(workflows.StatusSucceeded, "")
 }
@@ -224,16 +229,14 @@ func stepName(step *workflows.Step, scope *workflows.Scope) string {
 	return firstLine(step.Run)
 }
 
-func failedReason(steps []StepResult) string {
-	for _, s := range steps {
-		if s.Outcome == workflows.OutcomeFailure {
-			if s.Error != "" {
-				return fmt.Sprintf("step %s failed: %s", s.ID, s.Error)
-			}
-			return fmt.Sprintf("step %s failed", s.ID)
-		}
+func failedReason(s *StepResult) string {
+	if s == nil {
+		return "failed"
 	}
-	return "failed"
+	if s.Error != "" {
+		return fmt.Sprintf("step %s failed: %s", s.ID, s.Error)
+	}
+	return fmt.Sprintf("step %s failed", s.ID)
 }
 
 // makeWorkspace creates the run's folder and the files every step reads.

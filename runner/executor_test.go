@@ -185,6 +185,15 @@ steps:
 	if got := outcomes(res); got["flaky"] != "failure" || got["next"] != "success" || got["report"] != "success" {
 		t.Errorf("outcomes %v", got)
 	}
+	res, _ = execute(t, newExecutor(t), `
+on: {dispatch: {}}
+steps:
+  - {id: lint, run: exit 1, continue_on_error: true}
+  - {id: deploy, run: exit 2}
+`, nil)
+	if res.Status != workflows.StatusFailed || res.Reason != "step deploy failed: exit code 2" {
+		t.Errorf("status %s reason %q, want the step that failed the run", res.Status, res.Reason)
+	}
 }
 
 func TestRetry(t *testing.T) {

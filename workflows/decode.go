@@ -58,6 +58,16 @@ func (d *decoder) fail(n *yaml.Node, format string, args ...any) {
 
 var nodeDecoderType = reflect.TypeFor[nodeDecoder]()
 
+// NodeUnmarshaler lets a type outside this package read itself from a YAML
+// node, for shapes such as "a string or a mapping". decode reads a part of the
+// node into out (a pointer) under the same strict rules, reporting its own
+// errors; it returns false when it did.
+type NodeUnmarshaler interface {
+	UnmarshalYAMLNode(n *yaml.Node, decode func(n *yaml.Node, out any) bool) error
+}
+
+var nodeUnmarshalerType = reflect.TypeFor[NodeUnmarshaler]()
+
 // decode fills v (addressable) from n. It returns false when it recorded an error.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value) bool {
 	if n.Kind == yaml.AliasNode {
@@ -69,6 +79,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value) bool {
 	if v.CanAddr() && v.Addr().Type().Implements(nodeDecoderType) {
 		before := len(d.errs)
 		if err := v.Addr().Interface().(nodeDecoder).decodeNode(d, n); err != nil {
+			d.fail(n, "%s", err)
+		}
+		return len(d.errs) == before
+	}
+	if v.CanAddr() && v.Addr().Type().Implements(nodeUnmarshalerType) {
+		before := len(d.errs)
+		decode := func(n *yaml.Node, out any) bool { return d.decode(n, reflect.ValueOf(out).Elem()) }
+		if err := v.Addr().Interface().(NodeUnmarshaler).UnmarshalYAMLNode(n, decode); err != nil {
 			d.fail(n, "%s", err)
 		}
 		return len(d.errs) == before

@@ -423,7 +423,7 @@ func collectSecrets(w *Workflow) []string {
 	}
 	addTemplate := func(t *Template) {
 		if t != nil {
-			add(t.secretNames())
+			add(t.SecretNames())
 		}
 	}
 	addExpr := func(e *Expr) {
@@ -453,7 +453,7 @@ func collectSecrets(w *Workflow) []string {
 			addTemplate(v.Value)
 		}
 		if s.With != nil {
-			add(s.With.secretNames())
+			add(s.With.SecretNames())
 		}
 	}
 	return names

@@ -94,8 +94,8 @@ func Stringify(v any) string {
 	return string(b)
 }
 
-// secretNames lists the secrets t reads.
-func (t *Template) secretNames() []string {
+// SecretNames lists the secrets t reads.
+func (t *Template) SecretNames() []string {
 	var names []string
 	for _, p := range t.parts {
 		if p.expr != nil {
@@ -258,16 +258,17 @@ func (v *Value) field(key string) *Value {
 	return nil
 }
 
-func (v *Value) secretNames() []string {
+// SecretNames lists the secrets v reads.
+func (v *Value) SecretNames() []string {
 	var names []string
 	for _, f := range v.mapping {
-		names = append(names, f.value.secretNames()...)
+		names = append(names, f.value.SecretNames()...)
 	}
 	for _, item := range v.list {
-		names = append(names, item.secretNames()...)
+		names = append(names, item.SecretNames()...)
 	}
 	if v.template != nil {
-		names = append(names, v.template.secretNames()...)
+		names = append(names, v.template.SecretNames()...)
 	}
 	return names
 }

@@ -24,6 +24,10 @@ type Source struct {
 	// onError is called when a reload failed and the old set stays.
 	onError func(error)
 
+	// reloading serialises reloads, so that a slow load never swaps in a set
+	// older than one a faster, later reload already made active.
+	reloading sync.Mutex
+
 	mu       sync.RWMutex
 	set      *workflows.Set
 	lastErr  error
@@ -63,6 +67,8 @@ func (s *Source) Set() *workflows.Set {
 // Reload loads the set again. On error the active set stays and the error is
 // kept for Status.
 func (s *Source) Reload(ctx context.Context) error {
+	s.reloading.Lock()
+	defer s.reloading.Unlock()
 	set, err := s.load(ctx)
 	s.mu.Lock()
 	s.lastErr = err

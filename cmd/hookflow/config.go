@@ -8,7 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/hookflow/hookflow/runner"
+	"github.com/hookflow/hookflow/triggers"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -16,7 +19,7 @@ import (
 // environment variables override the file but not the flags.
 type Config struct {
 	Listen    string       `yaml:"listen"`
-	Workflows string       `yaml:"workflows"`
+	Workflows Workflows    `yaml:"workflows"`
 	DataDir   string       `yaml:"data_dir"`
 	Store     string       `yaml:"store"`
 	Node      string       `yaml:"node"`
@@ -30,6 +33,34 @@ type Config struct {
 	Retention       workflows.Duration `yaml:"retention"`
 	ShutdownTimeout workflows.Duration `yaml:"shutdown_timeout"`
 	LogLevel        string             `yaml:"log_level"`
+}
+
+// Workflows says where workflow files come from: a folder (watched, reloaded
+// on change), or a git repository (polled).
+type Workflows struct {
+	Folder string
+	Git    *triggers.GitConfig
+}
+
+// UnmarshalYAMLNode reads `workflows: DIR` or `workflows: {git: URL, …}`.
+func (w *Workflows) UnmarshalYAMLNode(n *yaml.Node, decode func(*yaml.Node, any) bool) error {
+	if n.Kind == yaml.ScalarNode {
+		w.Folder = n.Value
+		return nil
+	}
+	w.Git = &triggers.GitConfig{}
+	if decode(n, w.Git) && w.Git.URL == "" {
+		return errors.New("workflows: a git source needs `git: URL`")
+	}
+	return nil
+}
+
+// String names the source for people.
+func (w Workflows) String() string {
+	if w.Git != nil {
+		return w.Git.URL
+	}
+	return w.Folder
 }
 
 // SecretConfig says where secret values come from.
@@ -59,6 +90,8 @@ type Limits struct {
 	MaxQueuedRuns   int                `yaml:"max_queued_runs"`
 	MaxLogBytes     workflows.ByteSize `yaml:"max_log_bytes"`
 	DedupWindow     workflows.Duration `yaml:"dedup_window"`
+	// ReadHeaderTimeout cuts clients that send their headers too slowly.
+	ReadHeaderTimeout workflows.Duration `yaml:"read_header_timeout"`
 }
 
 // Defaults (SPEC §8).
@@ -85,7 +118,7 @@ func loadConfig(file string, explicit bool, env func(string) string) (*Config, e
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	for key, field := range map[string]*string{
-		"HOOKFLOW_LISTEN": &c.Listen, "HOOKFLOW_WORKFLOWS": &c.Workflows, "HOOKFLOW_DATA": &c.DataDir,
+		"HOOKFLOW_LISTEN": &c.Listen, "HOOKFLOW_WORKFLOWS": &c.Workflows.Folder, "HOOKFLOW_DATA": &c.DataDir,
 		"HOOKFLOW_STORE": &c.Store, "HOOKFLOW_NODE": &c.Node, "HOOKFLOW_PUBLIC_URL": &c.PublicURL,
 	} {
 		if v := env(key); v != "" {
@@ -103,8 +136,11 @@ func (c *Config) finish() error {
 	if c.Listen == "" {
 		c.Listen = defaultListen
 	}
-	if c.Workflows == "" {
-		c.Workflows = "workflows"
+	if c.Workflows.Folder != "" {
+		c.Workflows.Git = nil // a folder named by a flag or the environment wins
+	}
+	if c.Workflows.Folder == "" && c.Workflows.Git == nil {
+		c.Workflows.Folder = "workflows"
 	}
 	if c.DataDir == "" {
 		c.DataDir = ".hookflow"
@@ -137,6 +173,9 @@ func (c *Config) finish() error {
 	}
 	if l.DedupWindow == 0 {
 		l.DedupWindow = workflows.Duration(runner.DefaultDedupWindow)
+	}
+	if l.ReadHeaderTimeout == 0 {
+		l.ReadHeaderTimeout = workflows.Duration(10 * time.Second)
 	}
 	if c.Retention == 0 {
 		c.Retention = workflows.Duration(defaultRetention)

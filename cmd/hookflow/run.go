@@ -55,6 +55,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if items == nil {
 		items = []any{nil}
 	}
+	// The server stores items as JSON and reads them back; do the same, so
+	// that a template renders an item alike here and there.
+	for i, item := range items {
+		if b, err := json.Marshal(item); err == nil {
+			json.Unmarshal(b, &items[i])
+		}
+	}
 	ws, err := os.MkdirTemp("", "hookflow-run-")
 	if err != nil {
 		fmt.Fprintf(stderr, "hookflow run: %s\n", err)

@@ -45,7 +45,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
-	for flagValue, field := range map[string]*string{*listen: &cfg.Listen, *dir: &cfg.Workflows, *data: &cfg.DataDir, *dsn: &cfg.Store} {
+	for flagValue, field := range map[string]*string{*listen: &cfg.Listen, *dir: &cfg.Workflows.Folder, *data: &cfg.DataDir, *dsn: &cfg.Store} {
 		if flagValue != "" {
 			*field = flagValue
 		}
@@ -86,6 +86,7 @@ type App struct {
 	dispatcher *runner.Dispatcher
 	pool       *runner.Pool
 	cron       *triggers.Cron
+	git        *triggers.GitSource // nil when workflows come from a folder
 	echo       *echo.Echo
 	listener   net.Listener
 	registry   *prometheus.Registry
@@ -119,9 +120,12 @@ func (a *App) Open(ctx context.Context) error {
 	secrets := c.secretLookup(os.LookupEnv)
 	reg := newRegistry()
 	a.cron = triggers.NewCron(a.fireCron, a.Logger)
-	a.source, err = triggers.NewSource(ctx, func(context.Context) (*workflows.Set, error) {
-		return workflows.LoadPaths(reg, c.Workflows)
-	}, func(set *workflows.Set) {
+	load := func(context.Context) (*workflows.Set, error) { return workflows.LoadPaths(reg, c.Workflows.Folder) }
+	if g := c.Workflows.Git; g != nil {
+		a.git = triggers.NewGitSource(*g, filepath.Join(c.DataDir, "workflows-git"), a.Logger)
+		load = a.git.Loader(reg)
+	}
+	a.source, err = triggers.NewSource(ctx, load, func(set *workflows.Set) {
 		m.workflowsLoaded.Set(float64(len(set.Workflows())))
 		a.cron.Schedule(set)
 		a.Logger.Info("workflows loaded", "count", len(set.Workflows()), "revision", set.Revision)
@@ -151,7 +155,11 @@ func (a *App) Open(ctx context.Context) error {
 	srv := &api.Server{Store: st, Source: a.source, Dispatcher: a.dispatcher, Pool: a.pool, Logs: logs,
 		Gatherer: a.registry, Tokens: c.API.Tokens, Ready: a.ready, Match: a.match, Logger: a.Logger}
 	srv.Register(a.echo)
-	a.echo.Server.ReadHeaderTimeout = 10 * time.Second
+	hooks := &triggers.Webhooks{Source: a.source, Dispatcher: a.dispatcher, WaitRun: a.waitRun, Secrets: secrets,
+		MaxBody: int64(c.Limits.MaxBody), Stopping: a.stopping.Load, Logger: a.Logger}
+	hooks.SetMetrics(a.registry)
+	hooks.Register(a.echo)
+	a.echo.Server.ReadHeaderTimeout = time.Duration(c.Limits.ReadHeaderTimeout)
 	a.echo.Server.ReadTimeout = time.Minute
 	a.echo.Server.IdleTimeout = 2 * time.Minute
 
@@ -188,6 +196,7 @@ func (a *App) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); poolErr <- a.pool.Run(poolCtx) }()
 	a.cron.Start()
 	go a.prune(dispatchCtx)
+	go a.watchWorkflows(dispatchCtx)
 
 	serveErr := make(chan error, 1)
 	go func() {
@@ -226,6 +235,57 @@ func (a *App) Run(ctx context.Context) error {
 		err = nil
 	}
 	return err
+}
+
+// watchWorkflows reloads the workflow set when its source changes: a folder
+// on every change (debounced), a git repository at every poll.
+func (a *App) watchWorkflows(ctx context.Context) {
+	if a.git != nil {
+		a.git.Poll(ctx, a.source.Reload)
+		return
+	}
+	reload := func(ctx context.Context) error {
+		// Errors are reported by the source's callback; the watch goes on.
+		a.source.Reload(ctx)
+		return nil
+	}
+	if err := triggers.WatchFolder(ctx, a.Config.Workflows.Folder, 0, reload, a.Logger); err != nil {
+		a.Logger.Error("cannot watch the workflows folder; reload it with POST /api/v1/workflows/reload", "err", err)
+	}
+}
+
+// waitRun polls a run until it has finished, for `respond: sync` webhooks.
+// When ctx ends first, it answers with the run as it is then, and ctx's error.
+func (a *App) waitRun(ctx context.Context, id string) (string, any, error) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		r, err := a.store.GetRun(ctx, id)
+		switch {
+		case ctx.Err() != nil:
+			return a.runNow(ctx, id)
+		case err != nil:
+			return "", nil, err
+		case api.Finished(r.Status):
+			return r.Status, api.ViewRun(r), nil
+		}
+		select {
+		case <-ctx.Done():
+			return a.runNow(ctx, id)
+		case <-t.C:
+		}
+	}
+}
+
+// runNow reads a run after ctx has ended, with a short time of its own.
+func (a *App) runNow(ctx context.Context, id string) (string, any, error) {
+	last, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	r, err := a.store.GetRun(last, id)
+	if err != nil {
+		return "", nil, errors.Join(ctx.Err(), err)
+	}
+	return r.Status, api.ViewRun(r), ctx.Err()
 }
 
 // ready is /readyz: the store answers and the server is not stopping.

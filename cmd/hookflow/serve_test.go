@@ -29,7 +29,7 @@ type testApp struct {
 
 // startApp writes the workflow files and starts a server on them with a
 // temporary data folder. It is stopped when the test ends.
-func startApp(t *testing.T, files map[string]string, mod ...func(*Config)) *testApp {
+func startApp(t testing.TB, files map[string]string, mod ...func(*Config)) *testApp {
 	t.Helper()
 	dir := t.TempDir()
 	wfs := filepath.Join(dir, "workflows")
@@ -39,7 +39,7 @@ func startApp(t *testing.T, files map[string]string, mod ...func(*Config)) *test
 	if len(files) == 0 {
 		os.MkdirAll(wfs, 0o755)
 	}
-	cfg := Config{Listen: "127.0.0.1:0", Workflows: wfs, DataDir: filepath.Join(dir, "data")}
+	cfg := Config{Listen: "127.0.0.1:0", Workflows: Workflows{Folder: wfs}, DataDir: filepath.Join(dir, "data")}
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -74,7 +74,7 @@ func startApp(t *testing.T, files map[string]string, mod ...func(*Config)) *test
 }
 
 // call sends a JSON request and decodes the JSON answer into out (if not nil).
-func (a *testApp) call(t *testing.T, method, path string, body any, out any) int {
+func (a *testApp) call(t testing.TB, method, path string, body any, out any) int {
 	t.Helper()
 	var r io.Reader
 	if body != nil {
@@ -403,7 +403,7 @@ func TestAPIMatchAndMetrics(t *testing.T) {
 
 func TestReloadKeepsLastGoodSet(t *testing.T) {
 	a := startApp(t, map[string]string{"greet.yaml": dispatchWorkflow})
-	wfs := a.Config.Workflows
+	wfs := a.Config.Workflows.Folder
 	writeFile(t, filepath.Join(wfs, "broken.yaml"), "on: {dispatch: {}}\nsteps:\n  - run: echo ${{ event.ref }}\n")
 	var body map[string]any
 	if code := a.call(t, "POST", "/api/v1/workflows/reload", nil, &body); code != 422 || !strings.Contains(body["error"].(string), "broken.yaml:3:15: ${{ }} inside run:") {
@@ -486,5 +486,22 @@ func TestGracefulShutdown(t *testing.T) {
 		if err != nil || r.Status != want[0] || r.Reason != want[1] {
 			t.Errorf("run %s: %v %+v, want %v", id, err, r, want)
 		}
+	}
+}
+
+func TestFolderChangesReload(t *testing.T) {
+	a := startApp(t, map[string]string{"greet.yaml": dispatchWorkflow})
+	writeFile(t, filepath.Join(a.Config.Workflows.Folder, "team", "added.yaml"), "on: {dispatch: {}}\nsteps: [{run: 'true'}]\n")
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var list struct{ Workflows []api.WorkflowView }
+		a.call(t, "GET", "/api/v1/workflows", nil, &list)
+		if len(list.Workflows) == 2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a new file was not picked up in a minute: %+v", list.Workflows)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -4,7 +4,7 @@ PKGS    := ./...
 BIN     := bin/hookflow
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build serve test lint unit bench demo clean
+.PHONY: all build serve test lint unit bench reliability demo clean
 
 all: build
 
@@ -31,6 +31,10 @@ unit:
 ## bench: every Go benchmark, with the figures they report
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s $(PKGS)
+
+## reliability: the fault and load suite at full size (its small form runs in make test)
+reliability:
+	$(GO) test -count=1 -v -timeout 60m ./reliability -trials 10 -events 1000 -overload 60s -soak 10m
 
 ## demo: run the quickstart workflow on its sample push, locally
 demo:

@@ -132,6 +132,11 @@ func (h *Webhooks) serve(ctx context.Context, d *delivery) (int, any) {
 	if err := providers.Normalize(hook.Provider, req, opt, ev); err != nil {
 		return http.StatusBadRequest, errorAnswer(err.Error())
 	}
+	if challenge, ok := slackChallenge(hook, ev); ok {
+		// Slack checks a new Events API URL once by asking for its
+		// challenge back; that handshake is not an event.
+		return http.StatusOK, map[string]string{"challenge": challenge}
+	}
 	providers.RedactHeaders(ev.Headers)
 	providers.RedactQuery(ev.Query)
 
@@ -299,4 +304,15 @@ func (h *Webhooks) answerSync(ctx context.Context, verdicts []workflows.Verdict,
 		return http.StatusOK, record
 	}
 	return http.StatusInternalServerError, record
+}
+
+// slackChallenge returns the challenge of a verified Slack url_verification
+// request.
+func slackChallenge(hook *workflows.Webhook, ev *workflows.Event) (string, bool) {
+	if hook.Provider != "slack" || ev.Type != "url_verification" {
+		return "", false
+	}
+	body, _ := ev.Body.(map[string]any)
+	challenge, ok := body["challenge"].(string)
+	return challenge, ok
 }

@@ -80,7 +80,7 @@ func loadSet(dir string, stderr io.Writer) (*workflows.Set, bool) {
 
 // localEvent builds an event from a payload file as if it had been delivered to
 // a webhook path, without checking any signature.
-func localEvent(file, provider, path, method string, headers map[string]string) (*workflows.Event, error) {
+func localEvent(file, provider, path, method string, headers map[string]string, opt providers.Options) (*workflows.Event, error) {
 	body, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("event file: %w", errors.Unwrap(err))
@@ -90,7 +90,7 @@ func localEvent(file, provider, path, method string, headers map[string]string) 
 		err := json.Unmarshal(body, &v)
 		return nil, fmt.Errorf("event file %s is not valid JSON: %s", file, strings.TrimPrefix(err.Error(), "json: "))
 	}
-	ev, err := deliveryEvent(provider, path, method, headers, body)
+	ev, err := deliveryEvent(provider, path, method, headers, body, opt)
 	if err != nil {
 		return nil, fmt.Errorf("event file %s: %w", file, err)
 	}
@@ -99,14 +99,14 @@ func localEvent(file, provider, path, method string, headers map[string]string) 
 
 // deliveryEvent normalises a JSON delivery to path into an event, as the
 // webhook endpoint would after verifying it.
-func deliveryEvent(provider, path, method string, headers map[string]string, body []byte) (*workflows.Event, error) {
+func deliveryEvent(provider, path, method string, headers map[string]string, body []byte, opt providers.Options) (*workflows.Event, error) {
 	req := &providers.Request{Method: method, Path: path, Headers: http.Header{}, Query: url.Values{}, Body: body, ContentType: "application/json"}
 	for k, v := range headers {
 		req.Headers.Set(k, v)
 	}
 	req.Headers.Set("Content-Type", "application/json")
 	ev := &workflows.Event{ID: ulid.Make().String(), Trigger: workflows.TriggerWebhook, ReceivedAt: time.Now().UTC()}
-	if err := providers.Normalize(provider, req, providers.Options{}, ev); err != nil {
+	if err := providers.Normalize(provider, req, opt, ev); err != nil {
 		return nil, err
 	}
 	return ev, nil
@@ -129,11 +129,19 @@ func (a *App) match(_ context.Context, req api.MatchRequest) (*workflows.Event, 
 	if len(body) == 0 {
 		body = []byte("{}")
 	}
-	ev, err := deliveryEvent(hooks[0].Provider, path, method, req.Headers, body)
+	ev, err := deliveryEvent(hooks[0].Provider, path, method, req.Headers, body, hookOptions(hooks[0]))
 	if err != nil {
 		return nil, nil, workflows.Errorf(workflows.EInvalid, "%s", err)
 	}
 	return ev, set.Match(workflows.NewScope(ev)), nil
+}
+
+// hookOptions are the provider options a webhook trigger sets.
+func hookOptions(h *workflows.Webhook) providers.Options {
+	if h == nil {
+		return providers.Options{}
+	}
+	return providers.Options{EventHeader: h.EventHeader, DeliveryHeader: h.DeliveryHeader}
 }
 
 // secretsFromEnv reads HOOKFLOW_SECRET_<NAME> variables for the names given.

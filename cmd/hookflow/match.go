@@ -47,7 +47,7 @@ func cmdMatch(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hookflow match: no workflow serves /hooks/%s\n", *path)
 		return exitFail
 	}
-	ev, err := localEvent(*eventFile, hooks[0].Provider, *path, strings.ToUpper(*method), headers.Map())
+	ev, err := localEvent(*eventFile, hooks[0].Provider, *path, strings.ToUpper(*method), headers.Map(), hookOptions(hooks[0]))
 	if err != nil {
 		return usageError(stderr, "match", err)
 	}

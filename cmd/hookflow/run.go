@@ -106,8 +106,10 @@ func runEvent(w *workflows.Workflow, file, provider string, headers, inputs map[
 		}, nil
 	}
 	path, method := "", "POST"
+	var hook *workflows.Webhook
 	if len(w.On.Webhook) > 0 {
 		h := w.On.Webhook[0]
+		hook = h
 		path, method = h.Path, h.Methods[0]
 		if provider == "" {
 			provider = h.Provider
@@ -116,7 +118,7 @@ func runEvent(w *workflows.Workflow, file, provider string, headers, inputs map[
 	if provider == "" {
 		provider = "generic"
 	}
-	ev, err := localEvent(file, provider, path, method, headers)
+	ev, err := localEvent(file, provider, path, method, headers, hookOptions(hook))
 	if err != nil {
 		return nil, err
 	}

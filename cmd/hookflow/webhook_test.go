@@ -251,6 +251,21 @@ func TestWebhookAnswers(t *testing.T) {
 	}
 }
 
+func TestSlackURLVerification(t *testing.T) {
+	t.Setenv("HOOKFLOW_SECRET_SLACK", "slack-signing-secret")
+	a := startApp(t, map[string]string{"slack.yaml": "on: {webhook: {path: slack, provider: slack, secret: \"${{ secrets.SLACK }}\"}}\nsteps: [{run: 'true'}]\n"})
+	body := `{"type":"url_verification","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}`
+	h := http.Header{}
+	providerCases[7].sign(h, body, "slack-signing-secret", time.Now())
+	code, answer := post(t, a.url+"/hooks/slack", body, h)
+	if code != 200 || answer != `{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}`+"\n" {
+		t.Errorf("challenge answer: %d %q", code, answer)
+	}
+	if code, _ := post(t, a.url+"/hooks/slack", body, http.Header{}); code != 401 {
+		t.Errorf("unsigned challenge: %d, want 401", code)
+	}
+}
+
 func TestWebhookBodyLimit(t *testing.T) {
 	a := startApp(t, map[string]string{"any.yaml": "on: {webhook: {path: any}}\nsteps: [{run: 'true'}]\n"})
 	// A declared 100 MB body is refused before it is read.

@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -49,6 +51,45 @@ type Step struct {
 	// Secrets are the secret values this run uses, so that an action can keep them
 	// out of errors it returns.
 	Secrets []string
+	// Render renders the ${{ }} templates in text with the step's scope (SPEC
+	// §2.1), for templates an action reads only while it runs, such as manifest
+	// files. The result is a string, values spliced in as workflows.Stringify
+	// writes them. It is nil when the runner offers no scope.
+	Render func(text string) (string, error)
+	// Sandbox starts the step's processes confined as the step's `sandbox:`
+	// asks (SPEC §7). The runner sets it for `run:` steps; an action that starts
+	// processes must start them through it when it is set. When it is nil the
+	// action starts them itself, each in a process group of its own.
+	Sandbox Sandbox
+}
+
+// Sandbox starts a step's processes confined: in a namespace sandbox or as a
+// plain process, with resource limits, no_new_privs and, when asked, another
+// user. One Sandbox serves one step, all its attempts; Start is called from
+// one goroutine at a time.
+type Sandbox interface {
+	// Start starts cmd, which is complete but not yet started, confined. It may
+	// change cmd's Path, Args, Env, ExtraFiles and SysProcAttr to do so; the
+	// caller sets Dir, Stdin, Stdout and Stderr before, and calls cmd.Wait
+	// after, as with cmd.Start. The started process leads a process group and
+	// a session of its own. An error means that nothing was started; it is a
+	// permanent *Error when the sandbox cannot be applied on this machine.
+	Start(cmd *exec.Cmd) (Process, error)
+}
+
+// Process is a step process started by a Sandbox, with everything it starts.
+// Its methods may be called from any goroutine, also after cmd.Wait returned.
+type Process interface {
+	// Signal sends sig to every process of the step still running. SIGKILL
+	// also reaches processes that left the process group, as far as the
+	// sandbox can find them (a PID namespace, a cgroup).
+	Signal(sig syscall.Signal)
+	// Alive reports whether any process of the step may still be running.
+	Alive() bool
+	// Release frees what Start set up, such as a cgroup. Call it once, after
+	// cmd.Wait has returned and the last processes were sent SIGKILL; it may
+	// wait a moment for them to go.
+	Release() error
 }
 
 // Result is what a finished step reports.

@@ -11,10 +11,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/actions/shell"
+	"github.com/hookflow/hookflow/runner/sandbox"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -43,16 +47,19 @@ type Result struct {
 
 // StepResult is a step's outcome.
 type StepResult struct {
-	Index      int            `json:"index"`
-	ID         string         `json:"id"`
-	Name       string         `json:"name"`
-	Outcome    string         `json:"outcome"`
-	ExitCode   int            `json:"exit_code"`
-	Outputs    map[string]any `json:"outputs,omitempty"`
-	Attempts   int            `json:"attempts"`
-	Error      string         `json:"error,omitempty"`
-	StartedAt  time.Time      `json:"started_at,omitzero"`
-	FinishedAt time.Time      `json:"finished_at,omitzero"`
+	Index    int            `json:"index"`
+	ID       string         `json:"id"`
+	Name     string         `json:"name"`
+	Outcome  string         `json:"outcome"`
+	ExitCode int            `json:"exit_code"`
+	Outputs  map[string]any `json:"outputs,omitempty"`
+	Attempts int            `json:"attempts"`
+	Error    string         `json:"error,omitempty"`
+	// Sandbox describes how the step's processes were confined (SPEC §7);
+	// empty for steps that start none.
+	Sandbox    string    `json:"sandbox,omitempty"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
 }
 
 // Observer is told about a run's progress as it happens. Every method is called
@@ -81,8 +88,17 @@ type Executor struct {
 	// CleanupTimeout bounds steps that run after a cancellation or timeout
 	// (if: always() or cancelled()); 0 means one minute.
 	CleanupTimeout time.Duration
-	Logger         *slog.Logger
-	Now            func() time.Time
+	// Sandbox confines the processes of `run:` steps. Nil means a Host that
+	// protects no server files, probed on first use.
+	Sandbox *sandbox.Host
+	// SandboxDefaults is the server's `sandbox:`, which workflows and steps
+	// override. An empty level means process.
+	SandboxDefaults workflows.Sandbox
+	Logger          *slog.Logger
+	Now             func() time.Time
+
+	ownSandbox     *sandbox.Host
+	ownSandboxOnce sync.Once
 }
 
 // DefaultPath is given to steps when Executor.Path is empty.
@@ -322,7 +338,23 @@ func (x *Executor) buildAction(step *workflows.Step, w *workflows.Workflow, scop
 	return kind.New(with)
 }
 
-// SandboxLevel is the isolation this executor applies to step processes, as
-// recorded on runs: each step in its own process group with only its declared
-// environment.
-func (x *Executor) SandboxLevel() string { return workflows.LevelProcess }
+// sandbox is the Host that confines steps.
+func (x *Executor) sandbox() *sandbox.Host {
+	if x.Sandbox != nil {
+		return x.Sandbox
+	}
+	x.ownSandboxOnce.Do(func() { x.ownSandbox = sandbox.NewHost(sandbox.Options{}) })
+	return x.ownSandbox
+}
+
+// RunSandbox sums up, for the run record, how a run's steps were confined:
+// each distinct step sandbox, in step order.
+func RunSandbox(steps []StepResult) string {
+	var seen []string
+	for _, s := range steps {
+		if s.Sandbox != "" && !slices.Contains(seen, s.Sandbox) {
+			seen = append(seen, s.Sandbox)
+		}
+	}
+	return strings.Join(seen, " | ")
+}

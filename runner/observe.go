@@ -51,10 +51,11 @@ func (o *storeObserver) recordStep(r StepResult) {
 	}
 	o.steps[r.Index] = r
 	b, _ := json.Marshal(o.steps)
+	sandbox := RunSandbox(o.steps)
 	o.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := o.pool.store.UpdateSteps(ctx, o.run.ID, b, o.pool.executor.SandboxLevel()); err != nil {
+	if err := o.pool.store.UpdateSteps(ctx, o.run.ID, b, sandbox); err != nil {
 		o.pool.logger.Warn("record step", "run", o.run.ID, "err", err)
 	}
 }

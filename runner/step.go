@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/workflows"
+	"go.yaml.in/yaml/v3"
 )
 
 // runStep runs one step with its retries and fills sr with the outcome.
@@ -55,6 +56,16 @@ func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, 
 		TempDir:    tmp,
 		Secrets:    secretValues(job.Secrets),
 		Env:        x.processEnv(job, scope.Env, env, ws, outputFile),
+		Render:     func(text string) (string, error) { return renderText(scope, text) },
+	}
+
+	if step.Run != "" {
+		confined, err := x.sandbox().Confine(x.SandboxDefaults.Merge(w.Sandbox).Merge(step.Sandbox), ws)
+		if err != nil {
+			fail(err)
+			return
+		}
+		s.Sandbox, sr.Sandbox = confined, confined.String()
 	}
 
 	attempts := 1
@@ -170,4 +181,33 @@ func firstLine(s string) string {
 		first += " …"
 	}
 	return first
+}
+
+// renderText renders the ${{ }} templates in text, which an action read while
+// it runs, with scope. Templates are compiled from YAML scalars, so text goes
+// in as one; the position of that made-up scalar is cut from the errors.
+func renderText(scope *workflows.Scope, text string) (string, error) {
+	src, err := yaml.Marshal(map[string]string{"t": text})
+	if err != nil {
+		return "", err
+	}
+	var doc struct {
+		T workflows.Template `yaml:"t"`
+	}
+	if err := workflows.DecodeYAML("template", src, &doc); err != nil {
+		var list workflows.ErrorList
+		if !errors.As(err, &list) {
+			return "", err
+		}
+		msgs := make([]string, len(list))
+		for i, e := range list {
+			msgs[i] = e.Msg
+		}
+		return "", errors.New(strings.Join(msgs, "; "))
+	}
+	out, err := doc.T.RenderString(scope)
+	if err != nil {
+		return "", errors.New(strings.TrimPrefix(err.Error(), doc.T.Pos.String()+": "))
+	}
+	return out, nil
 }

@@ -17,12 +17,13 @@ import (
 // daemon) can keep the pipes open that long; waiting for it could take forever.
 const drainTimeout = 2 * time.Second
 
-// groupPollInterval is how often a cancelled step's process group is checked
-// for survivors after its shell has exited, during the kill grace.
+// groupPollInterval is how often a cancelled step is checked for surviving
+// processes after its shell has exited, during the kill grace.
 const groupPollInterval = 20 * time.Millisecond
 
-// execute runs the program in a process group of its own and waits until it
-// has exited, its group is gone and its output is copied. It reports the exit
+// execute runs the program through the step's sandbox (or, without one, in a
+// session and process group of its own) and waits until it has exited, every
+// process it started is gone and its output is copied. It reports the exit
 // code and whether the process started at all.
 func (a *Action) execute(ctx context.Context, s *actions.Step, path string, args []string) (code int, started bool, err error) {
 	env := s.Env
@@ -30,24 +31,24 @@ func (a *Action) execute(ctx context.Context, s *actions.Step, path string, args
 		// A nil Env would make os/exec hand the server's own environment on.
 		env = []string{}
 	}
-	cmd := &exec.Cmd{
-		Path: path,
-		Args: args,
-		Env:  env,
-		Dir:  inWorkspace(s, s.Dir),
-		// Stdin stays nil, which os/exec connects to /dev/null.
-		//
-		// A group of its own lets the step's whole process tree be signalled
-		// at once; with Pgid 0 the group's ID is the process's PID.
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
-	}
+	// Stdin stays nil, which os/exec connects to /dev/null.
+	cmd := &exec.Cmd{Path: path, Args: args, Env: env, Dir: inWorkspace(s, s.Dir)}
 	out, err := attachOutput(cmd, s.Stdout, s.Stderr)
 	if err != nil {
 		return -1, false, fmt.Errorf("output pipes: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
+	var sandbox actions.Sandbox = ownGroup{}
+	if s.Sandbox != nil {
+		sandbox = s.Sandbox
+	}
+	proc, err := sandbox.Start(cmd)
+	if err != nil {
 		out.close()
-		return -1, false, actions.Permanent(fmt.Errorf("start %s: %w", args[0], err))
+		err = fmt.Errorf("start %s: %w", args[0], err)
+		if _, classified := errors.AsType[*actions.Error](err); !classified {
+			err = actions.Permanent(err)
+		}
+		return -1, false, err
 	}
 	out.start()
 
@@ -57,11 +58,14 @@ func (a *Action) execute(ctx context.Context, s *actions.Step, path string, args
 		waitErr = cmd.Wait()
 		close(exited)
 	}()
-	stopped := a.supervise(ctx, cmd.Process.Pid, exited)
+	stopped := a.supervise(ctx, proc, exited)
 	writeErr, cut := out.wait(drainTimeout)
+	// The copying goroutines are done, so the writer is free to use here.
 	if cut && s.Stderr != nil {
-		// The copying goroutines are done, so the writer is free to use here.
 		fmt.Fprintln(s.Stderr, "[hookflow] output cut off: a process that left the step's process group still holds its stdout or stderr")
+	}
+	if err := proc.Release(); err != nil && s.Stderr != nil {
+		fmt.Fprintf(s.Stderr, "[hookflow] sandbox: %s\n", err)
 	}
 
 	code = exitCode(cmd.ProcessState)
@@ -80,41 +84,43 @@ func (a *Action) execute(ctx context.Context, s *actions.Step, path string, args
 }
 
 // supervise waits until the process has exited (exited is closed) and makes
-// sure nothing of its group outlives it. When ctx ends first, the group gets
-// SIGTERM and, KillGrace later, SIGKILL. It reports whether ctx stopped the step.
+// sure nothing it started outlives it. When ctx ends first, the step's
+// processes get SIGTERM and, KillGrace later, SIGKILL. It reports whether ctx
+// stopped the step.
 //
-// The group is signalled after its leader has been reaped. That is safe: a
-// process group's ID is not given to a new process while any member is alive,
-// so the signals reach the step's processes or, once they are all gone, no one.
-func (a *Action) supervise(ctx context.Context, pgid int, exited <-chan struct{}) bool {
+// The process group is signalled after its leader has been reaped. That is
+// safe: a process group's ID is not given to a new process while any member
+// is alive, so the signals reach the step's processes or, once they are all
+// gone, no one.
+func (a *Action) supervise(ctx context.Context, proc actions.Process, exited <-chan struct{}) bool {
 	select {
 	case <-exited:
 		// Background processes a finished script left behind go with it.
-		signalGroup(pgid, syscall.SIGKILL)
+		proc.Signal(syscall.SIGKILL)
 		return false
 	case <-ctx.Done():
 	}
 
-	signalGroup(pgid, syscall.SIGTERM)
+	proc.Signal(syscall.SIGTERM)
 	grace := time.NewTimer(a.killGrace())
 	defer grace.Stop()
 	select {
 	case <-exited:
 	case <-grace.C:
-		signalGroup(pgid, syscall.SIGKILL)
+		proc.Signal(syscall.SIGKILL)
 		<-exited
 		return true
 	}
 
 	// The shell is gone, but it usually dies of SIGTERM at once while the
-	// command it ran is still cleaning up. The rest of the group gets what is
-	// left of the grace period.
+	// command it ran is still cleaning up. The rest of the step's processes
+	// get what is left of the grace period.
 	poll := time.NewTicker(groupPollInterval)
 	defer poll.Stop()
-	for groupAlive(pgid) {
+	for proc.Alive() {
 		select {
 		case <-grace.C:
-			signalGroup(pgid, syscall.SIGKILL)
+			proc.Signal(syscall.SIGKILL)
 			return true
 		case <-poll.C:
 		}
@@ -122,17 +128,31 @@ func (a *Action) supervise(ctx context.Context, pgid int, exited <-chan struct{}
 	return true
 }
 
-// signalGroup sends sig to every process in the group. Errors are ignored:
-// ESRCH only means the group is already gone.
-func signalGroup(pgid int, sig syscall.Signal) {
-	_ = syscall.Kill(-pgid, sig)
+// ownGroup starts a step's process when the runner gives no sandbox: in a
+// session of its own, which makes it the leader of a new process group and
+// detaches it from the server's terminal.
+type ownGroup struct{}
+
+func (ownGroup) Start(cmd *exec.Cmd) (actions.Process, error) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return processGroup(cmd.Process.Pid), nil
 }
 
-// groupAlive reports whether any process of the group still exists. Zombies
-// count until their parent reaps them, which for orphans is init's job.
-func groupAlive(pgid int) bool {
-	return !errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH)
-}
+// processGroup is a step's process group, named by its ID.
+type processGroup int
+
+// Signal sends sig to every process in the group. Errors are ignored: ESRCH
+// only means the group is already gone.
+func (g processGroup) Signal(sig syscall.Signal) { _ = syscall.Kill(-int(g), sig) }
+
+// Alive reports whether any process of the group still exists. Zombies count
+// until their parent reaps them, which for orphans is init's job.
+func (g processGroup) Alive() bool { return !errors.Is(syscall.Kill(-int(g), 0), syscall.ESRCH) }
+
+func (processGroup) Release() error { return nil }
 
 // exitCode is the process's exit status, 128+N when signal N killed it (as a
 // shell reports it), or -1 when it has no state.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,6 +77,9 @@ func (a *Action) Run(ctx context.Context, s *actions.Step) (actions.Result, erro
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("step not started: %w", err)
 	}
+	if err := checkEnv(s.Env); err != nil {
+		return res, actions.Permanent(err)
+	}
 	file, err := a.writeScript(s)
 	if err != nil {
 		return res, err
@@ -101,6 +105,24 @@ func (a *Action) Run(ctx context.Context, s *actions.Step) (actions.Result, erro
 	default:
 		return res, errors.Join(runErr, outErr)
 	}
+}
+
+// shellCodeVars are variables whose values shells run as code before, or
+// while, running a script: bash sources $BASH_ENV (after expanding $(…) in
+// it), sh and bash in POSIX mode $ENV, SHELLOPTS and BASHOPTS turn on options
+// such as xtrace, and xtrace expands $(…) in PS4. A value from an event in one
+// of them would run as code, so a step may not set them.
+var shellCodeVars = []string{"BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4"}
+
+// checkEnv refuses an environment that sets one of shellCodeVars.
+func checkEnv(env []string) error {
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if slices.Contains(shellCodeVars, name) {
+			return fmt.Errorf("env %s: shells run its value as code, so a step may not set it; use another name, or set it inside the script", name)
+		}
+	}
+	return nil
 }
 
 // killGrace is KillGrace with its default applied.

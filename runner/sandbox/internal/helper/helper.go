@@ -1,0 +1,184 @@
+// Package helper is the first thing a step process runs: the server's own
+// binary, re-executed under the name Name, which prepares the process and then
+// executes the step's program (or bubblewrap). Go's os/exec cannot run code
+// between fork and exec, and joining a cgroup, dropping to another user,
+// no_new_privs and rlimits must be done there: in the server they would apply
+// to the server. Re-executing the binary itself needs nothing installed, and
+// every binary that links this package, tests included, can serve.
+//
+// The package imports little, so that its init, which takes over when the
+// process is a helper, runs early, before the inits of most other packages.
+package helper
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Name is argv[0] of a helper; its only argument is the number of the file
+// descriptor to read its Spec from.
+const Name = "hookflow-sandbox"
+
+// Exit codes of a helper that could not prepare or start the step.
+const (
+	exitSetup   = 125 // the sandbox could not be applied
+	exitNoStart = 127 // the program could not be executed
+)
+
+// Spec is what a helper does.
+type Spec struct {
+	// Parent is the server's PID: the helper stops if the server is gone.
+	Parent int `json:"parent"`
+	// Cgroups are the cgroup.procs files of the step's cgroups to join.
+	Cgroups []string `json:"cgroups,omitempty"`
+	// Cred is the user to become, nil to stay the server's user.
+	Cred *Credential `json:"cred,omitempty"`
+	// Landlock restricts a process-level step, nil for no restriction.
+	Landlock *Landlock `json:"landlock,omitempty"`
+	// Rlimits are set last, just before the program is executed.
+	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// Path, Args and Env are the program to execute.
+	Path string   `json:"path"`
+	Args []string `json:"args"`
+	Env  []string `json:"env"`
+}
+
+// Credential is a user to run as.
+type Credential struct {
+	UID    uint32   `json:"uid"`
+	GID    uint32   `json:"gid"`
+	Groups []uint32 `json:"groups,omitempty"`
+}
+
+// Rlimit is one resource limit.
+type Rlimit struct {
+	Resource int    `json:"resource"`
+	Cur      uint64 `json:"cur"`
+	Max      uint64 `json:"max"`
+}
+
+// init turns the process into the helper when it was started as one. It runs
+// before main, in every binary that links this package.
+func init() {
+	if len(os.Args) == 2 && os.Args[0] == Name {
+		os.Exit(runHelper(os.Args[1]))
+	}
+}
+
+// runHelper reads the spec, applies it and executes the program. It returns
+// only on failure, with the exit code, after saying why on stderr, which is
+// the step's log.
+func runHelper(fdArg string) int {
+	// no_new_privs and the parent-death signal belong to a thread; the
+	// program must be executed from the thread that set them.
+	runtime.LockOSThread()
+	fail := func(code int, format string, args ...any) int {
+		fmt.Fprintf(os.Stderr, "hookflow sandbox: "+format+"\n", args...)
+		return code
+	}
+	fd, err := strconv.Atoi(fdArg)
+	if err != nil {
+		return fail(exitSetup, "bad spec descriptor %q", fdArg)
+	}
+	f := os.NewFile(uintptr(fd), "spec")
+	var sp Spec
+	err = json.NewDecoder(f).Decode(&sp)
+	f.Close()
+	if err != nil {
+		return fail(exitSetup, "read spec: %s", err)
+	}
+	if err := sp.prepare(); err != nil {
+		return fail(exitSetup, "%s", err)
+	}
+	return fail(exitNoStart, "execute %s: %s", sp.Path, sp.exec())
+}
+
+// prepare applies everything but the rlimits, in an order that needs the
+// server's privileges first: cgroups, then the user, then the restrictions.
+func (sp *Spec) prepare() error {
+	self := []byte(strconv.Itoa(os.Getpid()))
+	for _, procs := range sp.Cgroups {
+		if err := os.WriteFile(procs, self, 0); err != nil {
+			return fmt.Errorf("join cgroup: %w", err)
+		}
+	}
+	if c := sp.Cred; c != nil {
+		groups := make([]int, len(c.Groups))
+		for i, g := range c.Groups {
+			groups[i] = int(g)
+		}
+		// Go applies these to every thread of the process.
+		if err := syscall.Setgroups(groups); err != nil {
+			return fmt.Errorf("setgroups: %w", err)
+		}
+		if err := syscall.Setgid(int(c.GID)); err != nil {
+			return fmt.Errorf("setgid %d: %w", c.GID, err)
+		}
+		if err := syscall.Setuid(int(c.UID)); err != nil {
+			return fmt.Errorf("setuid %d: %w", c.UID, err)
+		}
+	}
+	// Changing the user clears the parent-death signal the server set.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("parent-death signal: %w", err)
+	}
+	if os.Getppid() != sp.Parent {
+		return fmt.Errorf("the server (pid %d) is gone", sp.Parent)
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("no_new_privs: %w", err)
+	}
+	if sp.Landlock != nil {
+		if err := sp.Landlock.restrictSelf(); err != nil {
+			return fmt.Errorf("landlock: %w", err)
+		}
+	}
+	return nil
+}
+
+// exec sets the rlimits and executes the program. The arguments are turned
+// into C strings before the limits are set, so that nothing is allocated
+// under a small address-space limit.
+func (sp *Spec) exec() error {
+	path, err := syscall.BytePtrFromString(sp.Path)
+	if err != nil {
+		return err
+	}
+	argv, err := syscall.SlicePtrFromStrings(sp.Args)
+	if err != nil {
+		return err
+	}
+	envv, err := syscall.SlicePtrFromStrings(sp.Env)
+	if err != nil {
+		return err
+	}
+	limits := make([]unix.Rlimit, len(sp.Rlimits))
+	for i, r := range sp.Rlimits {
+		limits[i] = unix.Rlimit{Cur: r.Cur, Max: r.Max}
+	}
+	for i, r := range sp.Rlimits {
+		if err := unix.Setrlimit(r.Resource, &limits[i]); err != nil {
+			return fmt.Errorf("rlimit %d: %w", r.Resource, err)
+		}
+	}
+	_, _, errno := syscall.RawSyscall(syscall.SYS_EXECVE,
+		uintptr(unsafe.Pointer(path)), uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])))
+	return errno
+}
+
+// WriteSpec writes sp to f for a helper, and rewinds f.
+func WriteSpec(f *os.File, sp *Spec) error {
+	if err := json.NewEncoder(f).Encode(sp); err != nil {
+		return err
+	}
+	_, err := f.Seek(0, io.SeekStart)
+	return err
+}

@@ -1,0 +1,256 @@
+package gitaction
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/hookflow/hookflow/actions"
+)
+
+// commitRef is where a commit fetched by its hash alone is kept, so that it
+// stays referenced after the fetch.
+const commitRef = plumbing.ReferenceName("refs/hookflow/commit")
+
+// target is the commit a step checks out, and what it was asked for as.
+type target struct {
+	commit plumbing.Hash
+	// branch is set when the ref is a branch: the checkout is then on a local
+	// branch of that name rather than on a detached HEAD.
+	branch string
+	what   string // "branch main", "tag v1.2", "commit 1a2b3c4d5e6f"
+}
+
+func (t *target) String() string { return t.what }
+
+// wanted is a ref of the remote and where fetching it stores it.
+type wanted struct {
+	name, local plumbing.ReferenceName
+	branch      string
+	what        string
+}
+
+// fetch asks the remote for its refs, finds the one the step names, fetches
+// it and returns its commit. A commit named by its full hash that the
+// checkout already holds is used without asking the remote.
+func (c *call) fetch(ctx context.Context, repo *git.Repository) (*target, error) {
+	ref := c.ref
+	if ref == "HEAD" {
+		ref = ""
+	}
+	if isHex(ref) && len(ref) == 40 {
+		if _, err := repo.CommitObject(plumbing.NewHash(ref)); err == nil {
+			return &target{commit: plumbing.NewHash(ref), what: "commit " + ref[:12] + ", already fetched"}, nil
+		}
+	}
+
+	remote := git.NewRemote(repo.Storer, &config.RemoteConfig{Name: "origin", URLs: []string{c.url}})
+	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: c.auth, PeelingOption: git.AppendPeeled})
+	if err != nil {
+		return nil, c.remoteErr(err)
+	}
+	w, err := pick(refs, ref)
+	if err != nil {
+		return nil, err
+	}
+	if w == nil {
+		return c.fetchCommit(ctx, remote, repo, refs, ref)
+	}
+	spec := config.RefSpec("+" + w.name.String() + ":" + w.local.String())
+	if err := c.fetchSpecs(ctx, remote, spec); err != nil {
+		return nil, fmt.Errorf("fetching %s: %w", w.what, err)
+	}
+	local, err := repo.Reference(w.local, true)
+	if err != nil {
+		return nil, actions.Permanent(fmt.Errorf("fetching %s: %w", w.what, err))
+	}
+	commit, err := peel(repo, local.Hash())
+	if err != nil {
+		return nil, actions.Permanent(fmt.Errorf("%s: %w", w.what, err))
+	}
+	return &target{commit: commit, branch: w.branch, what: w.what}, nil
+}
+
+// pick finds the remote ref that ref names: the remote's HEAD when ref is
+// empty, else a full ref name, a branch or a tag. It returns nil when ref can
+// only be a commit hash, and an error when it is none of these.
+func pick(refs []*plumbing.Reference, ref string) (*wanted, error) {
+	byName := make(map[plumbing.ReferenceName]*plumbing.Reference, len(refs))
+	for _, r := range refs {
+		byName[r.Name()] = r
+	}
+	branchOf := func(name plumbing.ReferenceName) *wanted {
+		short := name.Short()
+		return &wanted{name: name, local: plumbing.NewRemoteReferenceName("origin", short), branch: short, what: "branch " + short}
+	}
+
+	if ref == "" {
+		head, ok := byName[plumbing.HEAD]
+		switch {
+		case !ok:
+			return nil, actions.Permanent(errors.New("the remote has no HEAD to say which branch is its default; set ref"))
+		case head.Type() == plumbing.SymbolicReference && head.Target().IsBranch():
+			if _, ok := byName[head.Target()]; !ok {
+				return nil, actions.Permanent(fmt.Errorf("the remote's HEAD names %s, which does not exist; set ref", head.Target().Short()))
+			}
+			return branchOf(head.Target()), nil
+		default:
+			// A server that does not say which branch HEAD is: check out
+			// its commit, detached.
+			return &wanted{name: plumbing.HEAD, local: plumbing.NewRemoteHEADReferenceName("origin"), what: "the remote's HEAD"}, nil
+		}
+	}
+
+	if strings.HasPrefix(ref, "refs/") {
+		name := plumbing.ReferenceName(ref)
+		if _, ok := byName[name]; !ok {
+			return nil, unknownRef(ref, refs, "the remote has no ref of that name")
+		}
+		if name.IsBranch() {
+			return branchOf(name), nil
+		}
+		return &wanted{name: name, local: name, what: ref}, nil
+	}
+
+	branch, isBranch := byName[plumbing.NewBranchReferenceName(ref)]
+	tag, isTag := byName[plumbing.NewTagReferenceName(ref)]
+	switch {
+	case isBranch && isTag:
+		return nil, actions.Permanent(fmt.Errorf("ref %q names both a branch and a tag: write refs/heads/%s or refs/tags/%s", ref, ref, ref))
+	case isBranch:
+		return branchOf(branch.Name()), nil
+	case isTag:
+		return &wanted{name: tag.Name(), local: tag.Name(), what: "tag " + ref}, nil
+	case isHex(ref) && len(ref) >= 4:
+		return nil, nil
+	}
+	return nil, unknownRef(ref, refs, "the remote has no branch or tag of that name")
+}
+
+// fetchCommit fetches the commit that the hex string ref abbreviates, or
+// spells in full. A commit that a branch or tag points at is fetched through
+// it; another is asked for by hash where the server allows it, or else found
+// among all branches and tags, which are fetched for it.
+func (c *call) fetchCommit(ctx context.Context, remote *git.Remote, repo *git.Repository, refs []*plumbing.Reference, ref string) (*target, error) {
+	what := "commit " + ref
+	if len(ref) == 40 {
+		hash := plumbing.NewHash(ref)
+		what = "commit " + ref[:12]
+		var through plumbing.ReferenceName
+		for _, r := range refs {
+			// Peeled tags are listed as "refs/tags/v1^{}" with the commit.
+			name := plumbing.ReferenceName(strings.TrimSuffix(r.Name().String(), "^{}"))
+			if r.Type() == plumbing.HashReference && r.Hash() == hash && (name.IsBranch() || name.IsTag()) &&
+				(through == "" || name.IsBranch() && !through.IsBranch()) {
+				through = name
+			}
+		}
+		var spec config.RefSpec
+		if through != "" {
+			spec = config.RefSpec("+" + through.String() + ":" + commitRef.String())
+		} else {
+			spec = config.RefSpec("+" + ref + ":" + commitRef.String())
+		}
+		err := c.fetchSpecs(ctx, remote, spec)
+		switch {
+		case err == nil:
+			commit, err := peel(repo, hash)
+			if err != nil {
+				return nil, actions.Permanent(fmt.Errorf("%s: %w", what, err))
+			}
+			return &target{commit: commit, what: what}, nil
+		case through != "" || ctx.Err() != nil:
+			return nil, fmt.Errorf("fetching %s: %w", what, err)
+		}
+		// The server does not hand out commits by hash (most do not), or
+		// not this one: look for it among all branches and tags.
+	}
+	err := c.fetchSpecs(ctx, remote, "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*")
+	if err != nil {
+		return nil, fmt.Errorf("fetching all branches and tags to find %s: %w", what, err)
+	}
+	hash, err := repo.ResolveRevision(plumbing.Revision(ref))
+	if err != nil {
+		where := "on any branch or tag"
+		if c.depth > 0 {
+			where += fmt.Sprintf(" within depth %d (raise depth, or drop it)", c.depth)
+		}
+		return nil, unknownRef(ref, refs, "the remote has no branch or tag of that name, and no commit with that hash "+where)
+	}
+	commit, err := peel(repo, *hash)
+	if err != nil {
+		return nil, actions.Permanent(fmt.Errorf("%s: %w", what, err))
+	}
+	if err := repo.Storer.SetReference(plumbing.NewHashReference(commitRef, commit)); err != nil {
+		return nil, actions.Permanent(err)
+	}
+	return &target{commit: commit, what: "commit " + short(commit)}, nil
+}
+
+// fetchSpecs fetches specs with the step's credentials and depth. Being
+// up to date already is no error.
+func (c *call) fetchSpecs(ctx context.Context, remote *git.Remote, specs ...config.RefSpec) error {
+	err := remote.FetchContext(ctx, &git.FetchOptions{
+		RefSpecs: specs,
+		Auth:     c.auth,
+		Depth:    c.depth,
+		Tags:     git.NoTags,
+		Force:    true,
+	})
+	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return nil
+	}
+	return c.remoteErr(err)
+}
+
+// peel is the commit that hash is, or that the annotated tag hash points to.
+func peel(repo *git.Repository, hash plumbing.Hash) (plumbing.Hash, error) {
+	for range 10 { // tags of tags, but not forever
+		tag, err := repo.TagObject(hash)
+		if err != nil {
+			break
+		}
+		hash = tag.Target
+	}
+	if _, err := repo.CommitObject(hash); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("%s is not a commit: %w", short(hash), err)
+	}
+	return hash, nil
+}
+
+// unknownRef is the error for a ref the remote does not have, naming some of
+// the branches it does have.
+func unknownRef(ref string, refs []*plumbing.Reference, why string) error {
+	var branches []string
+	for _, r := range refs {
+		if r.Name().IsBranch() {
+			branches = append(branches, r.Name().Short())
+		}
+	}
+	slices.Sort(branches)
+	msg := fmt.Sprintf("unknown ref %q: %s", ref, why)
+	if len(branches) > 0 {
+		msg += "; its branches are " + listFiles(branches)
+	}
+	return actions.Permanent(errors.New(msg))
+}
+
+// isHex reports whether s is made of lower-case hexadecimal digits only,
+// as git writes hashes.
+func isHex(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

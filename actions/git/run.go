@@ -1,0 +1,384 @@
+package gitaction
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/hookflow/hookflow/actions"
+)
+
+// maxListed is how many file or branch names an error or log line shows.
+const maxListed = 5
+
+// Run brings the checkout to the ref: a folder that is not yet a checkout is
+// cloned into, an existing checkout fetches and moves to the ref's commit.
+// Until the fetch succeeds the checkout is not touched. Uncommitted changes
+// to tracked files, and untracked files where the new commit adds files, fail
+// the step unless `clean` is set; other untracked files are always kept.
+//
+// Outputs: `commit`, `previous` (empty on a clone), `changed` (the paths that
+// differ between the two, sorted; every file of the commit on a clone) and
+// `dir` (the checkout's absolute path). Progress lines go to s.Stdout; neither
+// they nor the errors hold a value of s.Secrets or a credential of the step.
+//
+// An unreachable remote, a server error and a timeout are retryable; refused
+// credentials, a refused host key, a missing repository or ref, local changes
+// and bad settings are permanent. When ctx ends first, the error wraps
+// ctx.Err().
+func (a *Action) Run(ctx context.Context, s *actions.Step) (actions.Result, error) {
+	c := a.newCall(s)
+	if err := ctx.Err(); err != nil {
+		return actions.Result{}, c.fail(ctx, err)
+	}
+	if !filepath.IsAbs(c.dir) {
+		return actions.Result{}, c.fail(ctx, actions.Permanent(fmt.Errorf("dir %s: the step has no workspace to resolve it in", c.dir)))
+	}
+	auth, err := a.authMethod(s)
+	if err != nil {
+		return actions.Result{}, c.fail(ctx, err)
+	}
+	c.auth = auth
+	return c.sync(ctx)
+}
+
+// call is one Run: the settings, where the checkout is, how to log in, and
+// how the repository is shown.
+type call struct {
+	*Action
+	dir      string // absolute
+	auth     transport.AuthMethod
+	out      io.Writer
+	redactor *strings.Replacer
+	shown    string // the URL, credentials masked
+}
+
+func (a *Action) newCall(s *actions.Step) *call {
+	c := &call{Action: a, dir: resolveIn(s.Workspace, a.dir), out: io.Discard}
+	if s.Stdout != nil {
+		c.out = s.Stdout
+	}
+	c.redactor = newRedactor(s.Secrets, a.secrets)
+	c.shown = c.redactor.Replace(displayURL(a.url))
+	return c
+}
+
+// log writes one progress line, redacted.
+func (c *call) log(format string, args ...any) {
+	fmt.Fprintln(c.out, c.redactor.Replace(fmt.Sprintf(format, args...)))
+}
+
+// sync is Run after the credentials are ready.
+func (c *call) sync(ctx context.Context) (actions.Result, error) {
+	co, err := c.open()
+	if err != nil {
+		return actions.Result{}, c.fail(ctx, err)
+	}
+	if co.fresh {
+		c.log("clone %s (%s) into %s", c.shown, c.describe(), c.dir)
+	} else {
+		c.log("update %s at %s from %s (%s)", c.dir, short(co.previous), c.shown, c.describe())
+	}
+	res, err := c.update(ctx, co)
+	if err != nil {
+		if co.fresh {
+			co.discard()
+		}
+		return actions.Result{}, c.fail(ctx, err)
+	}
+	return res, nil
+}
+
+// describe says what is fetched, for the first log line.
+func (c *call) describe() string {
+	what := "the remote's default branch"
+	if c.ref != "" {
+		what = "ref " + c.ref
+	}
+	if c.depth > 0 {
+		what += fmt.Sprintf(", depth %d", c.depth)
+	}
+	return what
+}
+
+// update fetches the ref and moves the checkout to it.
+func (c *call) update(ctx context.Context, co *checkout) (actions.Result, error) {
+	wt, err := co.repo.Worktree()
+	if err != nil {
+		return actions.Result{}, actions.Permanent(fmt.Errorf("%s: %w", c.dir, err))
+	}
+	var st *localState
+	if !co.fresh {
+		if st, err = readLocalState(wt); err != nil {
+			return actions.Result{}, actions.Permanent(fmt.Errorf("reading the state of %s: %w", c.dir, err))
+		}
+		// Found before fetching, so that the answer comes without a network
+		// round trip and the remote is not asked in vain.
+		if len(st.dirty) > 0 && !c.clean {
+			return actions.Result{}, actions.Permanent(fmt.Errorf(
+				"%s has local changes to %s; commit or remove them, or set clean: true to discard them",
+				c.dir, listFiles(st.dirty)))
+		}
+	}
+
+	t, err := c.fetch(ctx, co.repo)
+	if err != nil {
+		return actions.Result{}, err
+	}
+	commit, err := co.repo.CommitObject(t.commit)
+	if err != nil {
+		return actions.Result{}, actions.Permanent(fmt.Errorf("%s: %w", t, err))
+	}
+	changed, added, err := changes(co.repo, co.previous, commit)
+	if err != nil {
+		return actions.Result{}, actions.Permanent(fmt.Errorf("comparing %s with %s: %w", short(co.previous), short(t.commit), err))
+	}
+
+	if st != nil {
+		var inTheWay []string
+		for _, p := range added {
+			if st.untracked[p] {
+				inTheWay = append(inTheWay, p)
+			}
+		}
+		if len(inTheWay) > 0 && !c.clean {
+			return actions.Result{}, actions.Permanent(fmt.Errorf(
+				"untracked files in %s would be overwritten by %s: %s; move them away, or set clean: true to overwrite them",
+				c.dir, short(t.commit), listFiles(inTheWay)))
+		}
+		if len(st.dirty) > 0 {
+			c.log("discard local changes to %s", listFiles(st.dirty))
+			// Restricted to the changed files: a hard reset of the whole tree
+			// would delete untracked (and ignored) files too.
+			err := wt.Reset(&git.ResetOptions{Commit: co.previous, Mode: git.HardReset, Files: st.dirty})
+			if err != nil {
+				return actions.Result{}, actions.Permanent(fmt.Errorf("discarding local changes in %s: %w", c.dir, err))
+			}
+		}
+	}
+
+	if err := c.checkOut(co.repo, wt, t); err != nil {
+		return actions.Result{}, actions.Permanent(fmt.Errorf("check out %s in %s: %w", short(t.commit), c.dir, err))
+	}
+	switch {
+	case co.fresh:
+		c.log("checked out %s (%s): %s", short(t.commit), t, files(len(changed)))
+	case co.previous == t.commit:
+		c.log("already at %s (%s)", short(t.commit), t)
+	default:
+		c.log("checked out %s (%s): %s changed since %s", short(t.commit), t, files(len(changed)), short(co.previous))
+	}
+	previous := ""
+	if !co.previous.IsZero() {
+		previous = co.previous.String()
+	}
+	return actions.Result{Outputs: map[string]any{
+		"commit":   t.commit.String(),
+		"previous": previous,
+		"changed":  changed,
+		"dir":      c.dir,
+	}}, nil
+}
+
+// checkOut points HEAD at the target, on a local branch of the same name
+// when the ref is a branch and detached otherwise, and makes the index and
+// the tracked files those of its commit. Only files that differ between the
+// index and the commit are written: untracked files are left alone.
+func (c *call) checkOut(repo *git.Repository, wt *git.Worktree, t *target) error {
+	head := plumbing.NewHashReference(plumbing.HEAD, t.commit)
+	if t.branch != "" {
+		branch := plumbing.NewBranchReferenceName(t.branch)
+		if err := repo.Storer.SetReference(plumbing.NewHashReference(branch, t.commit)); err != nil {
+			return err
+		}
+		head = plumbing.NewSymbolicReference(plumbing.HEAD, branch)
+		// So that `git status` and `git pull` by hand know the upstream.
+		if err := repo.CreateBranch(&config.Branch{Name: t.branch, Remote: "origin", Merge: branch}); err != nil && !errors.Is(err, git.ErrBranchExists) {
+			return err
+		}
+	}
+	if err := repo.Storer.SetReference(head); err != nil {
+		return err
+	}
+	// MergeReset is `git checkout`'s kind of move: it refuses uncommitted
+	// changes (already ruled out or discarded) and keeps untracked files.
+	return wt.Reset(&git.ResetOptions{Commit: t.commit, Mode: git.MergeReset})
+}
+
+// checkout is the repository at dir, opened or newly made.
+type checkout struct {
+	repo *git.Repository
+	// previous is HEAD's commit before the update; zero for a new checkout.
+	previous plumbing.Hash
+	// fresh is true when Run made the repository (or found one without a
+	// commit); discard then removes what Run wrote.
+	fresh   bool
+	discard func()
+}
+
+// open opens the checkout at c.dir, or makes an empty repository there when
+// the folder is missing or empty. A folder holding other files is refused.
+func (c *call) open() (*checkout, error) {
+	repo, err := git.PlainOpen(c.dir)
+	switch {
+	case err == nil:
+		co := &checkout{repo: repo, discard: func() {}}
+		head, err := repo.Head()
+		switch {
+		case errors.Is(err, plumbing.ErrReferenceNotFound):
+			co.fresh = true
+		case err != nil:
+			return nil, actions.Permanent(fmt.Errorf("%s: reading HEAD: %w", c.dir, err))
+		default:
+			co.previous = head.Hash()
+		}
+		if _, err := repo.Worktree(); errors.Is(err, git.ErrIsBareRepository) {
+			return nil, actions.Permanent(fmt.Errorf("%s is a bare repository, which has no files to check out; choose another dir", c.dir))
+		}
+		return co, nil
+	case !errors.Is(err, git.ErrRepositoryNotExists):
+		return nil, actions.Permanent(fmt.Errorf("opening %s: %w", c.dir, err))
+	}
+
+	entries, err := os.ReadDir(c.dir)
+	existed := err == nil
+	switch {
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return nil, actions.Permanent(fmt.Errorf("dir: %w", err))
+	case len(entries) > 0:
+		return nil, actions.Permanent(fmt.Errorf(
+			"%s is not empty and not a git checkout; empty it or choose another dir", c.dir))
+	}
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return nil, actions.Permanent(fmt.Errorf("dir: %w", err))
+	}
+	discard := func() {
+		if !existed {
+			os.RemoveAll(c.dir)
+			return
+		}
+		// The folder was there already, perhaps a mount point: empty it.
+		entries, _ := os.ReadDir(c.dir)
+		for _, e := range entries {
+			os.RemoveAll(filepath.Join(c.dir, e.Name()))
+		}
+	}
+	repo, err = git.PlainInit(c.dir, false)
+	if err == nil {
+		// Without credentials: they are given to every fetch, never stored.
+		_, err = repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{storedURL(c.url)}})
+	}
+	if err != nil {
+		discard()
+		return nil, actions.Permanent(fmt.Errorf("creating a repository in %s: %w", c.dir, err))
+	}
+	return &checkout{repo: repo, fresh: true, discard: discard}, nil
+}
+
+// localState is what the worktree holds that the last commit does not.
+type localState struct {
+	// dirty are tracked files with changes, staged or not, sorted.
+	dirty []string
+	// untracked are files git does not track and does not ignore.
+	untracked map[string]bool
+}
+
+func readLocalState(wt *git.Worktree) (*localState, error) {
+	status, err := wt.Status()
+	if err != nil {
+		return nil, err
+	}
+	st := &localState{untracked: map[string]bool{}}
+	for path, fs := range status {
+		switch {
+		case fs.Staging == git.Untracked && fs.Worktree == git.Untracked:
+			st.untracked[path] = true
+		case fs.Staging != git.Unmodified || fs.Worktree != git.Unmodified:
+			st.dirty = append(st.dirty, path)
+		}
+	}
+	slices.Sort(st.dirty)
+	return st, nil
+}
+
+// changes lists the paths that differ between the commits previous and
+// commit, sorted, and the ones among them that commit adds. With no previous
+// commit, every file of commit is both.
+func changes(repo *git.Repository, previous plumbing.Hash, commit *object.Commit) (changed, added []string, err error) {
+	to, err := commit.Tree()
+	if err != nil {
+		return nil, nil, err
+	}
+	changed = []string{} // an empty list, not null, in the outputs
+	if previous.IsZero() {
+		err := to.Files().ForEach(func(f *object.File) error {
+			changed = append(changed, f.Name)
+			return nil
+		})
+		slices.Sort(changed)
+		return changed, changed, err
+	}
+	if previous == commit.Hash {
+		return changed, nil, nil
+	}
+	prev, err := repo.CommitObject(previous)
+	if err != nil {
+		return nil, nil, err
+	}
+	from, err := prev.Tree()
+	if err != nil {
+		return nil, nil, err
+	}
+	diff, err := object.DiffTree(from, to)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, ch := range diff {
+		if ch.From.Name != "" {
+			changed = append(changed, ch.From.Name)
+		}
+		if ch.To.Name != "" {
+			changed = append(changed, ch.To.Name)
+			if ch.From.Name == "" {
+				added = append(added, ch.To.Name)
+			}
+		}
+	}
+	slices.Sort(changed)
+	return slices.Compact(changed), added, nil
+}
+
+// listFiles shows up to maxListed paths and how many more there are.
+func listFiles(paths []string) string {
+	if len(paths) <= maxListed {
+		return strings.Join(paths, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(paths[:maxListed], ", "), len(paths)-maxListed)
+}
+
+// files is "1 file" or "n files".
+func files(n int) string {
+	if n == 1 {
+		return "1 file"
+	}
+	return fmt.Sprintf("%d files", n)
+}
+
+// short abbreviates a commit hash for messages.
+func short(h plumbing.Hash) string {
+	if h.IsZero() {
+		return "(none)"
+	}
+	return h.String()[:12]
+}

@@ -27,6 +27,7 @@ type Pool struct {
 	parallel  int
 	lease     time.Duration
 	poll      time.Duration
+	recover   time.Duration
 	grace     time.Duration
 	baseURL   string
 	logger    *slog.Logger
@@ -54,6 +55,10 @@ type PoolConfig struct {
 	Lease time.Duration
 	// Poll is how often the store is asked for work without a wake-up.
 	Poll time.Duration
+	// RecoverEvery is how often the pool recovers the runs of nodes that
+	// stopped renewing their leases, when other nodes share the store (SPEC
+	// §10); 0 recovers only at start, for a store this process has alone.
+	RecoverEvery time.Duration
 	// ShutdownGrace is how long running runs may go on after Run's ctx ends.
 	ShutdownGrace time.Duration
 	// BaseURL is the server's public URL, for run.url.
@@ -77,8 +82,13 @@ var ErrInterrupted = errors.New("interrupted")
 func NewPool(c PoolConfig) *Pool {
 	p := &Pool{store: c.Store, executor: c.Executor, workflows: c.Workflows, secrets: c.Secrets, logs: c.Logs,
 		metrics: c.Metrics, node: c.Node, parallel: c.MaxParallel, lease: c.Lease, poll: c.Poll,
-		grace: c.ShutdownGrace, baseURL: c.BaseURL, logger: c.Logger, now: c.Now,
+		recover: c.RecoverEvery, grace: c.ShutdownGrace, baseURL: c.BaseURL, logger: c.Logger, now: c.Now,
 		wake: make(chan struct{}, 1), running: map[string]context.CancelCauseFunc{}}
+	if p.node == "" {
+		// Recovering dead nodes' runs asks for those of node "": no live run
+		// may have that name.
+		p.node = "node"
+	}
 	if p.parallel <= 0 {
 		p.parallel = DefaultMaxParallel
 	}
@@ -147,6 +157,9 @@ func (p *Pool) Run(ctx context.Context) error {
 	runCtx, stopRuns := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopRuns(ErrInterrupted)
 	go p.heartbeat(runCtx)
+	if p.recover > 0 {
+		go p.recoverDead(runCtx)
+	}
 
 	slots := make(chan struct{}, p.parallel)
 	ticker := time.NewTicker(p.poll)
@@ -243,6 +256,36 @@ func (p *Pool) heartbeat(ctx context.Context) {
 }
 
 var errCancelRequested = errors.New("cancelled")
+
+// recoverDead recovers, every RecoverEvery, the runs of nodes that died: their
+// leases expired, since only a live node renews them (SPEC §5). A requeued run
+// may be claimed at once.
+func (p *Pool) recoverDead(ctx context.Context) {
+	t := time.NewTicker(p.recover)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// No node name: this node's runs are alive, and renewed.
+		recovered, err := p.store.Recover(ctx, "", p.now().UTC())
+		if err != nil {
+			if ctx.Err() == nil {
+				p.logger.Error("recover the runs of dead nodes", "err", err)
+			}
+			continue
+		}
+		for _, r := range recovered {
+			p.logger.Warn("recovered a run whose lease expired", "run", r.ID, "workflow", r.Workflow,
+				"node", r.Node, "status", r.Status)
+		}
+		if len(recovered) > 0 {
+			p.Wake()
+		}
+	}
+}
 
 // execute runs one claimed run and records its result.
 func (p *Pool) execute(ctx context.Context, run *store.Run) {

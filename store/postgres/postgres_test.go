@@ -1,0 +1,89 @@
+package postgres
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/store/postgres/pgtest"
+	"github.com/hookflow/hookflow/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// open opens a Store on dsn and closes it when t ends.
+func open(t testing.TB, dsn string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dsn, Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return open(t, pgtest.Schema(t))
+	})
+}
+
+// TestTextIsStorable: PostgreSQL refuses NUL bytes and invalid UTF-8 in text,
+// which a webhook's headers or a step's output may hold; they are stored as
+// U+FFFD rather than failing the dispatch or the log forever.
+func TestTextIsStorable(t *testing.T) {
+	s := open(t, pgtest.Schema(t))
+	ctx := t.Context()
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	d := &store.Dispatch{
+		Event: &store.Event{ID: "evt-1", Trigger: "webhook", Delivery: "id-\x00-\xff", DedupKey: "k-\xff", ReceivedAt: now},
+		Runs:  []*store.Run{{ID: "run-1", Workflow: "deploy", Attempt: 1, Group: "g-\x00", QueuedAt: now}},
+	}
+	if err := s.Dispatch(ctx, []*store.Dispatch{d}, 0, now); err != nil || d.Err != nil {
+		t.Fatalf("Dispatch: %v, %v", err, d.Err)
+	}
+	e, err := s.GetEvent(ctx, "evt-1")
+	if err != nil || e.Delivery != "id-\uFFFD-\uFFFD" || e.DedupKey != "k-\uFFFD" {
+		t.Fatalf("GetEvent = %+v, %v", e, err)
+	}
+	if r, err := s.GetRun(ctx, "run-1"); err != nil || r.Group != "g-\uFFFD" {
+		t.Fatalf("GetRun = %+v, %v", r, err)
+	}
+	if err := s.AppendLogs(ctx, "run-1", []store.LogLine{{Stream: "stdout", Time: now, Text: "a\x00b"}}); err != nil {
+		t.Fatalf("AppendLogs: %v", err)
+	}
+	if lines, err := s.Logs(ctx, "run-1", 0, 0); err != nil || len(lines) != 1 || lines[0].Text != "a\uFFFDb" {
+		t.Fatalf("Logs = %+v, %v", lines, err)
+	}
+}
+
+// TestMigrations: opening again applies nothing, and a database from a newer
+// hookflow is refused rather than used.
+func TestMigrations(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	for range 2 {
+		s, err := Open(t.Context(), dsn, Options{})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		var n int
+		if err := s.pool.QueryRow(t.Context(), `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("schema_migrations: %d rows, %v; want 1", n, err)
+		}
+		s.Close()
+	}
+	s := open(t, dsn)
+	if _, err := s.pool.Exec(t.Context(), `INSERT INTO schema_migrations (version, name) VALUES (999, 'future.sql')`); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Open(t.Context(), dsn, Options{}); err == nil {
+		s.Close()
+		t.Fatal("Open accepted a database from a newer schema")
+	}
+}

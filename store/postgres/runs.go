@@ -1,0 +1,207 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// claimQuery picks and marks the oldest runnable run in one statement. A
+// group's runs are ordered by seq; a requeued run keeps its seq and so its
+// place.
+//
+// SKIP LOCKED lets concurrent claimers pass over a run another one is taking
+// instead of waiting for it. That is why both halves of the group rule are
+// tested: a claimer that skipped a group's oldest run (being claimed
+// elsewhere, not yet committed, so still queued in this statement's snapshot)
+// must not take the group's next run; the older queued run forbids it. Once
+// that claim commits, the group's running run forbids it. Dispatch keeps a
+// group's seq order equal to its commit order, so no older run of a group can
+// appear after a newer one was seen.
+const claimQuery = `UPDATE runs
+	SET status = 'running', node = $1, started_at = $2, lease_until = $3,
+		reason = '', cancel_requested = false
+	WHERE status = 'queued' AND seq = (
+		SELECT r.seq FROM runs r
+		WHERE r.status = 'queued'
+			AND (r.grp = '' OR NOT EXISTS (SELECT 1 FROM runs o
+				WHERE o.grp = r.grp AND o.grp <> ''
+					AND (o.status = 'running' OR (o.status = 'queued' AND o.seq < r.seq))))
+		ORDER BY r.seq
+		LIMIT 1
+		FOR UPDATE SKIP LOCKED)
+	RETURNING ` + runColumns
+
+// Claim marks the oldest runnable queued run running on node.
+func (s *Store) Claim(ctx context.Context, node string, lease time.Duration, now time.Time) (*store.Run, error) {
+	now = ms(now)
+	r, err := scanRun(s.pool.QueryRow(ctx, claimQuery, node, now, ms(now.Add(lease))))
+	if errNoRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	return r, nil
+}
+
+// Renew extends the leases of node's running runs among ids.
+func (s *Store) Renew(ctx context.Context, node string, ids []string, until time.Time) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `UPDATE runs SET lease_until = $1
+		WHERE node = $2 AND status = 'running' AND id = ANY($3)
+		RETURNING id, cancel_requested`, ms(until), node, ids)
+	if err != nil {
+		return nil, fmt.Errorf("renew: %w", err)
+	}
+	defer rows.Close()
+	var cancel []string
+	for rows.Next() {
+		var id string
+		var requested bool
+		if err := rows.Scan(&id, &requested); err != nil {
+			return nil, fmt.Errorf("renew: %w", err)
+		}
+		if requested {
+			cancel = append(cancel, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("renew: %w", err)
+	}
+	return cancel, nil
+}
+
+// UpdateSteps records a running run's step results; an empty sandbox keeps
+// the one recorded before.
+func (s *Store) UpdateSteps(ctx context.Context, id string, steps json.RawMessage, sandbox string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE runs
+		SET steps = $1, sandbox = CASE WHEN $2::text = '' THEN sandbox ELSE $2::text END
+		WHERE id = $3 AND status = 'running'`, blob(steps), sandbox, id)
+	if err != nil {
+		return fmt.Errorf("update steps of %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return s.whyNot(ctx, "update steps of", id)
+	}
+	return nil
+}
+
+// terminal reports whether a run can finish with status. (skipped is for
+// runs that never started.)
+func terminal(status string) bool {
+	switch status {
+	case "succeeded", "failed", "cancelled", "timed_out":
+		return true
+	}
+	return false
+}
+
+// Finish records run's final status, steps and sandbox. A zero FinishedAt
+// means now; empty Steps and Sandbox keep what UpdateSteps recorded. Finishing
+// a run of a group wakes the other nodes: the group's next run may go.
+func (s *Store) Finish(ctx context.Context, node string, run *store.Run) error {
+	if !terminal(run.Status) {
+		return workflows.Errorf(workflows.EInvalid, "finish %s: %q is not a final status", run.ID, run.Status)
+	}
+	finished := run.FinishedAt
+	if finished.IsZero() {
+		finished = s.now()
+	}
+	var group string
+	err := s.pool.QueryRow(ctx, `UPDATE runs SET status = $1, reason = $2, finished_at = $3, lease_until = NULL,
+			steps = coalesce($4, steps),
+			sandbox = CASE WHEN $5::text = '' THEN sandbox ELSE $5::text END
+		WHERE id = $6 AND node = $7 AND status = 'running'
+		RETURNING grp`,
+		run.Status, text(run.Reason), ms(finished), blob(run.Steps), run.Sandbox, run.ID, node).Scan(&group)
+	if errNoRows(err) {
+		return s.whyNot(ctx, "finish", run.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("finish %s: %w", run.ID, err)
+	}
+	if group != "" {
+		s.notify(ctx)
+	}
+	return nil
+}
+
+// Cancel skips a queued run or asks a running one to stop.
+func (s *Store) Cancel(ctx context.Context, id string) (*store.Run, error) {
+	r, err := scanRun(s.pool.QueryRow(ctx, `UPDATE runs SET
+			status = CASE status WHEN 'queued' THEN 'skipped' ELSE status END,
+			reason = CASE status WHEN 'queued' THEN 'cancelled before start' ELSE reason END,
+			finished_at = CASE status WHEN 'queued' THEN $1 ELSE finished_at END,
+			cancel_requested = CASE status WHEN 'running' THEN true ELSE cancel_requested END
+		WHERE id = $2 AND status IN ('queued', 'running')
+		RETURNING `+runColumns, ms(s.now()), id))
+	if errNoRows(err) {
+		return nil, s.whyNot(ctx, "cancel", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cancel %s: %w", id, err)
+	}
+	if r.Status == "skipped" && r.Group != "" { // the group's next run may go
+		s.notify(ctx)
+	}
+	return r, nil
+}
+
+// Recover ends the runs whose node is gone. A run that was asked to cancel is
+// not requeued: it fails as interrupted. Several nodes may recover at once:
+// the first to lock a run changes it, and the others, which waited for that
+// lock, find it no longer running and leave it. Requeued runs wake every node.
+func (s *Store) Recover(ctx context.Context, node string, now time.Time) ([]*store.Run, error) {
+	now = ms(now)
+	// SET expressions all see the row as it was, so requeue is decided once
+	// per row from the old cancel_requested.
+	const requeue = `(on_interrupt = 'requeue' AND NOT cancel_requested)`
+	runs, err := collectRuns(s.pool.Query(ctx, `UPDATE runs SET
+			status = CASE WHEN `+requeue+` THEN 'queued' ELSE 'failed' END,
+			reason = 'interrupted',
+			node = CASE WHEN `+requeue+` THEN '' ELSE node END,
+			started_at = CASE WHEN `+requeue+` THEN NULL ELSE started_at END,
+			finished_at = CASE WHEN `+requeue+` THEN NULL ELSE $1 END,
+			lease_until = NULL
+		WHERE status = 'running' AND (node = $2 OR lease_until < $1)
+		RETURNING `+runColumns, now, node))
+	if err != nil {
+		return nil, fmt.Errorf("recover: %w", err)
+	}
+	for _, r := range runs {
+		if r.Status == "queued" {
+			s.notify(ctx)
+			break
+		}
+	}
+	return runs, nil
+}
+
+// notify wakes the pools of every node. It is a hint: a node that misses it
+// finds the work at its next poll, so a failure is not the caller's.
+func (s *Store) notify(ctx context.Context) {
+	s.pool.Exec(ctx, `SELECT pg_notify($1, '')`, notifyChannel)
+}
+
+// whyNot explains why a change to run id matched no row: it does not exist
+// (ErrNotFound), or it is not in a state that allows the change (ErrConflict).
+func (s *Store) whyNot(ctx context.Context, op, id string) error {
+	var status, node string
+	err := s.pool.QueryRow(ctx, `SELECT status, node FROM runs WHERE id = $1`, id).Scan(&status, &node)
+	switch {
+	case errNoRows(err):
+		return fmt.Errorf("%s %s: %w", op, id, store.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("%s %s: %w", op, id, err)
+	case status == "running":
+		return fmt.Errorf("%s %s: run is running on node %s: %w", op, id, node, store.ErrConflict)
+	}
+	return fmt.Errorf("%s %s: run is %s: %w", op, id, status, store.ErrConflict)
+}

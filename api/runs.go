@@ -271,13 +271,13 @@ func (s *Server) followLogs(c echo.Context, run *store.Run) error {
 				return nil
 			}
 			w.Flush()
-			if done, err := s.finished(ctx, run.ID); err != nil || done || sub.Lagged() {
-				if done {
-					return end()
-				}
-				if catchUp() != nil {
-					return nil
-				}
+			// The run may be on another node, whose lines reach this node's
+			// broker never: read what the store has.
+			if done, err := s.finished(ctx, run.ID); err == nil && done {
+				return end()
+			}
+			if catchUp() != nil {
+				return nil
 			}
 		}
 	}

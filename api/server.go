@@ -49,7 +49,13 @@ func (s *Server) Register(e *echo.Echo) {
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{})), s.Authorize)
 
-	g := e.Group("/api/v1", s.Authorize)
+	// A browser page on another site must not be able to make the operator's
+	// browser call the API (with its cookie, or as a loopback client):
+	// cross-origin requests that change anything are refused. Clients that
+	// are not browsers send no Origin or Sec-Fetch-Site and are unaffected.
+	csrf := http.NewCrossOriginProtection()
+	sameOrigin := echo.WrapMiddleware(csrf.Handler)
+	g := e.Group("/api/v1", sameOrigin, s.Authorize)
 	g.GET("/workflows", s.listWorkflows)
 	g.GET("/workflows/:name", s.getWorkflow)
 	g.POST("/workflows/:name/dispatch", s.dispatch)
@@ -78,7 +84,9 @@ func (s *Server) readyz(c echo.Context) error {
 func (s *Server) Authorize(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if len(s.Tokens) == 0 {
-			if ip := net.ParseIP(c.RealIP()); ip == nil || !ip.IsLoopback() {
+			// The Host must be loopback too, so that a DNS name rebound to
+			// 127.0.0.1 cannot let a web page read the API.
+			if ip := net.ParseIP(c.RealIP()); ip == nil || !ip.IsLoopback() || !LoopbackHost(c.Request().Host) {
 				return c.JSON(http.StatusForbidden, errorBody("the API answers only loopback clients when no api token is configured"))
 			}
 			return next(c)
@@ -152,4 +160,18 @@ func (s *Server) fail(c echo.Context, err error) error {
 // badRequest is a 400 for a body or query the API cannot read.
 func badRequest(c echo.Context, msg string) error {
 	return c.JSON(http.StatusBadRequest, errorBody(msg))
+}
+
+// LoopbackHost reports whether a Host header names this machine's loopback
+// interface: localhost, 127.x.y.z or ::1, with or without a port.
+func LoopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -1,0 +1,186 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/runner"
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// pageSize is how many runs or events a list page shows.
+const pageSize = 50
+
+// runsData is the runs list with its filter.
+type runsData struct {
+	Workflow  string
+	Status    string
+	Workflows []string
+	Statuses  []string
+	Runs      []*store.Run
+	// Next is the cursor of the next (older) page; Older is its URL.
+	Older string
+	// Refresh is the URL the rows are reloaded from, on the first page only.
+	Refresh string
+}
+
+func (u *UI) runsPage(c echo.Context) error {
+	f := store.RunFilter{Workflow: c.QueryParam("workflow"), Status: c.QueryParam("status"),
+		Before: c.QueryParam("before"), Limit: pageSize + 1}
+	if f.Status != "" && !slices.Contains(statuses, f.Status) {
+		return u.fail(c, http.StatusBadRequest, fmt.Sprintf("Unknown status %q.", f.Status))
+	}
+	runs, err := u.api.Store.ListRuns(c.Request().Context(), f)
+	if workflows.ErrorCode(err) == workflows.EInvalid {
+		return u.fail(c, http.StatusBadRequest, err.Error())
+	}
+	if err != nil {
+		return u.unavailable(c, err)
+	}
+	data := runsData{Workflow: f.Workflow, Status: f.Status, Statuses: statuses, Runs: runs}
+	for _, w := range u.api.Source.Set().Workflows() {
+		data.Workflows = append(data.Workflows, w.Name)
+	}
+	if f.Workflow != "" && !slices.Contains(data.Workflows, f.Workflow) {
+		// Runs outlive their workflow; keep the filter selectable.
+		data.Workflows = append(data.Workflows, f.Workflow)
+	}
+	q := url.Values{}
+	for k, v := range map[string]string{"workflow": f.Workflow, "status": f.Status} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if len(runs) > pageSize {
+		data.Runs = runs[:pageSize]
+		older := cloneValues(q)
+		older.Set("before", runs[pageSize-1].ID)
+		data.Older = "/ui/runs?" + older.Encode()
+	}
+	if f.Before == "" {
+		rows := cloneValues(q)
+		rows.Set("part", "rows")
+		data.Refresh = "/ui/runs?" + rows.Encode()
+	}
+	return u.render(c, http.StatusOK, "runs", "Runs", "runs", data)
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = slices.Clone(vs)
+	}
+	return out
+}
+
+// runData is one run's page.
+type runData struct {
+	Run   *api.RunView
+	Final bool
+	Steps []stepRow
+	Item  string
+	// StepNames (a JSON object) name the log's sections by step index.
+	StepNames string
+	// LogURL follows the log as server-sent events; TextURL is the log as
+	// plain text.
+	LogURL  string
+	TextURL string
+	// Refresh reloads the summary while the run goes on.
+	Refresh string
+}
+
+// stepRow is one step of the run: a result, or a step not yet started.
+type stepRow struct {
+	runner.StepResult
+	Label   string
+	Started bool
+	Outputs []output
+}
+
+// output is one step output.
+type output struct {
+	Name  string
+	Value string
+}
+
+func (u *UI) runPage(c echo.Context) error {
+	id := c.Param("id")
+	r, err := u.api.Store.GetRun(c.Request().Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return u.fail(c, http.StatusNotFound, fmt.Sprintf("No run %q.", id))
+	}
+	if err != nil {
+		return u.unavailable(c, err)
+	}
+	v := api.ViewRun(r)
+	data := runData{Run: v, Final: api.Finished(v.Status), Steps: u.stepRows(v),
+		LogURL:  "/api/v1/runs/" + url.PathEscape(v.ID) + "/logs?follow=1",
+		TextURL: "/api/v1/runs/" + url.PathEscape(v.ID) + "/logs",
+		Refresh: "/ui/runs/" + url.PathEscape(v.ID) + "?part=summary"}
+	if len(v.Item) > 0 {
+		data.Item = string(v.Item)
+	}
+	names := make(map[int]string, len(data.Steps))
+	for _, s := range data.Steps {
+		names[s.Index] = s.Label
+	}
+	b, _ := json.Marshal(names)
+	data.StepNames = string(b)
+	return u.render(c, http.StatusOK, "run", "Run "+v.Workflow+" "+short(v.ID), "runs", data)
+}
+
+// stepRows lists the run's step results, followed, while it goes on, by the
+// steps of its workflow that have not started yet.
+func (u *UI) stepRows(v *api.RunView) []stepRow {
+	var rows []stepRow
+	started := map[int]bool{}
+	for _, s := range v.Steps {
+		rows = append(rows, stepRow{StepResult: s, Label: stepLabel(s.ID, s.Name), Started: true, Outputs: outputs(s.Outputs)})
+		started[s.Index] = true
+	}
+	if api.Finished(v.Status) {
+		return rows
+	}
+	w, ok := u.api.Source.Set().Lookup(v.Workflow)
+	if !ok || w.Revision != v.Revision {
+		return rows
+	}
+	for i, s := range w.Steps {
+		if started[i] {
+			continue
+		}
+		name := ""
+		if s.Name != nil {
+			name = s.Name.Source
+		}
+		rows = append(rows, stepRow{StepResult: runner.StepResult{Index: i, ID: s.Key(), Name: name}, Label: stepLabel(s.Key(), name)})
+	}
+	return rows
+}
+
+// stepLabel names a step by its id, which the workflow file and the plain
+// log use, and its name.
+func stepLabel(id, name string) string {
+	if name == "" || name == id {
+		return id
+	}
+	return id + " — " + name
+}
+
+func outputs(m map[string]any) []output {
+	out := make([]output, 0, len(m))
+	for k, v := range m {
+		out = append(out, output{Name: k, Value: value(v)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

@@ -4,7 +4,7 @@ PKGS    := ./...
 BIN     := bin/hookflow
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build serve test lint unit bench reliability demo clean
+.PHONY: all build serve test lint unit deps bench reliability demo clean
 
 all: build
 
@@ -25,12 +25,27 @@ lint:
 	$(GO) vet $(PKGS)
 	$(GO) tool staticcheck $(PKGS)
 
-unit:
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+## unit: every test with the race detector, against the real servers the
+## scripts install and start (bubblewrap, Chromium, PostgreSQL, etcd and
+## kube-apiserver built from the Go module proxy and cached under ~/.cache)
+unit: deps
+	@dir=$$(mktemp -d); trap 'scripts/kube-testenv.sh stop "$$dir"; rm -rf "$$dir"' EXIT; trap 'exit 130' INT TERM; \
+	scripts/kube-testenv.sh start "$$dir" >/dev/null && \
+	pg=$$(scripts/setup-postgres.sh) && \
+	HOOKFLOW_TEST_KUBECONFIG="$$dir/kubeconfig" HOOKFLOW_TEST_POSTGRES="$$pg" \
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+## deps: install and build what the tests need (idempotent; apt-get needs root)
+deps:
+	scripts/setup-sandbox.sh
+	scripts/setup-ui.sh
+	scripts/kube-testenv.sh build
 
 ## bench: every Go benchmark, with the figures they report
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s $(PKGS)
+bench: deps
+	@echo "hookflow benchmarks on $$(nproc) cores, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $$($(GO) version)"
+	@pg=$$(scripts/setup-postgres.sh) && \
+	HOOKFLOW_TEST_POSTGRES="$$pg" $(GO) test -run '^$$' -bench . -benchmem -benchtime 2s $(PKGS)
 
 ## reliability: the fault and load suite at full size (its small form runs in make test)
 reliability:

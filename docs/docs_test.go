@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/hookflow/hookflow/actions"
+	applyaction "github.com/hookflow/hookflow/actions/apply"
+	gitaction "github.com/hookflow/hookflow/actions/git"
 	httpaction "github.com/hookflow/hookflow/actions/http"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -33,7 +35,7 @@ type block struct {
 // (cmd/hookflow newRegistry).
 func registry(t *testing.T) *actions.Registry {
 	t.Helper()
-	r, err := actions.NewRegistry(httpaction.Kind())
+	r, err := actions.NewRegistry(httpaction.Kind(), gitaction.Kind(), applyaction.Kind())
 	if err != nil {
 		t.Fatal(err)
 	}

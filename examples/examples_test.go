@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/actions"
+	applyaction "github.com/hookflow/hookflow/actions/apply"
+	gitaction "github.com/hookflow/hookflow/actions/git"
 	httpaction "github.com/hookflow/hookflow/actions/http"
 	"github.com/hookflow/hookflow/triggers/providers"
 	"github.com/hookflow/hookflow/workflows"
@@ -39,7 +41,7 @@ var knownSets = []string{
 // registry is what cmd/hookflow's newRegistry builds: the actions the binary ships.
 func registry(t *testing.T) *actions.Registry {
 	t.Helper()
-	r, err := actions.NewRegistry(httpaction.Kind())
+	r, err := actions.NewRegistry(httpaction.Kind(), gitaction.Kind(), applyaction.Kind())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,11 +28,16 @@ type Config struct {
 	API       APIConfig    `yaml:"api"`
 	TLS       TLSConfig    `yaml:"tls"`
 	Limits    Limits       `yaml:"limits"`
+	// Sandbox is every step's `sandbox:` (SPEC §7), which workflows and steps
+	// override; its level defaults to auto.
+	Sandbox workflows.Sandbox `yaml:"sandbox"`
 	// Durability is sync (fsync every commit, the default) or normal.
 	Durability      string             `yaml:"durability"`
 	Retention       workflows.Duration `yaml:"retention"`
 	ShutdownTimeout workflows.Duration `yaml:"shutdown_timeout"`
 	LogLevel        string             `yaml:"log_level"`
+	// File is the configuration file read, if one was; steps must not read it.
+	File string `yaml:"-"`
 }
 
 // Workflows says where workflow files come from: a folder (watched, reloaded
@@ -90,6 +95,9 @@ type Limits struct {
 	MaxQueuedRuns   int                `yaml:"max_queued_runs"`
 	MaxLogBytes     workflows.ByteSize `yaml:"max_log_bytes"`
 	DedupWindow     workflows.Duration `yaml:"dedup_window"`
+	// Lease is how long a run stays its node's without a heartbeat; then
+	// another node sharing the store recovers it (default 30s).
+	Lease workflows.Duration `yaml:"lease"`
 	// ReadHeaderTimeout cuts clients that send their headers too slowly.
 	ReadHeaderTimeout workflows.Duration `yaml:"read_header_timeout"`
 }
@@ -113,6 +121,7 @@ func loadConfig(file string, explicit bool, env func(string) string) (*Config, e
 		if err := workflows.DecodeYAML(file, data, c); err != nil {
 			return nil, err
 		}
+		c.File = file
 	case errors.Is(err, os.ErrNotExist) && !explicit:
 	default:
 		return nil, fmt.Errorf("config: %w", err)
@@ -154,6 +163,11 @@ func (c *Config) finish() error {
 			host = "node"
 		}
 		c.Node = host
+		if isPostgres(c.Store) {
+			// Nodes that share a store need names of their own: a node takes the
+			// runs its name holds, at its start, for runs of its dead self.
+			c.Node = fmt.Sprintf("%s-%d", host, os.Getpid())
+		}
 	}
 	if c.Secrets.EnvPrefix == "" {
 		c.Secrets.EnvPrefix = defaultSecretPrefix
@@ -174,6 +188,9 @@ func (c *Config) finish() error {
 	if l.DedupWindow == 0 {
 		l.DedupWindow = workflows.Duration(runner.DefaultDedupWindow)
 	}
+	if l.Lease <= 0 {
+		l.Lease = workflows.Duration(runner.DefaultLease)
+	}
 	if l.ReadHeaderTimeout == 0 {
 		l.ReadHeaderTimeout = workflows.Duration(10 * time.Second)
 	}
@@ -182,6 +199,16 @@ func (c *Config) finish() error {
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = workflows.Duration(runner.DefaultShutdownGrace)
+	}
+	switch c.Sandbox.Level {
+	case "":
+		c.Sandbox.Level = workflows.LevelAuto
+	case workflows.LevelAuto, workflows.LevelIsolated, workflows.LevelProcess:
+	default:
+		return fmt.Errorf("config: sandbox level %q: use auto, isolated or process", c.Sandbox.Level)
+	}
+	if c.Sandbox.Pids < 0 {
+		return errors.New("config: sandbox pids must not be negative")
 	}
 	switch c.Durability {
 	case "":

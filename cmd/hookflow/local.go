@@ -15,6 +15,8 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/hookflow/hookflow/actions"
+	applyaction "github.com/hookflow/hookflow/actions/apply"
+	gitaction "github.com/hookflow/hookflow/actions/git"
 	httpaction "github.com/hookflow/hookflow/actions/http"
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/triggers/providers"
@@ -23,7 +25,7 @@ import (
 
 // newRegistry returns the action kinds this binary ships.
 func newRegistry() *actions.Registry {
-	r, err := actions.NewRegistry(httpaction.Kind())
+	r, err := actions.NewRegistry(httpaction.Kind(), gitaction.Kind(), applyaction.Kind())
 	if err != nil {
 		panic(err) // two kinds with one name: a programming error
 	}

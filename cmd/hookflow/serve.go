@@ -23,8 +23,10 @@ import (
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/runner"
 	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/store/postgres"
 	"github.com/hookflow/hookflow/store/sqlite"
 	"github.com/hookflow/hookflow/triggers"
+	"github.com/hookflow/hookflow/web"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -34,7 +36,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:8080)")
 	dir := fs.String("workflows", "", "folder of workflow files (default ./workflows)")
 	data := fs.String("data", "", "data folder (default ./.hookflow)")
-	dsn := fs.String("store", "", "store: sqlite://FILE (default in the data folder)")
+	dsn := fs.String("store", "", "store: sqlite://FILE (default in the data folder) or postgres://… (several nodes)")
 	if _, err := parseArgs(fs, args); err != nil {
 		return usageError(stderr, "serve", err)
 	}
@@ -82,6 +84,7 @@ type App struct {
 	Logger *slog.Logger
 
 	store      store.Store
+	cluster    *cluster // nil unless other nodes share the store
 	source     *triggers.Source
 	dispatcher *runner.Dispatcher
 	pool       *runner.Pool
@@ -107,6 +110,7 @@ func (a *App) Open(ctx context.Context) error {
 		return err
 	}
 	a.store = st
+	a.cluster = newCluster(st, a.Logger)
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newServerMetrics(a.registry, func() float64 {
@@ -140,9 +144,11 @@ func (a *App) Open(ctx context.Context) error {
 
 	logs := runner.NewBroker()
 	executor := &runner.Executor{Actions: reg, WorkspaceRoot: filepath.Join(c.DataDir, "workspaces"),
-		Path: os.Getenv("PATH"), MaxLogBytes: int(c.Limits.MaxLogBytes), Logger: a.Logger}
+		Path: os.Getenv("PATH"), MaxLogBytes: int(c.Limits.MaxLogBytes), Logger: a.Logger,
+		Sandbox: newServerSandbox(c, a.Logger), SandboxDefaults: c.Sandbox}
 	a.pool = runner.NewPool(runner.PoolConfig{Store: st, Executor: executor, Workflows: a.source.Set, Secrets: secrets,
 		Logs: logs, Metrics: runMetrics, Node: c.Node, MaxParallel: c.Limits.MaxParallelRuns,
+		Lease: time.Duration(c.Limits.Lease), RecoverEvery: a.cluster.recoverEvery(time.Duration(c.Limits.Lease)),
 		ShutdownGrace: time.Duration(c.ShutdownTimeout), BaseURL: strings.TrimSuffix(c.PublicURL, "/"), Logger: a.Logger})
 	a.dispatcher = runner.NewDispatcher(runner.DispatcherConfig{Store: st, MaxQueued: c.Limits.MaxQueuedRuns,
 		DedupWindow: time.Duration(c.Limits.DedupWindow), Secrets: secrets, Notify: a.pool.Wake, Metrics: runMetrics})
@@ -155,6 +161,7 @@ func (a *App) Open(ctx context.Context) error {
 	srv := &api.Server{Store: st, Source: a.source, Dispatcher: a.dispatcher, Pool: a.pool, Logs: logs,
 		Gatherer: a.registry, Tokens: c.API.Tokens, Ready: a.ready, Match: a.match, Logger: a.Logger}
 	srv.Register(a.echo)
+	web.New(srv, nil).Register(a.echo)
 	hooks := &triggers.Webhooks{Source: a.source, Dispatcher: a.dispatcher, WaitRun: a.waitRun, Secrets: secrets,
 		MaxBody: int64(c.Limits.MaxBody), Stopping: a.stopping.Load, Logger: a.Logger}
 	hooks.SetMetrics(a.registry)
@@ -195,6 +202,10 @@ func (a *App) Run(ctx context.Context) error {
 	poolErr := make(chan error, 1)
 	go func() { defer wg.Done(); poolErr <- a.pool.Run(poolCtx) }()
 	a.cron.Start()
+	if a.cluster != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.cluster.run(dispatchCtx, a.pool.Wake) }()
+	}
 	go a.prune(dispatchCtx)
 	go a.watchWorkflows(dispatchCtx)
 
@@ -301,10 +312,11 @@ func (a *App) ready(ctx context.Context) error {
 	return nil
 }
 
-// fireCron dispatches one tick of a workflow's schedule. The dedup key makes a
-// tick fire once even if several nodes schedule it.
+// fireCron dispatches one tick of a workflow's schedule. Of several nodes, only
+// the cron leader fires; the dedup key makes a tick fire once even if two
+// nodes schedule it.
 func (a *App) fireCron(w *workflows.Workflow, ev *workflows.Event) {
-	if a.stopping.Load() {
+	if a.stopping.Load() || !a.cluster.leadsCron() {
 		return
 	}
 	v := w.Decide(workflows.NewScope(ev))
@@ -335,9 +347,16 @@ func (a *App) prune(ctx context.Context) {
 
 // openStore opens the store the DSN names.
 func openStore(ctx context.Context, c *Config) (store.Store, error) {
+	if isPostgres(c.Store) {
+		st, err := postgres.Open(ctx, c.Store, postgres.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		return st, nil
+	}
 	path, ok := strings.CutPrefix(c.Store, "sqlite://")
 	if !ok {
-		return nil, fmt.Errorf("store %q: use sqlite://FILE", c.Store)
+		return nil, fmt.Errorf("store %q: use sqlite://FILE or postgres://…", c.Store)
 	}
 	st, err := sqlite.Open(ctx, path, sqlite.Options{Durability: c.Durability})
 	if err != nil {

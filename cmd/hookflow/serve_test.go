@@ -353,7 +353,7 @@ func TestAPILoopbackOnlyWithoutToken(t *testing.T) {
 		{"192.0.2.10:5000", "127.0.0.1", 403},
 	} {
 		req := httptest.NewRequest("GET", "/api/v1/workflows", nil)
-		req.RemoteAddr = tt.remote
+		req.RemoteAddr, req.Host = tt.remote, "localhost:8080"
 		if tt.forwarded != "" {
 			req.Header.Set("X-Forwarded-For", tt.forwarded)
 			req.Header.Set("X-Real-IP", tt.forwarded)
@@ -363,6 +363,35 @@ func TestAPILoopbackOnlyWithoutToken(t *testing.T) {
 		if rec.Code != tt.want {
 			t.Errorf("from %s (forwarded %q): %d, want %d", tt.remote, tt.forwarded, rec.Code, tt.want)
 		}
+	}
+}
+
+func TestAPIRefusesOtherSites(t *testing.T) {
+	a := startApp(t, map[string]string{"greet.yaml": dispatchWorkflow})
+	for _, tt := range []struct {
+		name    string
+		host    string
+		headers map[string]string
+		want    int
+	}{
+		{"cross-site form post", "127.0.0.1:8080", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, 403},
+		{"other origin, no fetch metadata", "127.0.0.1:8080", map[string]string{"Origin": "https://evil.example"}, 403},
+		{"rebound DNS name", "evil.example:8080", nil, 403},
+		{"command-line client", "127.0.0.1:8080", nil, 422},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("POST", "/api/v1/workflows/greet/dispatch", strings.NewReader(`{"inputs":{}}`))
+			req.RemoteAddr, req.Host = "127.0.0.1:5000", tt.host
+			req.Header.Set("Content-Type", "text/plain")
+			for k, v := range tt.headers {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			a.echo.ServeHTTP(rec, req)
+			if rec.Code != tt.want {
+				t.Errorf("%d %s, want %d", rec.Code, rec.Body, tt.want)
+			}
+		})
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/workflows"
-	"go.yaml.in/yaml/v3"
 )
 
 // runStep runs one step with its retries and fills sr with the outcome.
@@ -184,30 +183,11 @@ func firstLine(s string) string {
 }
 
 // renderText renders the ${{ }} templates in text, which an action read while
-// it runs, with scope. Templates are compiled from YAML scalars, so text goes
-// in as one; the position of that made-up scalar is cut from the errors.
+// it runs, with scope.
 func renderText(scope *workflows.Scope, text string) (string, error) {
-	src, err := yaml.Marshal(map[string]string{"t": text})
+	t, err := workflows.ParseTemplate(text)
 	if err != nil {
 		return "", err
 	}
-	var doc struct {
-		T workflows.Template `yaml:"t"`
-	}
-	if err := workflows.DecodeYAML("template", src, &doc); err != nil {
-		var list workflows.ErrorList
-		if !errors.As(err, &list) {
-			return "", err
-		}
-		msgs := make([]string, len(list))
-		for i, e := range list {
-			msgs[i] = e.Msg
-		}
-		return "", errors.New(strings.Join(msgs, "; "))
-	}
-	out, err := doc.T.RenderString(scope)
-	if err != nil {
-		return "", errors.New(strings.TrimPrefix(err.Error(), doc.T.Pos.String()+": "))
-	}
-	return out, nil
+	return t.RenderString(scope)
 }

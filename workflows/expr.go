@@ -123,6 +123,9 @@ func (e *Expr) Eval(s *Scope) (any, error) {
 	}
 	v, err := expr.Run(e.program, s)
 	if err != nil {
+		if e.Pos == (Pos{}) {
+			return nil, errors.New(firstLine(err.Error()))
+		}
 		return nil, fmt.Errorf("%s: %s", e.Pos, firstLine(err.Error()))
 	}
 	return v, nil

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -117,6 +118,31 @@ func (t *Template) decodeNode(d *decoder, n *yaml.Node) error {
 	return nil
 }
 
+// ParseTemplate compiles text read at run time (a manifest an action reads) as
+// a template. Errors are relative to text: "expression: … (line:col)" without a
+// file position.
+func ParseTemplate(text string) (*Template, error) {
+	d := &decoder{file: "template"}
+	t, err := parseTemplate(d, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: text, Line: 1, Column: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(d.errs) > 0 {
+		msgs := make([]string, len(d.errs))
+		for i, e := range d.errs {
+			msgs[i] = e.Msg
+		}
+		return nil, errors.New(strings.Join(msgs, "; "))
+	}
+	t.Pos = Pos{}
+	for _, p := range t.parts {
+		if p.expr != nil {
+			p.expr.Pos = Pos{}
+		}
+	}
+	return t, nil
+}
+
 // parseTemplate splits a scalar into literal text and compiled expressions.
 func parseTemplate(d *decoder, n *yaml.Node) (*Template, error) {
 	src := n.Value
@@ -130,7 +156,7 @@ func parseTemplate(d *decoder, n *yaml.Node) (*Template, error) {
 			}
 			return t, nil
 		}
-		end := closingBraces(rest[start+3:])
+		end := ExpressionEnd(rest[start+3:])
 		if end < 0 {
 			return nil, fmt.Errorf("${{ without a closing }}")
 		}
@@ -151,9 +177,9 @@ func parseTemplate(d *decoder, n *yaml.Node) (*Template, error) {
 	}
 }
 
-// closingBraces finds the }} that ends an expression, skipping any inside quoted
+// ExpressionEnd finds the }} that ends an expression, skipping any inside quoted
 // strings. It returns -1 when there is none.
-func closingBraces(s string) int {
+func ExpressionEnd(s string) int {
 	var quote byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]

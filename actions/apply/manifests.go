@@ -17,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
+
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // maxManifestBytes bounds one manifest file: they are held in memory, and a
@@ -183,7 +185,7 @@ func renderTemplates(data []byte, render func(string) (string, error)) ([]byte, 
 		}
 		start += pos
 		out.WriteString(src[pos:start])
-		end := closingBraces(src[start+3:])
+		end := workflows.ExpressionEnd(src[start+3:])
 		line, col := lineCol(src, start)
 		if end < 0 {
 			return nil, fmt.Errorf("line %d, column %d: ${{ without a closing }}", line, col)
@@ -195,27 +197,6 @@ func renderTemplates(data []byte, render func(string) (string, error)) ([]byte, 
 		}
 		out.WriteString(v)
 	}
-}
-
-// closingBraces finds the }} that ends an expression, skipping any inside
-// quoted strings, as the workflow loader does. It returns -1 when there is none.
-func closingBraces(s string) int {
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0 && c == '\\':
-			i++
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote != 0:
-		case c == '"' || c == '\'' || c == '`':
-			quote = c
-		case c == '}' && i+1 < len(s) && s[i+1] == '}':
-			return i
-		}
-	}
-	return -1
 }
 
 // lineCol is the 1-based line and column (in bytes) of offset in s.

@@ -39,7 +39,7 @@ func (o *storeObserver) StepStarted(r StepResult) { o.recordStep(r) }
 
 func (o *storeObserver) StepFinished(r StepResult) {
 	o.recordStep(r)
-	o.pool.metrics.step(r)
+	o.pool.c.Metrics.step(r)
 }
 
 // recordStep stores the steps so far, so that the API shows a running run's
@@ -55,8 +55,8 @@ func (o *storeObserver) recordStep(r StepResult) {
 	o.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := o.pool.store.UpdateSteps(ctx, o.run.ID, b, sandbox); err != nil {
-		o.pool.logger.Warn("record step", "run", o.run.ID, "err", err)
+	if err := o.pool.c.Store.UpdateSteps(ctx, o.run.ID, b, sandbox); err != nil {
+		o.pool.c.Logger.Warn("record step", "run", o.run.ID, "err", err)
 	}
 }
 
@@ -100,11 +100,11 @@ func (o *storeObserver) flush() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := o.pool.store.AppendLogs(ctx, o.run.ID, lines); err != nil {
-		o.pool.logger.Error("store log lines", "run", o.run.ID, "lines", len(lines), "err", err)
+	if err := o.pool.c.Store.AppendLogs(ctx, o.run.ID, lines); err != nil {
+		o.pool.c.Logger.Error("store log lines", "run", o.run.ID, "lines", len(lines), "err", err)
 		return
 	}
-	o.pool.logs.Publish(o.run.ID, lines)
+	o.pool.c.Logs.Publish(o.run.ID, lines)
 }
 
 // close stores the last lines.

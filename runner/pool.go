@@ -17,21 +17,7 @@ import (
 // at once (SPEC §5). It wakes as soon as Wake is called, and also polls, to
 // pick up runs queued by other nodes or freed by a finished group.
 type Pool struct {
-	store     store.Store
-	executor  *Executor
-	workflows func() *workflows.Set
-	secrets   func(names []string) map[string]string
-	logs      *Broker
-	metrics   *Metrics
-	node      string
-	parallel  int
-	lease     time.Duration
-	poll      time.Duration
-	recover   time.Duration
-	grace     time.Duration
-	baseURL   string
-	logger    *slog.Logger
-	now       func() time.Time
+	c PoolConfig // with defaults filled in
 
 	wake    chan struct{}
 	mu      sync.Mutex
@@ -80,39 +66,36 @@ var ErrInterrupted = errors.New("interrupted")
 
 // NewPool returns a pool; call Run to start it.
 func NewPool(c PoolConfig) *Pool {
-	p := &Pool{store: c.Store, executor: c.Executor, workflows: c.Workflows, secrets: c.Secrets, logs: c.Logs,
-		metrics: c.Metrics, node: c.Node, parallel: c.MaxParallel, lease: c.Lease, poll: c.Poll,
-		recover: c.RecoverEvery, grace: c.ShutdownGrace, baseURL: c.BaseURL, logger: c.Logger, now: c.Now,
-		wake: make(chan struct{}, 1), running: map[string]context.CancelCauseFunc{}}
-	if p.node == "" {
+	if c.Node == "" {
 		// Recovering dead nodes' runs asks for those of node "": no live run
 		// may have that name.
-		p.node = "node"
+		c.Node = "node"
 	}
-	if p.parallel <= 0 {
-		p.parallel = DefaultMaxParallel
+	if c.MaxParallel <= 0 {
+		c.MaxParallel = DefaultMaxParallel
 	}
-	if p.lease <= 0 {
-		p.lease = DefaultLease
+	if c.Lease <= 0 {
+		c.Lease = DefaultLease
 	}
-	if p.poll <= 0 {
-		p.poll = DefaultPoll
+	if c.Poll <= 0 {
+		c.Poll = DefaultPoll
 	}
-	if p.grace <= 0 {
-		p.grace = DefaultShutdownGrace
+	if c.ShutdownGrace <= 0 {
+		c.ShutdownGrace = DefaultShutdownGrace
 	}
-	if p.now == nil {
-		p.now = time.Now
+	if c.Now == nil {
+		c.Now = time.Now
 	}
-	if p.logger == nil {
-		p.logger = slog.New(slog.DiscardHandler)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if p.secrets == nil {
-		p.secrets = func([]string) map[string]string { return nil }
+	if c.Secrets == nil {
+		c.Secrets = func([]string) map[string]string { return nil }
 	}
-	if p.logs == nil {
-		p.logs = NewBroker()
+	if c.Logs == nil {
+		c.Logs = NewBroker()
 	}
+	p := &Pool{c: c, wake: make(chan struct{}, 1), running: map[string]context.CancelCauseFunc{}}
 	return p
 }
 
@@ -147,22 +130,22 @@ func (p *Pool) Cancel(id string, cause error) bool {
 // cancels the rest (they end `failed`, "interrupted"), and returns when all
 // have been recorded.
 func (p *Pool) Run(ctx context.Context) error {
-	recovered, err := p.store.Recover(ctx, p.node, p.now().UTC())
+	recovered, err := p.c.Store.Recover(ctx, p.c.Node, p.c.Now().UTC())
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
 	for _, r := range recovered {
-		p.logger.Warn("recovered run", "run", r.ID, "workflow", r.Workflow, "status", r.Status)
+		p.c.Logger.Warn("recovered run", "run", r.ID, "workflow", r.Workflow, "status", r.Status)
 	}
 	runCtx, stopRuns := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopRuns(ErrInterrupted)
 	go p.heartbeat(runCtx)
-	if p.recover > 0 {
+	if p.c.RecoverEvery > 0 {
 		go p.recoverDead(runCtx)
 	}
 
-	slots := make(chan struct{}, p.parallel)
-	ticker := time.NewTicker(p.poll)
+	slots := make(chan struct{}, p.c.MaxParallel)
+	ticker := time.NewTicker(p.c.Poll)
 	defer ticker.Stop()
 	for ctx.Err() == nil {
 		// Claim while there are free slots and work to claim.
@@ -172,11 +155,11 @@ func (p *Pool) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				continue
 			}
-			run, err := p.store.Claim(ctx, p.node, p.lease, p.now().UTC())
+			run, err := p.c.Store.Claim(ctx, p.c.Node, p.c.Lease, p.c.Now().UTC())
 			if err != nil || run == nil {
 				<-slots
 				if err != nil && ctx.Err() == nil {
-					p.logger.Error("claim", "err", err)
+					p.c.Logger.Error("claim", "err", err)
 				}
 				break
 			}
@@ -193,7 +176,7 @@ func (p *Pool) Run(ctx context.Context) error {
 	go func() { p.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(p.grace):
+	case <-time.After(p.c.ShutdownGrace):
 		stopRuns(ErrInterrupted)
 		<-done
 	}
@@ -206,7 +189,7 @@ func (p *Pool) start(ctx context.Context, run *store.Run, slots chan struct{}) {
 	p.mu.Lock()
 	p.running[run.ID] = cancel
 	p.mu.Unlock()
-	p.metrics.running(1)
+	p.c.Metrics.running(1)
 	p.wg.Add(1)
 	go func() {
 		defer func() {
@@ -214,7 +197,7 @@ func (p *Pool) start(ctx context.Context, run *store.Run, slots chan struct{}) {
 			delete(p.running, run.ID)
 			p.mu.Unlock()
 			cancel(nil)
-			p.metrics.running(-1)
+			p.c.Metrics.running(-1)
 			<-slots
 			p.wg.Done()
 			// A finished run may free its concurrency group for the next one.
@@ -227,7 +210,7 @@ func (p *Pool) start(ctx context.Context, run *store.Run, slots chan struct{}) {
 // heartbeat renews the leases of this node's runs and stops those whose cancel
 // was requested through the store (by another node's API).
 func (p *Pool) heartbeat(ctx context.Context) {
-	t := time.NewTicker(p.lease / 3)
+	t := time.NewTicker(p.c.Lease / 3)
 	defer t.Stop()
 	for {
 		select {
@@ -244,9 +227,9 @@ func (p *Pool) heartbeat(ctx context.Context) {
 		if len(ids) == 0 {
 			continue
 		}
-		cancel, err := p.store.Renew(ctx, p.node, ids, p.now().UTC().Add(p.lease))
+		cancel, err := p.c.Store.Renew(ctx, p.c.Node, ids, p.c.Now().UTC().Add(p.c.Lease))
 		if err != nil {
-			p.logger.Error("renew leases", "err", err)
+			p.c.Logger.Error("renew leases", "err", err)
 			continue
 		}
 		for _, id := range cancel {
@@ -261,7 +244,7 @@ var errCancelRequested = errors.New("cancelled")
 // leases expired, since only a live node renews them (SPEC §5). A requeued run
 // may be claimed at once.
 func (p *Pool) recoverDead(ctx context.Context) {
-	t := time.NewTicker(p.recover)
+	t := time.NewTicker(p.c.RecoverEvery)
 	defer t.Stop()
 	for {
 		select {
@@ -270,15 +253,15 @@ func (p *Pool) recoverDead(ctx context.Context) {
 		case <-t.C:
 		}
 		// No node name: this node's runs are alive, and renewed.
-		recovered, err := p.store.Recover(ctx, "", p.now().UTC())
+		recovered, err := p.c.Store.Recover(ctx, "", p.c.Now().UTC())
 		if err != nil {
 			if ctx.Err() == nil {
-				p.logger.Error("recover the runs of dead nodes", "err", err)
+				p.c.Logger.Error("recover the runs of dead nodes", "err", err)
 			}
 			continue
 		}
 		for _, r := range recovered {
-			p.logger.Warn("recovered a run whose lease expired", "run", r.ID, "workflow", r.Workflow,
+			p.c.Logger.Warn("recovered a run whose lease expired", "run", r.ID, "workflow", r.Workflow,
 				"node", r.Node, "status", r.Status)
 		}
 		if len(recovered) > 0 {
@@ -290,23 +273,23 @@ func (p *Pool) recoverDead(ctx context.Context) {
 // execute runs one claimed run and records its result.
 func (p *Pool) execute(ctx context.Context, run *store.Run) {
 	if run.CancelRequested {
-		p.finish(run, Result{Status: workflows.StatusCancelled, Reason: "cancelled", StartedAt: p.now(), FinishedAt: p.now()})
+		p.finish(run, Result{Status: workflows.StatusCancelled, Reason: "cancelled", StartedAt: p.c.Now(), FinishedAt: p.c.Now()})
 		return
 	}
 	job, err := p.job(ctx, run)
 	if err != nil {
-		p.finish(run, Result{Status: workflows.StatusFailed, Reason: err.Error(), StartedAt: p.now(), FinishedAt: p.now()})
+		p.finish(run, Result{Status: workflows.StatusFailed, Reason: err.Error(), StartedAt: p.c.Now(), FinishedAt: p.c.Now()})
 		return
 	}
 	obs := newStoreObserver(p, run)
-	res := p.executor.Execute(ctx, job, obs)
+	res := p.c.Executor.Execute(ctx, job, obs)
 	obs.close()
 	if errors.Is(context.Cause(ctx), ErrInterrupted) {
 		res.Status, res.Reason = workflows.StatusFailed, "interrupted"
 		if run.OnInterrupt == workflows.InterruptRequeue {
 			// Leave it running with its lease: Recover on the next start (or on
 			// another node, when the lease expires) puts it back in the queue.
-			p.logger.Warn("run interrupted; it will be queued again", "run", run.ID)
+			p.c.Logger.Warn("run interrupted; it will be queued again", "run", run.ID)
 			return
 		}
 	}
@@ -315,11 +298,11 @@ func (p *Pool) execute(ctx context.Context, run *store.Run) {
 
 // job loads what a run needs from the store and the active workflow set.
 func (p *Pool) job(ctx context.Context, run *store.Run) (*Job, error) {
-	w, ok := p.workflows().Lookup(run.Workflow)
+	w, ok := p.c.Workflows().Lookup(run.Workflow)
 	if !ok {
 		return nil, fmt.Errorf("workflow %s is no longer loaded", run.Workflow)
 	}
-	stored, err := p.store.GetEvent(ctx, run.EventID)
+	stored, err := p.c.Store.GetEvent(ctx, run.EventID)
 	if err != nil {
 		return nil, fmt.Errorf("event %s: %w", run.EventID, err)
 	}
@@ -334,7 +317,7 @@ func (p *Pool) job(ctx context.Context, run *store.Run) (*Job, error) {
 		}
 	}
 	return &Job{ID: run.ID, Workflow: w, Event: ev, Item: item, Inputs: ev.Inputs,
-		Secrets: p.secrets(w.Secrets), Attempt: run.Attempt, URL: p.baseURL + "/ui/runs/" + run.ID}, nil
+		Secrets: p.c.Secrets(w.Secrets), Attempt: run.Attempt, URL: p.c.BaseURL + "/ui/runs/" + run.ID}, nil
 }
 
 // finish records a run's result; a failure to record is logged, and the run is
@@ -345,10 +328,10 @@ func (p *Pool) finish(run *store.Run, res Result) {
 	run.FinishedAt = res.FinishedAt.UTC()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := p.store.Finish(ctx, p.node, run); err != nil {
-		p.logger.Error("record run result", "run", run.ID, "err", err)
+	if err := p.c.Store.Finish(ctx, p.c.Node, run); err != nil {
+		p.c.Logger.Error("record run result", "run", run.ID, "err", err)
 	}
-	p.logs.End(run.ID)
-	p.metrics.finished(run.Workflow, res)
-	p.logger.Info("run finished", "run", run.ID, "workflow", run.Workflow, "status", res.Status, "reason", res.Reason)
+	p.c.Logs.End(run.ID)
+	p.c.Metrics.finished(run.Workflow, res)
+	p.c.Logger.Info("run finished", "run", run.ID, "workflow", run.Workflow, "status", res.Status, "reason", res.Reason)
 }

@@ -24,15 +24,8 @@ const maxBatch = 256
 // together in one transaction (group commit), so that a durable fsync per
 // commit still allows thousands of events a second.
 type Dispatcher struct {
-	store       store.Store
-	maxQueued   int
-	dedupWindow time.Duration
-	batch       int
-	secrets     func(names []string) map[string]string
-	notify      func()
-	metrics     *Metrics
-	now         func() time.Time
-	requests    chan *dispatchRequest
+	c        DispatcherConfig // with defaults filled in
+	requests chan *dispatchRequest
 }
 
 // DispatcherConfig configures a Dispatcher.
@@ -60,30 +53,29 @@ type dispatchRequest struct {
 
 // NewDispatcher returns a dispatcher; call Run to start committing.
 func NewDispatcher(c DispatcherConfig) *Dispatcher {
-	d := &Dispatcher{store: c.Store, maxQueued: c.MaxQueued, dedupWindow: c.DedupWindow, batch: c.MaxBatch,
-		secrets: c.Secrets, notify: c.Notify, metrics: c.Metrics, now: c.Now, requests: make(chan *dispatchRequest, maxBatch)}
-	if d.dedupWindow == 0 {
-		d.dedupWindow = DefaultDedupWindow
+	if c.DedupWindow == 0 {
+		c.DedupWindow = DefaultDedupWindow
 	}
-	if d.batch <= 0 || d.batch > maxBatch {
-		d.batch = maxBatch
+	if c.MaxBatch <= 0 || c.MaxBatch > maxBatch {
+		c.MaxBatch = maxBatch
 	}
-	if d.now == nil {
-		d.now = time.Now
+	if c.Now == nil {
+		c.Now = time.Now
 	}
-	if d.secrets == nil {
-		d.secrets = func([]string) map[string]string { return nil }
+	if c.Secrets == nil {
+		c.Secrets = func([]string) map[string]string { return nil }
 	}
-	if d.notify == nil {
-		d.notify = func() {}
+	if c.Notify == nil {
+		c.Notify = func() {}
 	}
+	d := &Dispatcher{c: c, requests: make(chan *dispatchRequest, maxBatch)}
 	return d
 }
 
 // Run commits dispatches until ctx is done. Dispatches waiting when it ends fail
 // with an unavailable error, so that their senders retry.
 func (d *Dispatcher) Run(ctx context.Context) {
-	batch := make([]*dispatchRequest, 0, d.batch)
+	batch := make([]*dispatchRequest, 0, d.c.MaxBatch)
 	for {
 		select {
 		case <-ctx.Done():
@@ -100,7 +92,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			batch = append(batch[:0], r)
 		}
 	fill:
-		for len(batch) < d.batch {
+		for len(batch) < d.c.MaxBatch {
 			select {
 			case r := <-d.requests:
 				batch = append(batch, r)
@@ -122,7 +114,7 @@ func (d *Dispatcher) commit(ctx context.Context, batch []*dispatchRequest) {
 	}
 	// The commit must finish even if the server starts stopping meanwhile:
 	// its senders are waiting for an answer.
-	err := d.store.Dispatch(context.WithoutCancel(ctx), items, d.maxQueued, d.now().UTC())
+	err := d.c.Store.Dispatch(context.WithoutCancel(ctx), items, d.c.MaxQueued, d.c.Now().UTC())
 	queued := false
 	for _, r := range batch {
 		r.err = err
@@ -131,13 +123,13 @@ func (d *Dispatcher) commit(ctx context.Context, batch []*dispatchRequest) {
 			stored := r.d.Err == nil && r.d.Duplicate == nil
 			queued = queued || (stored && len(r.d.Runs) > 0)
 			if stored && r.d.Event != nil {
-				d.metrics.event()
+				d.c.Metrics.event()
 			}
 		}
 		close(r.done)
 	}
 	if queued {
-		d.notify()
+		d.c.Notify()
 	}
 }
 
@@ -154,10 +146,10 @@ func (d *Dispatcher) Dispatch(ctx context.Context, ev *workflows.Event, verdicts
 	if err != nil {
 		return nil, fmt.Errorf("event: %w", err)
 	}
-	now := d.now().UTC()
+	now := d.c.Now().UTC()
 	stored := &store.Event{ID: ev.ID, Trigger: ev.Trigger, Provider: ev.Provider, Path: ev.Path, Type: ev.Type,
 		Delivery: ev.Delivery, DedupKey: dedupKey, ReceivedAt: ev.ReceivedAt, Data: data}
-	item := &store.Dispatch{Event: stored, DedupWindow: d.dedupWindow}
+	item := &store.Dispatch{Event: stored, DedupWindow: d.c.DedupWindow}
 	for _, v := range verdicts {
 		verdict := store.Verdict{Workflow: v.Workflow.Name, Reason: v.Reason}
 		if v.Run {
@@ -206,7 +198,7 @@ func (d *Dispatcher) newRuns(ev *workflows.Event, v workflows.Verdict, now time.
 	}
 	scope := workflows.NewScope(ev)
 	scope.Inputs = ev.Inputs
-	scope.Secrets = d.secrets(w.Secrets)
+	scope.Secrets = d.c.Secrets(w.Secrets)
 	scope.Workflow = workflows.WorkflowInfo{Name: w.Name, File: w.File, Revision: w.Revision}
 	runs := make([]*store.Run, 0, len(items))
 	for _, it := range items {

@@ -72,7 +72,8 @@ func (s *Source) Reload(ctx context.Context) error {
 	set, err := s.load(ctx)
 	s.mu.Lock()
 	s.lastErr = err
-	if err == nil {
+	changed := err == nil && set.Revision != s.set.Revision
+	if changed {
 		s.set, s.loadedAt = set, s.now()
 	}
 	s.mu.Unlock()
@@ -82,7 +83,9 @@ func (s *Source) Reload(ctx context.Context) error {
 		}
 		return err
 	}
-	if s.onChange != nil {
+	// The same content again (a watcher's catch-up, a poll with no new
+	// commit) changes nothing: schedules and runs keep the set they have.
+	if changed && s.onChange != nil {
 		s.onChange(set)
 	}
 	return nil

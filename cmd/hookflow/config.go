@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -110,6 +111,43 @@ const (
 	defaultRetention     = 30 * 24 * time.Hour
 	defaultSecretPrefix  = "HOOKFLOW_SECRET_"
 )
+
+// serverFlags are the flags serve and doctor share: where the configuration
+// is, and the settings a flag may override.
+type serverFlags struct {
+	fs                             *flag.FlagSet
+	config, listen, dir, data, dsn *string
+}
+
+func addServerFlags(fs *flag.FlagSet) *serverFlags {
+	return &serverFlags{fs: fs,
+		config: fs.String("config", "hookflow.yaml", "configuration file"),
+		listen: fs.String("listen", "", "address to listen on (default 127.0.0.1:8080)"),
+		dir:    fs.String("workflows", "", "folder of workflow files (default ./workflows)"),
+		data:   fs.String("data", "", "data folder (default ./.hookflow)"),
+		dsn:    fs.String("store", "", "store: sqlite://FILE (default in the data folder) or postgres://… (several nodes)"),
+	}
+}
+
+// load reads the configuration, applies the environment and the flags, and
+// fills the defaults. Call it after the flags are parsed.
+func (f *serverFlags) load() (*Config, error) {
+	explicit := false
+	f.fs.Visit(func(fl *flag.Flag) { explicit = explicit || fl.Name == "config" })
+	cfg, err := loadConfig(*f.config, explicit, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	for flagValue, field := range map[string]*string{*f.listen: &cfg.Listen, *f.dir: &cfg.Workflows.Folder, *f.data: &cfg.DataDir, *f.dsn: &cfg.Store} {
+		if flagValue != "" {
+			*field = flagValue
+		}
+	}
+	if err := cfg.finish(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
 
 // loadConfig reads file (optional when it is the default and missing), then
 // applies the environment and the defaults.

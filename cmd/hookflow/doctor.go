@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,26 +21,12 @@ import (
 // working as configured.
 func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("doctor", "[--config F] [--workflows DIR] [--data DIR] [--store DSN]", stderr)
-	configFile := fs.String("config", "hookflow.yaml", "configuration file")
-	dir := fs.String("workflows", "", "folder of workflow files (default ./workflows)")
-	data := fs.String("data", "", "data folder (default ./.hookflow)")
-	dsn := fs.String("store", "", "store: sqlite://FILE (default in the data folder)")
+	flags := addServerFlags(fs)
 	if _, err := parseArgs(fs, args); err != nil {
 		return usageError(stderr, "doctor", err)
 	}
-	explicit := false
-	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
-
 	d := &doctor{w: stdout}
-	cfg, err := loadConfig(*configFile, explicit, os.Getenv)
-	if err == nil {
-		for flagValue, field := range map[string]*string{*dir: &cfg.Workflows.Folder, *data: &cfg.DataDir, *dsn: &cfg.Store} {
-			if flagValue != "" {
-				*field = flagValue
-			}
-		}
-		err = cfg.finish()
-	}
+	cfg, err := flags.load()
 	if err != nil {
 		d.fail("config", "%s", err)
 		// Without a configuration, the sandbox is still worth a look.
@@ -51,7 +36,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if cfg.File != "" {
 		d.ok("config", "%s", cfg.File)
 	} else {
-		d.ok("config", "no %s; defaults and HOOKFLOW_* variables", *configFile)
+		d.ok("config", "no %s; defaults and HOOKFLOW_* variables", *flags.config)
 	}
 	d.workflows(cfg)
 	d.store(ctx, cfg)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,27 +31,12 @@ import (
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("serve", "[--config F] [--listen A] [--workflows DIR] [--data DIR] [--store DSN]", stderr)
-	configFile := fs.String("config", "hookflow.yaml", "configuration file")
-	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:8080)")
-	dir := fs.String("workflows", "", "folder of workflow files (default ./workflows)")
-	data := fs.String("data", "", "data folder (default ./.hookflow)")
-	dsn := fs.String("store", "", "store: sqlite://FILE (default in the data folder) or postgres://… (several nodes)")
+	flags := addServerFlags(fs)
 	if _, err := parseArgs(fs, args); err != nil {
 		return usageError(stderr, "serve", err)
 	}
-	explicit := false
-	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
-	cfg, err := loadConfig(*configFile, explicit, os.Getenv)
+	cfg, err := flags.load()
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitUsage
-	}
-	for flagValue, field := range map[string]*string{*listen: &cfg.Listen, *dir: &cfg.Workflows.Folder, *data: &cfg.DataDir, *dsn: &cfg.Store} {
-		if flagValue != "" {
-			*field = flagValue
-		}
-	}
-	if err := cfg.finish(); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}

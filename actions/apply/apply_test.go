@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/hookflow/hookflow/actions/actiontest"
 )
 
 // crdManifest is a CustomResourceDefinition of kind Widget in a group of
@@ -182,8 +184,8 @@ func TestApplyDryRunCustomResourceOfNewCRD(t *testing.T) {
 	manifests := crdManifest(group) + "---\n" + fmt.Sprintf("apiVersion: %s/v1\nkind: Widget\nmetadata: {name: w}\n", group)
 	_, _, err := apply(t, map[string]any{"manifests": manifests, "dry_run": true})
 	line := strings.Count(crdManifest(group), "\n") + 2
-	wantErrorContains(t, err, fmt.Sprintf("manifests: document 2 (line %d): Widget w:", line), "a dry run does not store the CustomResourceDefinition")
-	wantRetryable(t, err, false)
+	actiontest.WantErrorContains(t, err, fmt.Sprintf("manifests: document 2 (line %d): Widget w:", line), "a dry run does not store the CustomResourceDefinition")
+	actiontest.WantRetryable(t, err, false)
 	wantAbsent(t, crds, "", "widgets."+group)
 }
 
@@ -195,9 +197,9 @@ func TestApplyFieldManagerConflict(t *testing.T) {
 	mine := configMap("cm", ns, "owner", "hookflow")
 
 	_, _, err := apply(t, map[string]any{"manifests": mine})
-	wantErrorContains(t, err, "manifests: document 1 (line 1): ConfigMap "+ns+"/cm:", `conflict with "other"`, ".data.owner",
+	actiontest.WantErrorContains(t, err, "manifests: document 1 (line 1): ConfigMap "+ns+"/cm:", `conflict with "other"`, ".data.owner",
 		"set force_conflicts: true")
-	wantRetryable(t, err, false)
+	actiontest.WantRetryable(t, err, false)
 	if got := get(t, configMaps, ns, "cm").Object["data"]; fmt.Sprint(got) != "map[owner:other]" {
 		t.Errorf("after the conflict, data = %v", got)
 	}
@@ -287,8 +289,8 @@ func TestApplyKubeconfig(t *testing.T) {
 				}
 				return
 			}
-			wantErrorContains(t, err, tt.want)
-			wantRetryable(t, err, tt.name == "server down")
+			actiontest.WantErrorContains(t, err, tt.want)
+			actiontest.WantRetryable(t, err, tt.name == "server down")
 		})
 	}
 }
@@ -371,8 +373,8 @@ func TestApplyErrors(t *testing.T) {
 				with[k] = v
 			}
 			applied, err := applyIn(t, s, with)
-			wantErrorContains(t, err, tt.want...)
-			wantRetryable(t, err, tt.retryable)
+			actiontest.WantErrorContains(t, err, tt.want...)
+			actiontest.WantRetryable(t, err, tt.retryable)
 			if len(applied) != 0 {
 				t.Errorf("applied %s, want nothing", summary(applied))
 			}
@@ -417,6 +419,6 @@ func TestApplyTemplate(t *testing.T) {
 		s, _ := step(t)
 		writeFiles(t, s.Dir, map[string]string{"m.yaml": manifest})
 		_, err := applyIn(t, s, map[string]any{"path": "m.yaml", "template": true})
-		wantErrorContains(t, err, "template: this runner cannot render templates")
+		actiontest.WantErrorContains(t, err, "template: this runner cannot render templates")
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,32 +198,6 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 		}
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
-		}
-	}
-}
-
-// wantRetryable fails the test unless err is an *actions.Error with the given
-// retryability.
-func wantRetryable(t *testing.T, err error, retryable bool) {
-	t.Helper()
-	var ae *actions.Error
-	if !errors.As(err, &ae) {
-		t.Fatalf("error %v (%T) is not an *actions.Error", err, err)
-	}
-	if ae.Retryable != retryable {
-		t.Errorf("error %q: Retryable = %v, want %v", err, ae.Retryable, retryable)
-	}
-}
-
-// wantErrorContains fails the test unless err is set and contains every part.
-func wantErrorContains(t *testing.T, err error, parts ...string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("no error, want one containing %q", parts)
-	}
-	for _, p := range parts {
-		if !strings.Contains(err.Error(), p) {
-			t.Errorf("error %q does not contain %q", err, p)
 		}
 	}
 }

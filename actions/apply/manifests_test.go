@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hookflow/hookflow/actions/actiontest"
 )
 
 // describeAll is parsed objects as "file#index@line Kind name" lines.
@@ -80,7 +82,7 @@ func TestParseManifestsErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := parseManifests("f", []byte(tt.text))
-			wantErrorContains(t, err, tt.want)
+			actiontest.WantErrorContains(t, err, tt.want)
 		})
 	}
 }
@@ -122,7 +124,7 @@ func TestReadPath(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			objs, err := readPath(dir, tt.path, tt.render)
 			if tt.err != "" {
-				wantErrorContains(t, err, tt.err)
+				actiontest.WantErrorContains(t, err, tt.err)
 				return
 			}
 			if err != nil {
@@ -155,5 +157,5 @@ func TestRenderTemplates(t *testing.T) {
 		t.Errorf("render saw %q, want %q", seen, want)
 	}
 	_, err = renderTemplates([]byte("a: 1\n  b: ${{ fail }}\n"), render)
-	wantErrorContains(t, err, "line 2, column 6: boom")
+	actiontest.WantErrorContains(t, err, "line 2, column 6: boom")
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/actions/actiontest"
 )
 
 func TestKind(t *testing.T) {
@@ -52,7 +53,7 @@ func TestNewRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Kind().New(tt.with)
-			wantErrorContains(t, err, tt.want)
+			actiontest.WantErrorContains(t, err, tt.want)
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/actions/actiontest"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -92,9 +93,9 @@ func TestWaitDeployment(t *testing.T) {
 	t.Run("times out", func(t *testing.T) {
 		manifest := strings.Replace(deploymentManifest, "name: web", "name: stuck", 1)
 		applied, log, err := apply(t, map[string]any{"manifests": manifest, "namespace": ns, "wait": true, "wait_timeout": "1s"})
-		wantErrorContains(t, err, "manifests: document 1 (line 1): Deployment "+ns+"/stuck:",
+		actiontest.WantErrorContains(t, err, "manifests: document 1 (line 1): Deployment "+ns+"/stuck:",
 			"not ready after wait_timeout 1s: the controller has not seen generation 1 yet")
-		wantRetryable(t, err, true)
+		actiontest.WantRetryable(t, err, true)
 		if got, want := summary(applied), "Deployment "+ns+"/stuck created"; got != want {
 			t.Errorf("applied %s, want %s", got, want)
 		}
@@ -149,8 +150,8 @@ func TestWaitJob(t *testing.T) {
 				}
 				return
 			}
-			wantErrorContains(t, err, "Job "+ns+"/"+name+": waiting: "+tt.want)
-			wantRetryable(t, err, false)
+			actiontest.WantErrorContains(t, err, "Job "+ns+"/"+name+": waiting: "+tt.want)
+			actiontest.WantRetryable(t, err, false)
 		})
 	}
 }
@@ -221,8 +222,8 @@ func TestRolloutProgress(t *testing.T) {
 				p, err = jobProgress(o)
 			}
 			if tt.err != "" {
-				wantErrorContains(t, err, tt.err)
-				wantRetryable(t, err, false)
+				actiontest.WantErrorContains(t, err, tt.err)
+				actiontest.WantRetryable(t, err, false)
 				return
 			}
 			if err != nil {

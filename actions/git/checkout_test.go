@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hookflow/hookflow/actions/actiontest"
 )
 
 func TestClone(t *testing.T) {
@@ -447,6 +449,6 @@ func TestRemoteErrors(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("error %v does not wrap context.Canceled", err)
 		}
-		wantRetryable(t, err, false)
+		actiontest.WantRetryable(t, err, false)
 	})
 }

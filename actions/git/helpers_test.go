@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/actions/actiontest"
 )
 
 // gitEnv is the environment of the git commands tests run: no user or
@@ -158,31 +159,11 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// wantRetryable fails the test unless err is an *actions.Error with the given
-// retryability.
-func wantRetryable(t *testing.T, err error, retryable bool) {
-	t.Helper()
-	var ae *actions.Error
-	if !errors.As(err, &ae) {
-		t.Fatalf("error %v (%T) is not an *actions.Error", err, err)
-	}
-	if ae.Retryable != retryable {
-		t.Errorf("error %q: Retryable = %v, want %v", err, ae.Retryable, retryable)
-	}
-}
-
-// wantError fails the test unless err holds every part, and is permanent.
+// wantPermanent fails the test unless err holds every part, and is permanent.
 func wantPermanent(t *testing.T, err error, parts ...string) {
 	t.Helper()
-	if err == nil {
-		t.Fatalf("no error, want one containing %q", parts)
-	}
-	for _, p := range parts {
-		if !strings.Contains(err.Error(), p) {
-			t.Errorf("error %q does not contain %q", err, p)
-		}
-	}
-	wantRetryable(t, err, false)
+	actiontest.WantErrorContains(t, err, parts...)
+	actiontest.WantRetryable(t, err, false)
 }
 
 // wantOutputs checks the outputs of a finished step.

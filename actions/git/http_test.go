@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/hookflow/hookflow/actions/actiontest"
 )
 
 // gitHTTPServer serves the bare repositories under root with git
@@ -145,7 +147,7 @@ func TestHTTPServerErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "cannot reach the remote") || !strings.Contains(err.Error(), "connection refused") {
 			t.Fatalf("error = %v, want an unreachable remote", err)
 		}
-		wantRetryable(t, err, true)
+		actiontest.WantRetryable(t, err, true)
 		if !strings.Contains(log.String(), "failed: cannot reach the remote") {
 			t.Errorf("log:\n%s", log)
 		}
@@ -171,7 +173,7 @@ func TestHTTPServerErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v, want %q", err, tt.want)
 			}
-			wantRetryable(t, err, tt.retryable)
+			actiontest.WantRetryable(t, err, tt.retryable)
 		})
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookflow/hookflow/actions/actiontest"
 )
 
 // slowServer answers after a minute, or gives up when the client goes away,
@@ -35,7 +37,7 @@ func TestConnectionRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("error = %v, want connection refused", err)
 	}
-	wantRetryable(t, err, true)
+	actiontest.WantRetryable(t, err, true)
 	if !strings.Contains(log, "failed: ") {
 		t.Errorf("log = %q, want a failure line", log)
 	}
@@ -47,7 +49,7 @@ func TestTimeout(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "timed out after 50ms") {
 		t.Fatalf("error = %v, want a timeout", err)
 	}
-	wantRetryable(t, err, true)
+	actiontest.WantRetryable(t, err, true)
 	// The step's own timeout is not the run's: the runner must not take it
 	// for its context ending.
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -68,7 +70,7 @@ func TestCancel(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("error = %v, want one wrapping context.Canceled", err)
 		}
-		wantRetryable(t, err, false)
+		actiontest.WantRetryable(t, err, false)
 	})
 	t.Run("before the request", func(t *testing.T) {
 		srv, got := recordingServer(t, 200, "")
@@ -92,7 +94,7 @@ func TestCancel(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("error = %v, want one wrapping context.DeadlineExceeded", err)
 		}
-		wantRetryable(t, err, true)
+		actiontest.WantRetryable(t, err, true)
 	})
 }
 

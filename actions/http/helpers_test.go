@@ -3,7 +3,6 @@ package httpaction
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -103,17 +102,4 @@ func closedAddr(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
-}
-
-// wantRetryable fails the test unless err is an *actions.Error with the given
-// retryability.
-func wantRetryable(t *testing.T, err error, retryable bool) {
-	t.Helper()
-	var ae *actions.Error
-	if !errors.As(err, &ae) {
-		t.Fatalf("error %v (%T) is not an *actions.Error", err, err)
-	}
-	if ae.Retryable != retryable {
-		t.Errorf("error %q: Retryable = %v, want %v", err, ae.Retryable, retryable)
-	}
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/actions/actiontest"
 )
 
 // TestRequest checks what arrives at the server for each way of setting the
@@ -141,7 +142,7 @@ func TestRedirects(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), "stopped after 5 redirects") {
 					t.Fatalf("error = %v, want one about too many redirects", err)
 				}
-				wantRetryable(t, err, false)
+				actiontest.WantRetryable(t, err, false)
 				return
 			}
 			if err != nil {
@@ -194,5 +195,5 @@ func TestKindWithTransport(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("Run with the default transport: error = %v, want a certificate error", err)
 	}
-	wantRetryable(t, err, false)
+	actiontest.WantRetryable(t, err, false)
 }

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/hookflow/hookflow/actions/actiontest"
 )
 
 func TestExpect(t *testing.T) {
@@ -68,7 +70,7 @@ func TestUnexpectedStatus(t *testing.T) {
 			if err == nil || !strings.HasPrefix(err.Error(), "unexpected status ") {
 				t.Fatalf("error = %v, want unexpected status", err)
 			}
-			wantRetryable(t, err, tt.retryable)
+			actiontest.WantRetryable(t, err, tt.retryable)
 			want := map[string]any{"status": tt.status, "body": `{"error":"nope"}`, "json": map[string]any{"error": "nope"}}
 			for k, v := range want {
 				if !reflect.DeepEqual(res.Outputs[k], v) {
@@ -166,7 +168,7 @@ func TestMaxResponse(t *testing.T) {
 			if err == nil || err.Error() != "response body larger than max_response 1024 bytes" {
 				t.Fatalf("error = %v, want the max_response error", err)
 			}
-			wantRetryable(t, err, false)
+			actiontest.WantRetryable(t, err, false)
 			if _, ok := res.Outputs["body"]; ok {
 				t.Error("body output set for a body over the limit")
 			}

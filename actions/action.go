@@ -127,6 +127,28 @@ func IsRetryable(err error) bool {
 	return true
 }
 
+// StopCause is why ctx ended, for the error of an action that ctx stopped.
+// Its text is context.Cause(ctx) — who cancelled the run, which timeout ran
+// out — rather than "context canceled", and it matches both that cause and
+// ctx.Err() with errors.Is, as Run's contract asks. It is nil while ctx goes on.
+func StopCause(ctx context.Context) error {
+	err := ctx.Err()
+	if err == nil {
+		return nil
+	}
+	cause := context.Cause(ctx)
+	if cause == nil || cause == err {
+		return err
+	}
+	return &stopCause{cause: cause, err: err}
+}
+
+// stopCause reads as cause and unwraps to cause and err (ctx.Err()).
+type stopCause struct{ cause, err error }
+
+func (e *stopCause) Error() string   { return e.cause.Error() }
+func (e *stopCause) Unwrap() []error { return []error{e.cause, e.err} }
+
 // Kind is a named action type a step can select with `uses:`.
 type Kind struct {
 	// Name is what `uses:` says, e.g. "http".

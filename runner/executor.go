@@ -45,13 +45,17 @@ type Result struct {
 	FinishedAt time.Time    `json:"finished_at"`
 }
 
-// StepResult is a step's outcome.
+// StepResult is a step's outcome: `running` from the moment it starts, then
+// the outcome it ended with.
 type StepResult struct {
-	Index    int            `json:"index"`
-	ID       string         `json:"id"`
-	Name     string         `json:"name"`
-	Outcome  string         `json:"outcome"`
-	ExitCode int            `json:"exit_code"`
+	Index   int    `json:"index"`
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Outcome string `json:"outcome"`
+	// ExitCode is what the step's action reported when it ended (a process's
+	// exit status, -1 when it could not start); nil while the step runs and
+	// for a step whose action never ran.
+	ExitCode *int           `json:"exit_code,omitempty"`
 	Outputs  map[string]any `json:"outputs,omitempty"`
 	Attempts int            `json:"attempts"`
 	Error    string         `json:"error,omitempty"`
@@ -133,7 +137,7 @@ func (x *Executor) Execute(ctx context.Context, job *Job, obs Observer) Result {
 	}
 	defer x.removeWorkspace(w, ws, &res)
 
-	runCtx, cancel := context.WithTimeout(ctx, time.Duration(w.Timeout))
+	runCtx, cancel := context.WithTimeoutCause(ctx, time.Duration(w.Timeout), runTimedOut(w))
 	defer cancel()
 
 	scope := workflows.NewScope(job.Event)
@@ -175,10 +179,11 @@ func (x *Executor) Execute(ctx context.Context, job *Job, obs Observer) Result {
 		stepCtx := runCtx
 		if runCtx.Err() != nil {
 			var stop context.CancelFunc
-			stepCtx, stop = context.WithTimeout(context.WithoutCancel(runCtx), x.cleanupTimeout())
+			stepCtx, stop = context.WithTimeoutCause(context.WithoutCancel(runCtx), x.cleanupTimeout(),
+				fmt.Errorf("clean-up after a cancel is limited to %s", x.cleanupTimeout()))
 			defer stop()
 		}
-		sr.StartedAt = x.now()
+		sr.StartedAt, sr.Outcome = x.now(), workflows.OutcomeRunning
 		obs.StepStarted(*sr)
 		x.runStep(stepCtx, job, step, scope, ws, log, sr)
 		sr.FinishedAt = x.now()
@@ -192,7 +197,7 @@ func (x *Executor) Execute(ctx context.Context, job *Job, obs Observer) Result {
 
 	switch {
 	case errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
-		return finish(workflows.StatusTimedOut, fmt.Sprintf("run timed out after %s", time.Duration(w.Timeout)))
+		return finish(workflows.StatusTimedOut, runTimedOut(w).Error())
 	case ctx.Err() != nil:
 		reason := "cancelled"
 		if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
@@ -203,6 +208,11 @@ func (x *Executor) Execute(ctx context.Context, job *Job, obs Observer) Result {
 		return finish(workflows.StatusFailed, failedReason(failed))
 	}
 	return finish(workflows.StatusSucceeded, "")
+}
+
+// runTimedOut is the cause of a run stopped by the workflow's timeout.
+func runTimedOut(w *workflows.Workflow) error {
+	return fmt.Errorf("run timed out after %s", time.Duration(w.Timeout))
 }
 
 func (x *Executor) cleanupTimeout() time.Duration {

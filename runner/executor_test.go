@@ -22,16 +22,18 @@ import (
 
 // recorder is an Observer that keeps everything it is told.
 type recorder struct {
-	mu       sync.Mutex
-	lines    []LogLine
-	started  []string
-	finished []StepResult
+	mu        sync.Mutex
+	lines     []LogLine
+	started   []string
+	startedAs []StepResult
+	finished  []StepResult
 }
 
 func (r *recorder) StepStarted(s StepResult) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.started = append(r.started, s.ID)
+	r.startedAs = append(r.startedAs, s)
 }
 
 func (r *recorder) StepFinished(s StepResult) {
@@ -126,6 +128,55 @@ steps:
 	}
 }
 
+// TestStepStates: a step is `running`, with no exit code, from its start
+// until it ends; then it has the exit code of what it ran, and a step that ran
+// nothing has none.
+func TestStepStates(t *testing.T) {
+	res, rec := execute(t, newExecutor(t), `
+on: {dispatch: {}}
+steps:
+  - {id: ran, run: "true"}
+  - {id: skipped, if: event.branch == "nope", run: "true"}
+  - {id: nowhere, working_directory: missing, run: "true"}
+`, nil)
+	asJSON := func(s StepResult) map[string]any {
+		t.Helper()
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if len(rec.startedAs) != 2 {
+		t.Fatalf("%d steps started, want 2 (ran and nowhere)", len(rec.startedAs))
+	}
+	for _, s := range rec.startedAs {
+		if m := asJSON(s); m["outcome"] != workflows.OutcomeRunning || m["exit_code"] != nil || s.ExitCode != nil {
+			t.Errorf("step %s started as %v, want running without exit_code", s.ID, m)
+		}
+	}
+	for _, tc := range []struct {
+		outcome string
+		exit    any // as JSON decodes it; nil for absent
+	}{
+		{workflows.OutcomeSuccess, 0.0},
+		{workflows.OutcomeSkipped, nil},
+		{workflows.OutcomeFailure, nil}, // its working directory is missing: nothing ran
+	} {
+		i := slices.IndexFunc(res.Steps, func(s StepResult) bool { return s.Outcome == tc.outcome })
+		if i < 0 {
+			t.Fatalf("no step ended %s: %+v", tc.outcome, res.Steps)
+		}
+		if m := asJSON(res.Steps[i]); m["exit_code"] != tc.exit {
+			t.Errorf("step %s (%s): exit_code %v, want %v", res.Steps[i].ID, tc.outcome, m["exit_code"], tc.exit)
+		}
+	}
+}
+
 func TestStatusFunctions(t *testing.T) {
 	dir := t.TempDir()
 	order := filepath.Join(dir, "order")
@@ -154,8 +205,8 @@ steps:
 	if got := outcomes(res); !mapsEqual(got, want) {
 		t.Errorf("outcomes %v, want %v", got, want)
 	}
-	if res.Steps[1].ExitCode != 3 {
-		t.Errorf("exit code %d, want 3", res.Steps[1].ExitCode)
+	if c := res.Steps[1].ExitCode; c == nil || *c != 3 {
+		t.Errorf("exit code %v, want 3", c)
 	}
 }
 
@@ -214,7 +265,7 @@ steps:
 	if res.Steps[0].Outcome != workflows.OutcomeSuccess || res.Steps[0].Attempts != 3 {
 		t.Errorf("flaky: outcome %s after %d attempts, want success after 3", res.Steps[0].Outcome, res.Steps[0].Attempts)
 	}
-	if res.Steps[1].Outcome != workflows.OutcomeFailure || res.Steps[1].Attempts != 2 || res.Steps[1].ExitCode != 7 {
+	if res.Steps[1].Outcome != workflows.OutcomeFailure || res.Steps[1].Attempts != 2 || res.Steps[1].ExitCode == nil || *res.Steps[1].ExitCode != 7 {
 		t.Errorf("hopeless: %+v", res.Steps[1])
 	}
 	if n := strings.Count(rec.text(System), "retrying in"); n != 3 {
@@ -252,6 +303,9 @@ steps:
 	if got := outcomes(res); got["slow"] != "cancelled" || got["never"] != "cancelled" || got["always"] != "success" {
 		t.Errorf("outcomes %v", got)
 	}
+	if want := "step stopped: run timed out after 300ms"; res.Steps[0].Error != want {
+		t.Errorf("the stopped step's error is %q, want %q", res.Steps[0].Error, want)
+	}
 }
 
 func TestCancel(t *testing.T) {
@@ -272,6 +326,13 @@ func TestCancel(t *testing.T) {
 	}
 	if got := outcomes(res); got["a"] != "cancelled" || got["b"] != "cancelled" {
 		t.Errorf("outcomes %v", got)
+	}
+	// The step says who stopped it, not "context canceled".
+	if want := "step stopped: cancelled by test"; res.Steps[0].Error != want {
+		t.Errorf("the stopped step's error is %q, want %q", res.Steps[0].Error, want)
+	}
+	if log := rec.text(System); !strings.Contains(log, "step a stopped: cancelled by test") {
+		t.Errorf("the log does not say who stopped the step:\n%s", log)
 	}
 }
 

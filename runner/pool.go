@@ -61,8 +61,9 @@ const (
 	DefaultShutdownGrace = 30 * time.Second
 )
 
-// ErrInterrupted is the cause given to runs stopped by a shutdown.
-var ErrInterrupted = errors.New("interrupted")
+// ErrInterrupted is the cause given to runs stopped by a shutdown; their steps
+// read "step stopped: the server is shutting down".
+var ErrInterrupted = errors.New("the server is shutting down")
 
 // NewPool returns a pool; call Run to start it.
 func NewPool(c PoolConfig) *Pool {
@@ -115,6 +116,8 @@ func (p *Pool) Running() int {
 }
 
 // Cancel stops run id if this pool is executing it, and reports whether it was.
+// cause says who or what stopped it: it becomes the run's reason and its
+// running step's error ("step stopped: " + cause).
 func (p *Pool) Cancel(id string, cause error) bool {
 	p.mu.Lock()
 	cancel, ok := p.running[id]

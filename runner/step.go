@@ -78,14 +78,14 @@ func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, 
 			return
 		}
 		res, err := x.attempt(ctx, step, action, s, log, sr.Index)
-		sr.ExitCode, sr.Outputs = res.ExitCode, res.Outputs
+		code := res.ExitCode
+		sr.ExitCode, sr.Outputs = &code, res.Outputs
 		if err == nil {
 			sr.Outcome, sr.Error = workflows.OutcomeSuccess, ""
 			return
 		}
 		if ctx.Err() != nil {
-			sr.Outcome, sr.Error = workflows.OutcomeCancelled, log.Mask(err.Error())
-			log.Systemf(sr.Index, "step %s cancelled: %s", sr.ID, sr.Error)
+			stopped(ctx, log, sr)
 			return
 		}
 		if attempt >= attempts || !actions.IsRetryable(err) {
@@ -96,11 +96,20 @@ func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, 
 		log.Systemf(sr.Index, "attempt %d of %d failed: %s; retrying in %s", attempt, attempts, log.Mask(err.Error()), delay)
 		select {
 		case <-ctx.Done():
-			sr.Outcome, sr.Error = workflows.OutcomeCancelled, log.Mask(err.Error())
+			stopped(ctx, log, sr)
 			return
 		case <-time.After(delay):
 		}
 	}
+}
+
+// stopped records that ctx stopped the step, saying who or what did (the
+// cause the run's context was cancelled with, or the timeout that ran out),
+// whatever error the action made of it.
+func stopped(ctx context.Context, log *runLog, sr *StepResult) {
+	why := log.Mask(actions.StopCause(ctx).Error())
+	sr.Outcome, sr.Error = workflows.OutcomeCancelled, "step stopped: "+why
+	log.Systemf(sr.Index, "step %s stopped: %s", sr.ID, why)
 }
 
 // attempt runs the action once, bounded by the step's timeout.

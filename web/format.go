@@ -110,6 +110,8 @@ func statusClass(s string) string {
 
 func outcomeClass(s string) string {
 	switch s {
+	case workflows.OutcomeRunning:
+		return "st-running"
 	case workflows.OutcomeSuccess, workflows.OutcomeFailure, workflows.OutcomeSkipped, workflows.OutcomeCancelled:
 		return "oc-" + s
 	}

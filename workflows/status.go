@@ -11,8 +11,10 @@ const (
 	StatusSkipped   = "skipped"
 )
 
-// Step outcomes.
+// Step outcomes. A step is `running` from its start until it ends with one of
+// the others; later steps only ever see the final ones.
 const (
+	OutcomeRunning   = "running"
 	OutcomeSuccess   = "success"
 	OutcomeFailure   = "failure"
 	OutcomeSkipped   = "skipped"

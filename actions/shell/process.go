@@ -72,7 +72,7 @@ func (a *Action) execute(ctx context.Context, s *actions.Step, path string, args
 	var exitErr *exec.ExitError
 	switch {
 	case stopped:
-		return code, true, fmt.Errorf("step stopped: %w", ctx.Err())
+		return code, true, fmt.Errorf("step stopped: %w", actions.StopCause(ctx))
 	case waitErr != nil && !errors.As(waitErr, &exitErr):
 		return code, true, fmt.Errorf("wait for %s: %w", args[0], waitErr)
 	case code != 0:

@@ -149,6 +149,8 @@ func TestStopKillsProcessTree(t *testing.T) {
 		// start returns the context for Run and the function that ends it.
 		start func() (context.Context, func())
 		want  error
+		// message, when set, is the error's whole text.
+		message string
 	}{
 		{
 			name: "deadline",
@@ -164,6 +166,16 @@ func TestStopKillsProcessTree(t *testing.T) {
 				return context.WithCancel(context.Background())
 			},
 			want: context.Canceled,
+		},
+		{
+			// Whoever cancels says why, and the error says it too.
+			name: "cancel with a cause",
+			start: func() (context.Context, func()) {
+				ctx, cancel := context.WithCancelCause(context.Background())
+				return ctx, func() { cancel(errCancelledByTest) }
+			},
+			want:    errCancelledByTest,
+			message: "step stopped: cancelled through the API",
 		},
 	}
 	for _, tc := range cases {
@@ -193,8 +205,11 @@ func TestStopKillsProcessTree(t *testing.T) {
 				t.Fatal("Run did not return after its context ended")
 			}
 
-			if !errors.Is(r.err, tc.want) {
-				t.Errorf("error = %v, want one wrapping %v", r.err, tc.want)
+			if !errors.Is(r.err, tc.want) || !errors.Is(r.err, ctx.Err()) {
+				t.Errorf("error = %v, want one wrapping %v and %v", r.err, tc.want, ctx.Err())
+			}
+			if tc.message != "" && r.err.Error() != tc.message {
+				t.Errorf("error = %q, want %q", r.err, tc.message)
 			}
 			// bash dies of the SIGTERM: 128 + 15.
 			if r.res.ExitCode != 143 {
@@ -206,6 +221,9 @@ func TestStopKillsProcessTree(t *testing.T) {
 		})
 	}
 }
+
+// errCancelledByTest is the cause a test gives when it cancels a step.
+var errCancelledByTest = errors.New("cancelled through the API")
 
 // TestRealTimeout runs a step under a real context deadline.
 func TestRealTimeout(t *testing.T) {

@@ -71,11 +71,12 @@ func New(p Params) (*Action, error) {
 // Run writes the script to a file in s.TempDir, runs it in s.Dir with exactly
 // s.Env and returns its exit code and outputs. A script that cannot be started
 // is a permanent error; a non-zero exit is an error "exit code N"; when ctx ends
-// first, the error wraps ctx.Err(). Outputs are returned even with an error.
+// first, the error says why (actions.StopCause) and wraps ctx.Err(). Outputs
+// are returned even with an error.
 func (a *Action) Run(ctx context.Context, s *actions.Step) (actions.Result, error) {
 	res := actions.Result{ExitCode: -1}
-	if err := ctx.Err(); err != nil {
-		return res, fmt.Errorf("step not started: %w", err)
+	if ctx.Err() != nil {
+		return res, fmt.Errorf("step not started: %w", actions.StopCause(ctx))
 	}
 	if err := checkEnv(s.Env); err != nil {
 		return res, actions.Permanent(err)

@@ -60,10 +60,10 @@ func newClientAPI(t *testing.T) *clientAPI {
 	t.Helper()
 	t0 := clientT0()
 	steps, err := json.Marshal([]runner.StepResult{
-		{Index: 0, ID: "checkout", Name: "Check out", Outcome: workflows.OutcomeSuccess, Attempts: 1,
+		{Index: 0, ID: "checkout", Name: "Check out", Outcome: workflows.OutcomeSuccess, ExitCode: stepExit(0), Attempts: 1,
 			Outputs:   map[string]any{"commit": "59b20b8d", "changed": []any{"index.html"}},
 			StartedAt: t0.Add(2 * time.Second), FinishedAt: t0.Add(2*time.Second + 350*time.Millisecond)},
-		{Index: 1, ID: "build", Name: "Build", Outcome: workflows.OutcomeFailure, ExitCode: 2, Attempts: 1,
+		{Index: 1, ID: "build", Name: "Build", Outcome: workflows.OutcomeFailure, ExitCode: stepExit(2), Attempts: 1,
 			Error: "exit status 2", StartedAt: t0.Add(3 * time.Second), FinishedAt: t0.Add(9*time.Second + 200*time.Millisecond)},
 		{Index: 2, ID: "notify", Name: "Notify", Outcome: workflows.OutcomeSkipped},
 	})
@@ -267,6 +267,9 @@ func (a *clientAPI) replay(w http.ResponseWriter, r *http.Request) {
 		Runs:    []workflows.RunRef{{ID: clientRunNew, Workflow: "deploy", Status: workflows.StatusQueued}},
 		Skipped: []workflows.Skip{{Workflow: "docs", Reason: `paths: no changed file matches "docs/**"`}}})
 }
+
+// stepExit is a step's exit code as runner.StepResult holds it.
+func stepExit(code int) *int { return &code }
 
 // clientMain runs the command line in-process with ctx.
 func clientMain(t *testing.T, ctx context.Context, args ...string) (code int, stdout, stderr string) {

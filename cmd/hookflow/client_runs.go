@@ -153,7 +153,7 @@ func printRun(w io.Writer, r *store.Run) {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  ID\tNAME\tOUTCOME\tEXIT\tDURATION")
 	for _, s := range steps {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", s.ID, s.Name, s.Outcome, s.ExitCode, clientDuration(s.StartedAt, s.FinishedAt))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", s.ID, s.Name, s.Outcome, exitText(s.ExitCode), clientDuration(s.StartedAt, s.FinishedAt))
 	}
 	tw.Flush()
 	for _, s := range steps {
@@ -225,4 +225,13 @@ func runsRerun(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return code
 	}
 	return clientShow(ctx, c, http.MethodPost, clientPath("runs", pos[0], "rerun"), nil, printQueued)
+}
+
+// exitText shows a step's exit code, or "-" while it runs and for a step
+// whose action never ran.
+func exitText(code *int) string {
+	if code == nil {
+		return "-"
+	}
+	return strconv.Itoa(*code)
 }

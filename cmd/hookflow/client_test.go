@@ -95,7 +95,7 @@ func TestClientCommands(t *testing.T) {
 				"  ID        NAME       OUTCOME  EXIT  DURATION\n" +
 				"  checkout  Check out  success  0     350ms\n" +
 				"  build     Build      failure  2     6.2s\n" +
-				"  notify    Notify     skipped  0     -\n" +
+				"  notify    Notify     skipped  -     -\n" +
 				"\ncheckout:\n" +
 				"  changed = [\"index.html\"]\n" +
 				"  commit = 59b20b8d\n" +

@@ -168,7 +168,7 @@ func (t *terminal) stepKey(i int) string {
 func printSummary(w io.Writer, job *runner.Job, res runner.Result) {
 	fmt.Fprintf(w, "\nrun %s of %s: %s in %s\n", job.ID, job.Workflow.Name, res.Status, res.FinishedAt.Sub(res.StartedAt).Round(time.Millisecond))
 	for _, s := range res.Steps {
-		line := fmt.Sprintf("  %-10s %-20s exit %d", s.Outcome, s.ID, s.ExitCode)
+		line := fmt.Sprintf("  %-10s %-20s exit %s", s.Outcome, s.ID, exitText(s.ExitCode))
 		if len(s.Outputs) > 0 {
 			b, _ := json.Marshal(s.Outputs)
 			line += " outputs " + string(b)

@@ -516,6 +516,14 @@ func TestGracefulShutdown(t *testing.T) {
 			t.Errorf("run %s: %v %+v, want %v", id, err, r, want)
 		}
 	}
+	r, err := st.GetRun(context.Background(), long.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []struct{ Error string }
+	if err := json.Unmarshal(r.Steps, &steps); err != nil || len(steps) != 1 || steps[0].Error != "step stopped: the server is shutting down" {
+		t.Errorf("the interrupted step: %s (%v), want it stopped by the shutdown", r.Steps, err)
+	}
 }
 
 func TestFolderChangesReload(t *testing.T) {

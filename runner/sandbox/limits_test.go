@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -174,6 +177,43 @@ while :; do sleep 0.05; done`
 			}
 			if b, err := os.ReadFile(filepath.Join(s.ws, "cleaned")); err != nil || string(b) != "done\n" {
 				t.Errorf("the step did not clean up: %q, %v\n%s", b, err, r.output())
+			}
+		})
+	}
+}
+
+// TestStopRightAfterStart sends a step SIGTERM as soon as it has started, at
+// each level: in a sandbox, before bubblewrap has started the program inside,
+// which has nothing to clean up yet. The step ends, rather than running on
+// with a signal that reached no one.
+func TestStopRightAfterStart(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, level := range levels {
+		t.Run(level, func(t *testing.T) {
+			s := newServer(t)
+			h := s.host(t)
+			requireIsolated(t, h)
+			c := confine(t, h, policy(level), s.ws)
+			cmd := &exec.Cmd{Path: sleep, Args: []string{"sleep", "1000"}, Env: []string{"PATH=/usr/bin:/bin"}, Dir: s.ws}
+			proc, err := c.Start(cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			proc.Signal(syscall.SIGTERM)
+			exited := make(chan struct{})
+			go func() { cmd.Wait(); close(exited) }()
+			select {
+			case <-exited:
+			case <-time.After(safetyNet):
+				proc.Signal(syscall.SIGKILL)
+				<-exited
+				t.Error("the step went on after SIGTERM")
+			}
+			if err := proc.Release(); err != nil {
+				t.Error(err)
 			}
 		})
 	}

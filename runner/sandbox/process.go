@@ -22,13 +22,20 @@ type process struct {
 // bubblewrap, whose death takes the PID namespace and everything in it down
 // with it (--die-with-parent), while other signals go to the processes inside
 // only, so that the step gets its grace period instead of an instant teardown.
+// While nothing runs inside yet (bubblewrap is still setting up), the step's
+// program has not started and has nothing to clean up, and a signal sent to
+// no one would be lost: the sandbox is torn down instead.
 // The cgroup, where there is one, finds processes that left the process group.
 func (p *process) Signal(sig syscall.Signal) {
 	if p.isolated && sig != syscall.SIGKILL {
-		for _, pid := range descendants(p.pid, 2) {
+		inside := descendants(p.pid, 2)
+		for _, pid := range inside {
 			_ = syscall.Kill(pid, sig)
 		}
-		return
+		if len(inside) > 0 {
+			return
+		}
+		sig = syscall.SIGKILL
 	}
 	_ = syscall.Kill(-p.pid, sig)
 	if sig == syscall.SIGKILL && p.cgroup != nil {

@@ -111,8 +111,12 @@ func (s *Server) getRun(c echo.Context) error {
 	return c.JSON(http.StatusOK, ViewRun(r))
 }
 
+// cancelReason is the reason recorded on a run cancelled through the API
+// (and so through the CLI and the UI, which call it).
+const cancelReason = "cancelled through the API"
+
 func (s *Server) cancelRun(c echo.Context) error {
-	r, err := s.Store.Cancel(c.Request().Context(), c.Param("id"))
+	r, err := s.Store.Cancel(c.Request().Context(), c.Param("id"), cancelReason)
 	if errors.Is(err, store.ErrConflict) {
 		return s.fail(c, workflows.Errorf(workflows.EConflict, "run %s has already finished", c.Param("id")))
 	}
@@ -120,9 +124,10 @@ func (s *Server) cancelRun(c echo.Context) error {
 		return s.fail(c, err)
 	}
 	if r.Status == workflows.StatusRunning {
-		// Stop it at once if it runs here; another node sees the request at
-		// its next heartbeat.
-		s.Pool.Cancel(r.ID, errors.New("cancelled by request"))
+		// Stop it at once if it runs here, for the reason recorded (an
+		// earlier request's, if there was one). Another node hears of it
+		// through the store.
+		s.Pool.Cancel(r.ID, errors.New(r.Reason))
 	}
 	return c.JSON(http.StatusOK, ViewRun(r))
 }

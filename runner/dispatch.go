@@ -40,9 +40,13 @@ type DispatcherConfig struct {
 	// them (concurrency groups, cooldown keys).
 	Secrets func(names []string) map[string]string
 	// Notify is called after runs were queued, to wake the pool.
-	Notify  func()
-	Metrics *Metrics
-	Now     func() time.Time
+	Notify func()
+	// CancelRequested is called with the running runs whose cancel a
+	// dispatch requested (cancel_in_progress), so that the pool of this
+	// process stops at once those it executes (Pool.CancelRequested).
+	CancelRequested func(ids ...string)
+	Metrics         *Metrics
+	Now             func() time.Time
 }
 
 type dispatchRequest struct {
@@ -67,6 +71,9 @@ func NewDispatcher(c DispatcherConfig) *Dispatcher {
 	}
 	if c.Notify == nil {
 		c.Notify = func() {}
+	}
+	if c.CancelRequested == nil {
+		c.CancelRequested = func(...string) {}
 	}
 	d := &Dispatcher{c: c, requests: make(chan *dispatchRequest, maxBatch)}
 	return d
@@ -116,6 +123,7 @@ func (d *Dispatcher) commit(ctx context.Context, batch []*dispatchRequest) {
 	// its senders are waiting for an answer.
 	err := d.c.Store.Dispatch(context.WithoutCancel(ctx), items, d.c.MaxQueued, d.c.Now().UTC())
 	queued := false
+	var cancel []string
 	for _, r := range batch {
 		r.err = err
 		if err == nil {
@@ -125,8 +133,14 @@ func (d *Dispatcher) commit(ctx context.Context, batch []*dispatchRequest) {
 			if stored && r.d.Event != nil {
 				d.c.Metrics.event()
 			}
+			if stored {
+				cancel = append(cancel, r.d.CancelRequested...)
+			}
 		}
 		close(r.done)
+	}
+	if len(cancel) > 0 {
+		d.c.CancelRequested(cancel...)
 	}
 	if queued {
 		d.c.Notify()

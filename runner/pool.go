@@ -128,6 +128,44 @@ func (p *Pool) Cancel(id string, cause error) bool {
 	return ok
 }
 
+// CancelRequested stops the runs among ids that this pool executes and whose
+// cancel was requested through the store, each with the reason the store
+// recorded; other ids are passed over. Whoever requests a cancel in this
+// process calls it, as do the heartbeat and, when the store tells of cancels
+// on other nodes (store.CancelNotifier), the pool itself. It reads the
+// store, and returns once the runs were told to stop.
+func (p *Pool) CancelRequested(ids ...string) {
+	for _, id := range ids {
+		p.mu.Lock()
+		_, ok := p.running[id]
+		p.mu.Unlock()
+		if !ok {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		r, err := p.c.Store.GetRun(ctx, id)
+		cancel()
+		reason := "cancelled"
+		switch {
+		case err != nil:
+			p.c.Logger.Warn("cancel requested; cannot read by whom", "run", id, "err", err)
+		case !r.CancelRequested:
+			continue
+		case r.Reason != "":
+			reason = r.Reason
+		}
+		p.Cancel(id, errors.New(reason))
+	}
+}
+
+// followCancels stops the runs whose cancel the store announces, until ctx
+// ends.
+func (p *Pool) followCancels(ctx context.Context, n store.CancelNotifier) {
+	for id := range n.CancelRequests(ctx, p.c.Logger) {
+		p.CancelRequested(id)
+	}
+}
+
 // Run recovers the runs this node left behind, then claims and executes runs
 // until ctx is done. It then lets running runs finish for the shutdown grace,
 // cancels the rest (they end `failed`, "interrupted"), and returns when all
@@ -142,6 +180,12 @@ func (p *Pool) Run(ctx context.Context) error {
 	}
 	runCtx, stopRuns := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopRuns(ErrInterrupted)
+	if n, ok := p.c.Store.(store.CancelNotifier); ok {
+		listenCtx, stopListening := context.WithCancel(runCtx)
+		listening := make(chan struct{})
+		go func() { defer close(listening); p.followCancels(listenCtx, n) }()
+		defer func() { stopListening(); <-listening }()
+	}
 	go p.heartbeat(runCtx)
 	if p.c.RecoverEvery > 0 {
 		go p.recoverDead(runCtx)
@@ -211,7 +255,7 @@ func (p *Pool) start(ctx context.Context, run *store.Run, slots chan struct{}) {
 }
 
 // heartbeat renews the leases of this node's runs and stops those whose cancel
-// was requested through the store (by another node's API).
+// was requested through the store, should nothing have told the pool sooner.
 func (p *Pool) heartbeat(ctx context.Context) {
 	t := time.NewTicker(p.c.Lease / 3)
 	defer t.Stop()
@@ -235,13 +279,9 @@ func (p *Pool) heartbeat(ctx context.Context) {
 			p.c.Logger.Error("renew leases", "err", err)
 			continue
 		}
-		for _, id := range cancel {
-			p.Cancel(id, errCancelRequested)
-		}
+		p.CancelRequested(cancel...)
 	}
 }
-
-var errCancelRequested = errors.New("cancelled")
 
 // recoverDead recovers, every RecoverEvery, the runs of nodes that died: their
 // leases expired, since only a live node renews them (SPEC §5). A requeued run

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,9 +40,12 @@ func newQueue(t *testing.T, parallel, maxQueued int, files map[string]string) *q
 	}
 	x := newExecutor(t)
 	q := &queue{store: st, set: set}
+	// The lease is long, so that its heartbeat (every third of it) cannot be
+	// what tells a run of its cancel within a test.
 	q.pool = NewPool(PoolConfig{Store: st, Executor: x, Workflows: func() *workflows.Set { return set },
-		Node: "test", MaxParallel: parallel, Poll: 50 * time.Millisecond, ShutdownGrace: 5 * time.Second})
-	q.dispatcher = NewDispatcher(DispatcherConfig{Store: st, MaxQueued: maxQueued, Notify: q.pool.Wake})
+		Node: "test", MaxParallel: parallel, Lease: 10 * time.Minute, Poll: 50 * time.Millisecond, ShutdownGrace: 5 * time.Second})
+	q.dispatcher = NewDispatcher(DispatcherConfig{Store: st, MaxQueued: maxQueued, Notify: q.pool.Wake,
+		CancelRequested: q.pool.CancelRequested})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{}, 2)
 	go func() { q.dispatcher.Run(ctx); done <- struct{}{} }()
@@ -177,24 +181,66 @@ func TestParallelLimit(t *testing.T) {
 	}
 }
 
+// TestCancelInProgress: a second run of a group with cancel_in_progress stops
+// the running one's step at once (the heartbeat is minutes away), and the
+// first run says which run stopped it.
 func TestCancelInProgress(t *testing.T) {
 	q := newQueue(t, 4, 0, map[string]string{"c": `
 on: {dispatch: {inputs: {n: {}}}}
 concurrency: {group: deploy, cancel_in_progress: true}
 env: {N: "${{ inputs.n }}"}
 steps:
-  - run: '[ "$N" = second ] || sleep 600'
+  - id: work
+    run: '[ "$N" = second ] || sleep 30'
 `})
 	q.startPool(t)
 	first := q.dispatch(t, "c", map[string]any{"n": "first"}).Runs[0].ID
-	q.waitStatus(t, first, workflows.StatusRunning)
+	q.waitStep(t, first, 0, workflows.OutcomeRunning)
 	second := q.dispatch(t, "c", map[string]any{"n": "second"}).Runs[0].ID
-	if r := q.wait(t, first); r.Status != workflows.StatusCancelled {
-		t.Errorf("first run: %s %q, want cancelled", r.Status, r.Reason)
+	r := q.wait(t, first)
+	reason := store.CancelInProgressReason(second)
+	if r.Status != workflows.StatusCancelled || r.Reason != reason {
+		t.Errorf("first run: %s %q, want cancelled (%q)", r.Status, r.Reason, reason)
+	}
+	if took := r.FinishedAt.Sub(r.StartedAt); took >= 30*time.Second {
+		t.Errorf("the first run took %s: it ended only when its step did", took)
+	}
+	if step := steps(t, r)[0]; step.Outcome != workflows.OutcomeCancelled || step.Error != "step stopped: "+reason {
+		t.Errorf("first run's step: %s (%q), want cancelled (%q)", step.Outcome, step.Error, "step stopped: "+reason)
 	}
 	if r := q.wait(t, second); r.Status != workflows.StatusSucceeded {
 		t.Errorf("second run: %s %q", r.Status, r.Reason)
 	}
+}
+
+// steps decodes a stored run's step results.
+func steps(t *testing.T, r *store.Run) []StepResult {
+	t.Helper()
+	var steps []StepResult
+	if err := json.Unmarshal(r.Steps, &steps); err != nil {
+		t.Fatalf("steps of run %s: %v", r.ID, err)
+	}
+	return steps
+}
+
+// waitStep waits until step i of run id has outcome, as the store shows it.
+func (q *queue) waitStep(t *testing.T, id string, i int, outcome string) StepResult {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		r, err := q.store.GetRun(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Steps) > 0 {
+			if s := steps(t, r); len(s) > i && s[i].Outcome == outcome {
+				return s[i]
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("step %d of run %s never became %s", i, id, outcome)
+	return StepResult{}
 }
 
 func TestPendingLatest(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/hookflow/hookflow/workflows"
@@ -69,7 +70,9 @@ type Run struct {
 	CooldownPeriod   time.Duration `json:"-"`
 	OnInterrupt      string        `json:"-"`
 
-	Status          string          `json:"status"`
+	Status string `json:"status"`
+	// Reason says why a finished or skipped run ended as it did; while a
+	// running run has CancelRequested, it says who asked for the cancel.
 	Reason          string          `json:"reason"`
 	QueuedAt        time.Time       `json:"queued_at"`
 	StartedAt       time.Time       `json:"started_at,omitzero"`
@@ -99,6 +102,10 @@ type Dispatch struct {
 	// Err is this dispatch's own failure (ErrQueueFull); the others in the
 	// batch are unaffected.
 	Err error
+	// CancelRequested lists the running runs whose cancel this dispatch
+	// requested (CancelInProgress), by id, for the process that executes
+	// them to stop them at once.
+	CancelRequested []string
 }
 
 // LogLine is one stored log line. Seq orders the lines of a run, from 1.
@@ -137,7 +144,9 @@ type Store interface {
 	// whose cooldown key started a run within its period is stored `skipped`
 	// with reason "cooldown: key K ran 3m0s ago"; a run with PendingLatest turns
 	// older queued runs of its group `skipped` ("superseded by run ID"); a run
-	// with CancelInProgress sets CancelRequested on the group's running runs.
+	// with CancelInProgress sets CancelRequested on the group's running runs
+	// that do not have it yet, with reason "cancelled by a newer run ID
+	// (cancel_in_progress)", and lists them in CancelRequested.
 	// The returned error is for the batch as a whole (store unavailable).
 	Dispatch(ctx context.Context, batch []*Dispatch, maxQueued int, now time.Time) error
 
@@ -146,7 +155,9 @@ type Store interface {
 	// runnable unless its group has a running run or an older queued run.
 	Claim(ctx context.Context, node string, lease time.Duration, now time.Time) (*Run, error)
 	// Renew extends the leases of node's running runs in ids, and returns the
-	// ids among them whose cancel has been requested.
+	// ids among them whose cancel has been requested. It is how a node learns
+	// of a cancel requested elsewhere when nothing tells it sooner (see
+	// CancelNotifier).
 	Renew(ctx context.Context, node string, ids []string, until time.Time) (cancel []string, err error)
 	// UpdateSteps records a running run's step results so far.
 	UpdateSteps(ctx context.Context, id string, steps json.RawMessage, sandbox string) error
@@ -154,8 +165,10 @@ type Store interface {
 	// (ErrConflict otherwise: it was recovered by another node).
 	Finish(ctx context.Context, node string, run *Run) error
 	// Cancel cancels run id: a queued run becomes `skipped` ("cancelled before
-	// start"); a running one gets CancelRequested. A finished run is ErrConflict.
-	Cancel(ctx context.Context, id string) (*Run, error)
+	// start"); a running one gets CancelRequested, with reason, which says who
+	// asked, unless its cancel was requested before (the first reason stays).
+	// A finished run is ErrConflict.
+	Cancel(ctx context.Context, id, reason string) (*Run, error)
 	// Recover ends runs left `running` whose lease expired before now, or that
 	// node held (on start, a node's own runs are dead): each becomes `failed`
 	// with reason "interrupted", or `queued` again when OnInterrupt is
@@ -182,6 +195,29 @@ type Store interface {
 	// Ping reports whether the store can be reached.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// CancelNotifier is an optional part of a Store that several nodes share: it
+// tells every node at once of a cancel requested on any node, so that the node
+// that executes the run stops it without waiting for its next Renew. A Store
+// that one process has to itself need not implement it: the process that asks
+// for a cancel can tell its own pool directly.
+type CancelNotifier interface {
+	// CancelRequests returns a channel that receives the id of each running
+	// run whose cancel is requested (Cancel, or Dispatch's CancelInProgress),
+	// on any node, until ctx ends; then the channel is closed. On every
+	// (re)connection it first sends the ids of running runs whose cancel was
+	// requested already, since requests made while nobody listened are lost.
+	// It reconnects by itself when listening fails, telling logger (nil:
+	// nobody). The same id may come more than once. The caller must keep
+	// receiving until the channel is closed.
+	CancelRequests(ctx context.Context, logger *slog.Logger) <-chan string
+}
+
+// CancelInProgressReason is the reason recorded on a running run whose cancel
+// was requested by newer, a run of its group with cancel_in_progress.
+func CancelInProgressReason(newer string) string {
+	return "cancelled by a newer run " + newer + " (cancel_in_progress)"
 }
 
 // IsNotFound reports whether err means "no such thing".

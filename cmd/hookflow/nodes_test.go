@@ -59,15 +59,21 @@ func (b *syncBuffer) String() string {
 }
 
 // startCluster writes files into dir/workflows and starts n nodes on a fresh
-// database; it returns them and the database's DSN.
+// database, with testLease; it returns them and the database's DSN.
 func startCluster(t *testing.T, dir string, n int, files map[string]string) ([]*node, string) {
+	t.Helper()
+	return startClusterWithLease(t, dir, n, files, testLease)
+}
+
+// startClusterWithLease is startCluster with the nodes' lease.
+func startClusterWithLease(t *testing.T, dir string, n int, files map[string]string, lease time.Duration) ([]*node, string) {
 	t.Helper()
 	dsn := pgtest.Database(t)
 	for name, src := range files {
 		writeFile(t, filepath.Join(dir, "workflows", name), src)
 	}
 	config := filepath.Join(dir, "hookflow.yaml")
-	writeFile(t, config, fmt.Sprintf("store: '%s'\nlimits: {lease: %s, max_parallel_runs: 4}\nshutdown_timeout: 2s\n", dsn, testLease))
+	writeFile(t, config, fmt.Sprintf("store: '%s'\nlimits: {lease: %s, max_parallel_runs: 4}\nshutdown_timeout: 2s\n", dsn, lease))
 	nodes := make([]*node, n)
 	for i := range nodes {
 		nodes[i] = startNode(t, dir, config, i)

@@ -135,7 +135,8 @@ func (a *App) Open(ctx context.Context) error {
 		Lease: time.Duration(c.Limits.Lease), RecoverEvery: a.cluster.recoverEvery(time.Duration(c.Limits.Lease)),
 		ShutdownGrace: time.Duration(c.ShutdownTimeout), BaseURL: strings.TrimSuffix(c.PublicURL, "/"), Logger: a.Logger})
 	a.dispatcher = runner.NewDispatcher(runner.DispatcherConfig{Store: st, MaxQueued: c.Limits.MaxQueuedRuns,
-		DedupWindow: time.Duration(c.Limits.DedupWindow), Secrets: secrets, Notify: a.pool.Wake, Metrics: runMetrics})
+		DedupWindow: time.Duration(c.Limits.DedupWindow), Secrets: secrets, Notify: a.pool.Wake,
+		CancelRequested: a.pool.CancelRequested, Metrics: runMetrics})
 
 	a.echo = echo.New()
 	a.echo.HideBanner, a.echo.HidePort = true, true

@@ -253,6 +253,93 @@ func TestNotifications(t *testing.T) {
 	}
 }
 
+// TestCancelRequests checks that a cancel requested on one node, through
+// Cancel or through a dispatch with cancel_in_progress, reaches the listener
+// of another node, and that a new listener hears first of the cancels
+// requested before it listened.
+func TestCancelRequests(t *testing.T) {
+	stores := nodes(t, 2)
+	ctx := t.Context()
+	// Other tests' schemas share the database's notifications: the ids here
+	// are this test's own.
+	unique := fmt.Sprint(time.Now().UnixNano())
+	claim := func(d *store.Dispatch) string {
+		t.Helper()
+		if err := stores[0].Dispatch(ctx, []*store.Dispatch{d}, 0, t0); err != nil || d.Err != nil {
+			t.Fatalf("Dispatch: %v, %v", err, d.Err)
+		}
+		r, err := stores[1].Claim(ctx, "n1", time.Hour, t0)
+		if err != nil || r == nil || r.ID != d.Runs[0].ID {
+			t.Fatalf("Claim = %+v, %v; want %s", r, err, d.Runs[0].ID)
+		}
+		return r.ID
+	}
+	listen, stop := context.WithCancel(ctx)
+	ch := stores[1].CancelRequests(listen, nil)
+
+	// The listener may not listen yet: a running run's cancel may be asked
+	// for again, and is notified each time.
+	byAPI := claim(event("api-" + unique))
+	waitID(t, ch, byAPI, func() {
+		if _, err := stores[0].Cancel(ctx, byAPI, "cancelled through the API"); err != nil {
+			t.Fatalf("Cancel: %v", err)
+		}
+	})
+	if err := stores[1].Finish(ctx, "n1", &store.Run{ID: byAPI, Status: "cancelled"}); err != nil {
+		t.Fatalf("Finish: %v", err)
+	}
+
+	inGroup := func(d *store.Dispatch) {
+		d.Runs[0].Group, d.Runs[0].CancelInProgress = "g-"+unique, true
+	}
+	older := claim(event("older-"+unique, inGroup))
+	// The listener listens by now: it heard of the first cancel.
+	newer := event("newer-"+unique, inGroup)
+	if err := stores[0].Dispatch(ctx, []*store.Dispatch{newer}, 0, t0); err != nil || newer.Err != nil {
+		t.Fatalf("Dispatch: %v, %v", err, newer.Err)
+	}
+	waitID(t, ch, older, nil)
+	if r, err := stores[1].GetRun(ctx, older); err != nil || r.Reason != store.CancelInProgressReason(newer.Runs[0].ID) {
+		t.Fatalf("GetRun = %+v, %v; want the reason naming the newer run", r, err)
+	}
+	stop()
+	for range ch { // closed once ctx ends
+	}
+
+	// A listener that comes later hears first of the runs whose cancel
+	// was requested already.
+	ch = stores[0].CancelRequests(ctx, nil)
+	waitID(t, ch, older, nil)
+}
+
+// waitID calls ask, then waits for id on ch, asking again every so often,
+// for a bounded time; with no ask, it only waits. Other ids are passed over.
+func waitID(t *testing.T, ch <-chan string, id string, ask func()) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	again := time.NewTicker(200 * time.Millisecond)
+	defer again.Stop()
+	if ask == nil {
+		ask = func() {}
+	}
+	ask()
+	for {
+		select {
+		case got, ok := <-ch:
+			if !ok {
+				t.Fatalf("waiting for %s: the channel was closed", id)
+			}
+			if got == id {
+				return
+			}
+		case <-again.C:
+			ask()
+		case <-deadline:
+			t.Fatalf("%s did not come within 30s", id)
+		}
+	}
+}
+
 // receive waits for a value on ch, for a bounded time.
 func receive(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()

@@ -83,7 +83,7 @@ func (s *Store) dispatch(ctx context.Context, batch []*store.Dispatch, failed []
 	d := &dispatcher{ctx: ctx, tx: tx, now: now, maxQueued: maxQueued, depth: -1,
 		byID: make(map[string]*store.Run)}
 	for i, item := range batch {
-		item.Duplicate, item.Err = nil, nil
+		item.Duplicate, item.Err, item.CancelRequested = nil, nil, nil
 		if failed[i] != nil {
 			item.Err = fmt.Errorf("dispatch %s: %w", eventID(item), failed[i])
 			continue
@@ -371,7 +371,19 @@ func (d *dispatcher) store(item *store.Dispatch) (superseded map[string]string, 
 			continue
 		}
 		if r.CancelInProgress {
-			b.Queue(`UPDATE runs SET cancel_requested = true WHERE grp = $1 AND status = 'running' AND grp <> ''`, r.Group)
+			// The node that executes them hears of it when this commits.
+			b.Queue(`WITH c AS (UPDATE runs SET cancel_requested = true, reason = $1
+					WHERE grp = $2 AND status = 'running' AND grp <> '' AND NOT cancel_requested
+					RETURNING id)
+				SELECT id, pg_notify($3, id) FROM c`, store.CancelInProgressReason(r.ID), r.Group, cancelChannel,
+			).Query(func(rows pgx.Rows) error {
+				var id string
+				_, err := pgx.ForEachRow(rows, []any{&id, nil}, func() error {
+					item.CancelRequested = append(item.CancelRequested, id)
+					return nil
+				})
+				return err
+			})
 		}
 		if r.PendingLatest {
 			// A queued run that a concurrent Claim holds is waited for, then

@@ -25,45 +25,94 @@ const (
 // It listens on a connection of its own, outside the pool, and reconnects
 // when that fails, telling logger (nil: nobody).
 func (s *Store) Notifications(ctx context.Context, logger *slog.Logger) <-chan struct{} {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	ch := make(chan struct{}, 1)
 	go func() {
 		defer close(ch)
-		backoff := retryMin
-		for {
-			err := s.listen(ctx, ch, func() { backoff = retryMin })
-			if ctx.Err() != nil {
-				return
-			}
-			logger.Warn("listening for queued runs failed; retrying", "err", err, "in", backoff)
-			if !sleep(ctx, backoff) {
-				return
-			}
-			backoff = min(2*backoff, retryMax)
-		}
+		s.follow(ctx, logger, "queued runs", notifyChannel,
+			func(context.Context, *pgx.Conn) error { signal(ch); return nil },
+			func(string) { signal(ch) })
 	}()
 	return ch
 }
 
-// listen forwards notifications to ch until the connection fails or ctx ends.
-// It calls listening once it listens.
-func (s *Store) listen(ctx context.Context, ch chan<- struct{}, listening func()) error {
+// CancelRequests implements store.CancelNotifier. Cancel and Dispatch notify
+// on cancelChannel in the transaction that requests the cancel, so a listener
+// hears of it once it is committed. Like Notifications, it listens on a
+// connection of its own and reconnects when that fails.
+func (s *Store) CancelRequests(ctx context.Context, logger *slog.Logger) <-chan string {
+	ch := make(chan string, 16)
+	send := func(id string) {
+		select {
+		case ch <- id:
+		case <-ctx.Done():
+		}
+	}
+	go func() {
+		defer close(ch)
+		s.follow(ctx, logger, "cancel requests", cancelChannel, func(ctx context.Context, conn *pgx.Conn) error {
+			rows, err := conn.Query(ctx, `SELECT id FROM runs WHERE status = 'running' AND cancel_requested`)
+			if err != nil {
+				return fmt.Errorf("runs whose cancel was requested: %w", err)
+			}
+			ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return fmt.Errorf("runs whose cancel was requested: %w", err)
+			}
+			for _, id := range ids {
+				send(id)
+			}
+			return nil
+		}, send)
+	}()
+	return ch
+}
+
+// follow listens on channel until ctx ends, reconnecting with a back-off when
+// the connection fails, and telling logger (nil: nobody) about what. Once
+// listening on a connection, it calls connected with it, then handle with the
+// payload of each notification.
+func (s *Store) follow(ctx context.Context, logger *slog.Logger, what, channel string,
+	connected func(context.Context, *pgx.Conn) error, handle func(payload string)) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	backoff := retryMin
+	for {
+		err := s.listen(ctx, channel, func(conn *pgx.Conn) error {
+			backoff = retryMin
+			return connected(ctx, conn)
+		}, handle)
+		if ctx.Err() != nil {
+			return
+		}
+		logger.Warn("listening for "+what+" failed; retrying", "err", err, "in", backoff)
+		if !sleep(ctx, backoff) {
+			return
+		}
+		backoff = min(2*backoff, retryMax)
+	}
+}
+
+// listen passes the notifications of channel to handle until the connection
+// fails or ctx ends. It calls listening once it listens.
+func (s *Store) listen(ctx context.Context, channel string, listening func(*pgx.Conn) error, handle func(string)) error {
 	conn, err := s.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeConn(conn)
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{notifyChannel}.Sanitize()); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	listening()
+	if err := listening(conn); err != nil {
+		return err
+	}
 	for {
-		signal(ch)
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			return fmt.Errorf("wait for notification: %w", err)
 		}
+		handle(n.Payload)
 	}
 }
 

@@ -13,8 +13,9 @@
 //     is atomic — these locks give per key, while dispatches that share no
 //     key still commit in parallel.
 //   - Notifications wake the pools of every node (LISTEN/NOTIFY) when runs
-//     are queued or a group is freed; Leader elects the one node that fires
-//     cron schedules (a session advisory lock).
+//     are queued or a group is freed, and CancelRequests tells them at once
+//     of cancels; Leader elects the one node that fires cron schedules (a
+//     session advisory lock).
 package postgres
 
 import (
@@ -56,7 +57,10 @@ type Store struct {
 	now  func() time.Time
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store          = (*Store)(nil)
+	_ store.CancelNotifier = (*Store)(nil)
+)
 
 // Open connects to the database dsn names (postgres://… or key=value), and
 // brings its schema up to date. pool_max_conns in the DSN sizes the pool.
@@ -226,9 +230,13 @@ func lockKey(namespace, key string) int64 {
 	return int64(h.Sum64())
 }
 
-// notifyChannel is the LISTEN/NOTIFY channel that says "runs may be
-// claimable": runs were queued, or a group was freed.
-const notifyChannel = "hookflow_runs"
+// LISTEN/NOTIFY channels. notifyChannel says "runs may be claimable": runs
+// were queued, or a group was freed. cancelChannel carries the id of a
+// running run whose cancel was requested.
+const (
+	notifyChannel = "hookflow_runs"
+	cancelChannel = "hookflow_cancel"
+)
 
 // errNoRows reports whether err is pgx's "no rows".
 func errNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

@@ -133,20 +133,38 @@ func (s *Store) Finish(ctx context.Context, node string, run *store.Run) error {
 	return nil
 }
 
-// Cancel skips a queued run or asks a running one to stop.
-func (s *Store) Cancel(ctx context.Context, id string) (*store.Run, error) {
-	r, err := scanRun(s.pool.QueryRow(ctx, `UPDATE runs SET
+// Cancel skips a queued run or asks a running one to stop, and then tells
+// the node that executes it, in the same transaction (CancelRequests). SET
+// expressions all see the row as it was.
+func (s *Store) Cancel(ctx context.Context, id, reason string) (*store.Run, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cancel %s: %w", id, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) // a no-op once committed
+	r, err := scanRun(tx.QueryRow(ctx, `UPDATE runs SET
 			status = CASE status WHEN 'queued' THEN 'skipped' ELSE status END,
-			reason = CASE status WHEN 'queued' THEN 'cancelled before start' ELSE reason END,
-			finished_at = CASE status WHEN 'queued' THEN $1 ELSE finished_at END,
+			reason = CASE
+				WHEN status = 'queued' THEN 'cancelled before start'
+				WHEN NOT cancel_requested THEN $1
+				ELSE reason END,
+			finished_at = CASE status WHEN 'queued' THEN $2 ELSE finished_at END,
 			cancel_requested = CASE status WHEN 'running' THEN true ELSE cancel_requested END
-		WHERE id = $2 AND status IN ('queued', 'running')
-		RETURNING `+runColumns, ms(s.now()), id))
+		WHERE id = $3 AND status IN ('queued', 'running')
+		RETURNING `+runColumns, text(reason), ms(s.now()), id))
 	if errNoRows(err) {
 		return nil, s.whyNot(ctx, "cancel", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cancel %s: %w", id, err)
+	}
+	if r.Status == "running" {
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, cancelChannel, r.ID); err != nil {
+			return nil, fmt.Errorf("cancel %s: notify: %w", id, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("cancel %s: commit: %w", id, err)
 	}
 	if r.Status == "skipped" && r.Group != "" { // the group's next run may go
 		s.notify(ctx)

@@ -31,7 +31,7 @@ func (s *Store) Dispatch(ctx context.Context, batch []*store.Dispatch, maxQueued
 	d := &dispatcher{ctx: ctx, tx: tx, st: s.stmts, now: truncate(now), maxQueued: maxQueued, depth: -1,
 		byID: make(map[string]*store.Run), bound: make(map[*sql.Stmt]*sql.Stmt)}
 	for _, item := range batch {
-		item.Duplicate, item.Err = nil, nil
+		item.Duplicate, item.Err, item.CancelRequested = nil, nil, nil
 		if err := d.item(item); err != nil {
 			if d.broken != nil || ctx.Err() != nil {
 				return fmt.Errorf("dispatch: %w", errors.Join(err, d.broken))
@@ -97,6 +97,7 @@ func (d *dispatcher) item(item *store.Dispatch) (err error) {
 		for _, r := range item.Runs {
 			r.Seq, r.Status, r.Reason, r.FinishedAt = 0, "", "", time.Time{}
 		}
+		item.CancelRequested = nil
 		return err
 	}
 	for _, r := range item.Runs {
@@ -215,10 +216,11 @@ func (d *dispatcher) store(item *store.Dispatch) (queued int, superseded map[str
 			continue
 		}
 		queued++
-		ids, err := d.applyGroup(r)
+		ids, cancelled, err := d.applyGroup(r)
 		if err != nil {
 			return 0, nil, fmt.Errorf("run %s: %w", r.ID, err)
 		}
+		item.CancelRequested = append(item.CancelRequested, cancelled...)
 		for _, id := range ids {
 			if superseded == nil {
 				superseded = make(map[string]string)
@@ -294,37 +296,45 @@ func (d *dispatcher) insertRun(r *store.Run) error {
 }
 
 // applyGroup applies queued run r's concurrency policy to its group, and
-// returns the ids of the runs it superseded.
-func (d *dispatcher) applyGroup(r *store.Run) ([]string, error) {
+// returns the ids of the runs it superseded and of those whose cancel it
+// requested.
+func (d *dispatcher) applyGroup(r *store.Run) (superseded, cancelled []string, err error) {
 	if r.Group == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if r.CancelInProgress {
-		if _, err := d.stmt(d.st.cancelRunning).ExecContext(d.ctx, r.Group); err != nil {
-			return nil, fmt.Errorf("cancel in progress: %w", err)
+		ids, err := queryIDs(d.stmt(d.st.cancelRunning).QueryContext(d.ctx, store.CancelInProgressReason(r.ID), r.Group))
+		if err != nil {
+			return nil, nil, fmt.Errorf("cancel in progress: %w", err)
 		}
+		cancelled = ids
 	}
 	if !r.PendingLatest {
-		return nil, nil
+		return nil, cancelled, nil
 	}
-	rows, err := d.stmt(d.st.supersede).QueryContext(d.ctx,
-		"superseded by run "+r.ID, millis(d.now), r.Group, r.Seq)
+	superseded, err = queryIDs(d.stmt(d.st.supersede).QueryContext(d.ctx,
+		"superseded by run "+r.ID, millis(d.now), r.Group, r.Seq))
 	if err != nil {
-		return nil, fmt.Errorf("supersede: %w", err)
+		return nil, nil, fmt.Errorf("supersede: %w", err)
+	}
+	return superseded, cancelled, nil
+}
+
+// queryIDs reads the ids a query returns.
+func queryIDs(rows *sql.Rows, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var ids []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("supersede: %w", err)
+			return nil, err
 		}
 		ids = append(ids, id)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("supersede: %w", err)
-	}
-	return ids, nil
+	return ids, rows.Err()
 }
 
 // stmt binds one of the prepared statements to the transaction, once per

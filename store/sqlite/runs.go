@@ -132,16 +132,20 @@ func (s *Store) Finish(ctx context.Context, node string, run *store.Run) error {
 	return nil
 }
 
-// Cancel skips a queued run or asks a running one to stop.
-func (s *Store) Cancel(ctx context.Context, id string) (*store.Run, error) {
+// Cancel skips a queued run or asks a running one to stop. (SET expressions
+// all see the row as it was.)
+func (s *Store) Cancel(ctx context.Context, id, reason string) (*store.Run, error) {
 	r, err := scanRun(s.write.QueryRowContext(ctx, `UPDATE runs SET
 			status = CASE status WHEN 'queued' THEN 'skipped' ELSE status END,
-			reason = CASE status WHEN 'queued' THEN 'cancelled before start' ELSE reason END,
+			reason = CASE
+				WHEN status = 'queued' THEN 'cancelled before start'
+				WHEN cancel_requested = 0 THEN :reason
+				ELSE reason END,
 			finished_at = CASE status WHEN 'queued' THEN :now ELSE finished_at END,
 			cancel_requested = CASE status WHEN 'running' THEN 1 ELSE cancel_requested END
 		WHERE id = :id AND status IN ('queued', 'running')
 		RETURNING `+runColumns,
-		sql.Named("now", millis(s.now())), sql.Named("id", id)))
+		sql.Named("now", millis(s.now())), sql.Named("reason", reason), sql.Named("id", id)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, s.whyNot(ctx, "cancel", id, nil)
 	}

@@ -43,8 +43,8 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 		{&st.putCooldown, `INSERT INTO cooldowns (key, run_id, last_at, expires_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, last_at = excluded.last_at,
 				expires_at = max(cooldowns.expires_at, excluded.expires_at)`},
-		{&st.cancelRunning, `UPDATE runs SET cancel_requested = 1
-			WHERE grp = ? AND status = 'running' AND grp <> ''`},
+		{&st.cancelRunning, `UPDATE runs SET cancel_requested = 1, reason = ?
+			WHERE grp = ? AND status = 'running' AND grp <> '' AND cancel_requested = 0 RETURNING id`},
 		{&st.supersede, `UPDATE runs SET status = 'skipped', reason = ?, finished_at = ?
 			WHERE grp = ? AND status = 'queued' AND seq < ? AND grp <> '' RETURNING id`},
 		{&st.eventByID, `SELECT ` + eventColumns + ` FROM events WHERE id = ?`},

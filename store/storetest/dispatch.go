@@ -316,11 +316,22 @@ var groupTests = []test{
 			t.Fatal("a run of another group requested a cancel")
 		}
 
-		next := h.queue(at(time.Minute), h.newRun("deploy", g, cancelInProgress))[0]
-		if r := h.wantStatus(running.ID, "running", ""); !r.CancelRequested {
+		d := h.newDispatch(at(time.Minute), h.newRun("deploy", g, cancelInProgress))
+		h.dispatch(at(time.Minute), d)
+		next := d.Runs[0]
+		reason := store.CancelInProgressReason(next.ID)
+		if r := h.wantStatus(running.ID, "running", reason); !r.CancelRequested {
 			t.Fatal("CancelRequested not set on the group's running run")
 		}
+		wantIDs(t, "Dispatch's CancelRequested", d.CancelRequested, []string{running.ID})
 		h.wantStatus(next.ID, "queued", "")
+
+		// A cancel already requested is not requested again: the first
+		// reason stays, and the dispatch reports nothing.
+		again := h.newDispatch(at(time.Minute), h.newRun("deploy", g, cancelInProgress))
+		h.dispatch(at(time.Minute), again)
+		wantIDs(t, "CancelRequested of a second dispatch", again.CancelRequested, nil)
+		h.wantStatus(running.ID, "running", reason)
 		cancel, err := h.s.Renew(h.ctx, "n1", []string{running.ID}, at(2*time.Minute))
 		if err != nil {
 			t.Fatalf("Renew: %v", err)

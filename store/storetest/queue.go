@@ -104,7 +104,7 @@ var renewTests = []test{
 		h.claimWant("n1", t0, mine.ID)
 		h.claimWant("n2", t0, theirs.ID)
 		for _, id := range []string{theirs.ID, queued.ID} {
-			if _, err := h.s.Cancel(h.ctx, id); err != nil {
+			if _, err := h.s.Cancel(h.ctx, id, "cancelled by the test"); err != nil {
 				t.Fatalf("Cancel(%s): %v", id, err)
 			}
 		}
@@ -126,7 +126,7 @@ var renewTests = []test{
 			h.claim("n1", t0)
 		}
 		for _, r := range []*store.Run{runs[0], runs[2]} {
-			if _, err := h.s.Cancel(h.ctx, r.ID); err != nil {
+			if _, err := h.s.Cancel(h.ctx, r.ID, "cancelled by the test"); err != nil {
 				t.Fatalf("Cancel: %v", err)
 			}
 		}
@@ -202,7 +202,7 @@ var finishTests = []test{
 var cancelTests = []test{
 	{"QueuedRunIsSkipped", func(t *testing.T, h *harness) {
 		r := h.queue(t0, h.newRun("deploy"))[0]
-		got, err := h.s.Cancel(h.ctx, r.ID)
+		got, err := h.s.Cancel(h.ctx, r.ID, "cancelled by the test")
 		if err != nil {
 			t.Fatalf("Cancel: %v", err)
 		}
@@ -216,16 +216,23 @@ var cancelTests = []test{
 	{"RunningRunGetsCancelRequested", func(t *testing.T, h *harness) {
 		r := h.queue(t0, h.newRun("deploy"))[0]
 		h.claimWant("n1", t0, r.ID)
-		got, err := h.s.Cancel(h.ctx, r.ID)
+		const reason = "cancelled through the API"
+		got, err := h.s.Cancel(h.ctx, r.ID, reason)
 		if err != nil {
 			t.Fatalf("Cancel: %v", err)
 		}
-		if got.Status != "running" || !got.CancelRequested {
-			t.Fatalf("Cancel = %s, CancelRequested %v; want running and true", got.Status, got.CancelRequested)
+		if got.Status != "running" || !got.CancelRequested || got.Reason != reason {
+			t.Fatalf("Cancel = %s (%q), CancelRequested %v; want running (%q) and true",
+				got.Status, got.Reason, got.CancelRequested, reason)
 		}
-		if !h.get(r.ID).CancelRequested {
+		if !h.wantStatus(r.ID, "running", reason).CancelRequested {
 			t.Fatal("CancelRequested not stored")
 		}
+		// Who asked first is who stopped it.
+		if got, err := h.s.Cancel(h.ctx, r.ID, "asked again"); err != nil || got.Reason != reason {
+			t.Fatalf("Cancel again = %+v, %v; want the reason %q kept", got, err, reason)
+		}
+		h.wantStatus(r.ID, "running", reason)
 		h.finish("n1", r.ID, "cancelled", at(time.Minute))
 		h.wantStatus(r.ID, "cancelled", "")
 	}},
@@ -234,15 +241,15 @@ var cancelTests = []test{
 		h.claimWant("n1", t0, done.ID)
 		h.finish("n1", done.ID, "succeeded", at(time.Minute))
 		skipped := h.queue(t0, h.newRun("deploy"))[0]
-		if _, err := h.s.Cancel(h.ctx, skipped.ID); err != nil {
+		if _, err := h.s.Cancel(h.ctx, skipped.ID, "cancelled by the test"); err != nil {
 			t.Fatalf("Cancel: %v", err)
 		}
 		for _, id := range []string{done.ID, skipped.ID} {
-			_, err := h.s.Cancel(h.ctx, id)
+			_, err := h.s.Cancel(h.ctx, id, "cancelled by the test")
 			wantErr(t, "Cancel of a finished run", err, store.ErrConflict)
 		}
 		h.wantStatus(done.ID, "succeeded", "")
-		_, err := h.s.Cancel(h.ctx, "no-such-run")
+		_, err := h.s.Cancel(h.ctx, "no-such-run", "cancelled by the test")
 		wantErr(t, "Cancel of an unknown run", err, store.ErrNotFound)
 	}},
 }

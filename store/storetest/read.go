@@ -95,7 +95,7 @@ var readTests = []test{
 		h.dispatch(t0, e1, e2, e3)
 		a, b, c, d := e1.Runs[0].ID, e1.Runs[1].ID, e2.Runs[0].ID, e3.Runs[0].ID
 		h.claimWant("n1", at(time.Minute), a)
-		if _, err := h.s.Cancel(h.ctx, b); err != nil {
+		if _, err := h.s.Cancel(h.ctx, b, "cancelled by the test"); err != nil {
 			t.Fatalf("Cancel: %v", err)
 		}
 
@@ -182,7 +182,7 @@ var readTests = []test{
 		runs := h.queue(t0, h.newRun("a"), h.newRun("b"), h.newRun("c"), h.newRun("d"))
 		h.wantDepth(4)
 		h.claim("n1", t0)
-		if _, err := h.s.Cancel(h.ctx, runs[3].ID); err != nil {
+		if _, err := h.s.Cancel(h.ctx, runs[3].ID, "cancelled by the test"); err != nil {
 			t.Fatalf("Cancel: %v", err)
 		}
 		h.wantDepth(2)

@@ -36,8 +36,9 @@ const (
 // Params are the `with:` settings of a git step.
 type Params struct {
 	// URL is the repository: https://…, http://…, ssh://…, user@host:path,
-	// git://… or an absolute local path.
-	URL string `json:"url"`
+	// git://… or an absolute local path. The loader escapes the values
+	// templated into it for the part of the URL they stand in.
+	URL string `json:"url" template:"url"`
 	// Ref is a branch, a tag, a full ref name (refs/…) or a commit hash; empty
 	// is the branch the remote's HEAD names.
 	Ref string `json:"ref"`

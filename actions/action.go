@@ -155,6 +155,9 @@ type Kind struct {
 	Name string
 	// Params is a pointer to the zero value of the kind's settings struct. Its json
 	// tags are the accepted `with:` keys; the loader and the JSON Schema read them.
+	// A string field tagged template:"url" holds a URL: the loader compiles its
+	// templates so that each value is escaped for the part of the URL it
+	// stands in.
 	Params any
 	// New strictly decodes the rendered `with:` values (unknown keys are errors),
 	// validates them and returns a ready Action. It must not have side effects.
@@ -185,6 +188,9 @@ func (r *Registry) Add(k Kind) error {
 	}
 	if _, dup := r.kinds[k.Name]; dup {
 		return fmt.Errorf("action kind %q registered twice", k.Name)
+	}
+	if err := checkTemplateTags(k.Params); err != nil {
+		return fmt.Errorf("action kind %q: %w", k.Name, err)
 	}
 	r.kinds[k.Name] = k
 	return nil
@@ -227,17 +233,71 @@ func (r *Registry) CheckAction(kind string, keys []string, rendered map[string]a
 	return err
 }
 
+// URLKeys lists the `with:` keys of kind whose values are URLs
+// (workflows.ActionChecker); nil for an unknown kind.
+func (r *Registry) URLKeys(kind string) []string {
+	k, ok := r.kinds[kind]
+	if !ok {
+		return nil
+	}
+	return URLKeys(k.Params)
+}
+
 // ParamKeys lists the `with:` keys of a settings struct: its json tag names.
 func ParamKeys(params any) []string {
+	var keys []string
+	for _, f := range paramFields(params) {
+		keys = append(keys, f.key)
+	}
+	return keys
+}
+
+// URLKeys lists the `with:` keys of a settings struct whose fields are tagged
+// template:"url".
+func URLKeys(params any) []string {
+	var keys []string
+	for _, f := range paramFields(params) {
+		if f.Tag.Get("template") == "url" {
+			keys = append(keys, f.key)
+		}
+	}
+	return keys
+}
+
+// paramField is a field of a settings struct with the `with:` key it takes.
+type paramField struct {
+	reflect.StructField
+	key string
+}
+
+// paramFields lists the fields of a settings struct that have a `with:` key.
+func paramFields(params any) []paramField {
 	t := reflect.TypeOf(params)
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	var keys []string
+	var fields []paramField
 	for i := range t.NumField() {
-		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
-			keys = append(keys, name)
+		f := t.Field(i)
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+			fields = append(fields, paramField{StructField: f, key: name})
 		}
 	}
-	return keys
+	return fields
+}
+
+// checkTemplateTags refuses a template tag the loader would not understand,
+// so that a misspelt one is found when the kind is registered.
+func checkTemplateTags(params any) error {
+	for _, f := range paramFields(params) {
+		tag, ok := f.Tag.Lookup("template")
+		switch {
+		case !ok:
+		case tag != "url":
+			return fmt.Errorf("with: %s: template tag %q: the only one is template:\"url\"", f.key, tag)
+		case f.Type.Kind() != reflect.String:
+			return fmt.Errorf("with: %s: template:\"url\" goes on a string field, not %s", f.key, f.Type)
+		}
+	}
+	return nil
 }

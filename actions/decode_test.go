@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,5 +51,43 @@ func TestRegistry(t *testing.T) {
 	}
 	if err := r.CheckAction("nope", nil, nil); err == nil || !strings.Contains(err.Error(), "use one of demo") {
 		t.Errorf("unknown kind: %v", err)
+	}
+}
+
+func TestRegistryURLKeys(t *testing.T) {
+	newKind := func(params any) Kind {
+		return Kind{Name: "demo", Params: params, New: func(map[string]any) (Action, error) { return nil, nil }}
+	}
+	r, err := NewRegistry(newKind(&struct {
+		URL      string `json:"url" template:"url"`
+		Callback string `json:"callback,omitempty" template:"url"`
+		Method   string `json:"method"`
+	}{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.URLKeys("demo"); !slices.Equal(got, []string{"url", "callback"}) {
+		t.Errorf("URLKeys(demo) = %v, want [url callback]", got)
+	}
+	if got := r.URLKeys("nope"); got != nil {
+		t.Errorf("URLKeys(nope) = %v, want none", got)
+	}
+
+	for name, tt := range map[string]struct {
+		params any
+		want   string
+	}{
+		"misspelt tag": {&struct {
+			URL string `json:"url" template:"uri"`
+		}{}, `with: url: template tag "uri"`},
+		"not a string": {&struct {
+			URLs []string `json:"urls" template:"url"`
+		}{}, `with: urls: template:"url" goes on a string field`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := NewRegistry(newKind(tt.params)); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("NewRegistry: %v, want an error with %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -45,6 +45,8 @@ func (noActions) CheckAction(kind string, _ []string, _ map[string]any) error {
 	return fmt.Errorf("no action %q in the web tests", kind)
 }
 
+func (noActions) URLKeys(string) []string { return nil }
+
 // newFixture serves the UI on the workflow files; with tokens, behind a login.
 func newFixture(tb testing.TB, files map[string]string, tokens ...string) *fixture {
 	tb.Helper()

@@ -24,6 +24,10 @@ type ActionChecker interface {
 	// expressions (so it can be validated now), else nil. An unknown key is
 	// reported as a *KeyError so that the loader can point at it.
 	CheckAction(kind string, keys []string, rendered map[string]any) error
+	// URLKeys lists the `with:` keys of kind whose values are URLs: their
+	// templates are compiled as URL templates, each value escaped for the part
+	// of the URL it stands in. It is nil for an unknown kind.
+	URLKeys(kind string) []string
 }
 
 // KeyError names a key that is not accepted, with a hint of what is.
@@ -338,6 +342,7 @@ func checkUses(d *decoder, s *Step, actions ActionChecker) {
 			return
 		}
 		keys = s.With.Keys()
+		compileURLs(d, s, actions.URLKeys(s.Uses))
 		if s.With.IsLiteral() {
 			v, _ := s.With.Render(nil)
 			rendered = v.(map[string]any)
@@ -362,6 +367,20 @@ func checkUses(d *decoder, s *Step, actions ActionChecker) {
 		return
 	}
 	d.errs = append(d.errs, errorAt(p, "uses: %s: %s", s.Uses, err))
+}
+
+// compileURLs compiles the templates under the URL-valued keys of a step's
+// `with:` as URL templates.
+func compileURLs(d *decoder, s *Step, keys []string) {
+	for _, key := range keys {
+		f := s.With.field(key)
+		if f == nil || f.template == nil {
+			continue
+		}
+		if err := f.template.compileURL(key); err != nil {
+			d.errs = append(d.errs, errorAt(f.template.Pos, "uses: %s: with: %s: %s", s.Uses, key, err))
+		}
+	}
 }
 
 // checkShell validates a shell: value.

@@ -16,11 +16,15 @@ type Template struct {
 	Source string
 	Pos    Pos
 	parts  []templatePart
+	// urlKey is the `with:` key of a URL template (compileURL), whose values
+	// are escaped for the part of the URL they stand in; "" for any other.
+	urlKey string
 }
 
 type templatePart struct {
 	text string
-	expr *Expr // nil for literal text
+	expr *Expr   // nil for literal text
+	in   urlPart // where expr stands in a URL template
 }
 
 // NewLiteral returns a template that renders to s as it is.
@@ -39,13 +43,17 @@ func (t *Template) IsLiteral() bool {
 }
 
 // Render evaluates t in s. A lone expression keeps its type; anything else is a
-// string, with nil rendered as "" and non-strings as JSON.
+// string, with nil rendered as "" and non-strings as JSON. In a URL template
+// each value is escaped for the part of the URL it stands in.
 func (t *Template) Render(s *Scope) (any, error) {
 	if t == nil {
 		return nil, nil
 	}
 	if len(t.parts) == 1 && t.parts[0].expr != nil {
 		return t.parts[0].expr.Eval(s)
+	}
+	if t.urlKey != "" {
+		return t.renderURL(s)
 	}
 	var b strings.Builder
 	for _, p := range t.parts {

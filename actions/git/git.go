@@ -36,8 +36,9 @@ const (
 // Params are the `with:` settings of a git step.
 type Params struct {
 	// URL is the repository: https://…, http://…, ssh://…, user@host:path,
-	// git://… or an absolute local path.
-	URL string `json:"url"`
+	// git://… or an absolute local path. The loader escapes the values
+	// templated into it for the part of the URL they stand in.
+	URL string `json:"url" template:"url"`
 	// Ref is a branch, a tag, a full ref name (refs/…) or a commit hash; empty
 	// is the branch the remote's HEAD names.
 	Ref string `json:"ref"`
@@ -182,16 +183,47 @@ func parseURL(raw string) (*transport.Endpoint, error) {
 		if ep.Host == "" {
 			return nil, errors.New("url: the host is missing: write it like https://host/owner/repo.git")
 		}
+		if err := checkSegments(raw); err != nil {
+			return nil, err
+		}
 	case "file":
 		// go-git would resolve a relative path against the server's own
 		// working directory.
 		if !strings.HasPrefix(raw, "file://") && !filepath.IsAbs(raw) {
 			return nil, errors.New("url: a local repository must be an absolute path, such as /srv/git/repo.git")
 		}
+		if strings.HasPrefix(raw, "file://") {
+			if err := checkSegments(raw); err != nil {
+				return nil, err
+			}
+		}
 	default:
 		return nil, fmt.Errorf("url: scheme %q is not supported: use https, http, ssh, git or a local path", ep.Protocol)
 	}
 	return ep, nil
+}
+
+// checkSegments refuses a URL with a path segment escaped so that decoding it
+// gives a /, ?, #, % or a . or .. segment, as the loader escapes a value
+// templated into the path. go-git reads the path decoded and uses it so, in
+// its requests and as the path on an ssh or git server, where such a segment
+// would become part of the URL's structure or leave the folder meant.
+func checkSegments(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil // not a URL with an authority: nothing there is decoded
+	}
+	for _, seg := range strings.Split(u.EscapedPath(), "/") {
+		dec, err := url.PathUnescape(seg)
+		if err != nil || dec == seg {
+			continue
+		}
+		if strings.ContainsAny(dec, "/?#%") || dec == "." || dec == ".." {
+			return errors.New("url: a segment of the path holds an escaped /, ?, #, % or is an escaped . or .., " +
+				"which the git client would not keep escaped: give the whole URL in one ${{ }}, such as ${{ event.clone_url }}")
+		}
+	}
+	return nil
 }
 
 func parseDir(dir string) (string, error) {

@@ -22,6 +22,9 @@ func TestKind(t *testing.T) {
 	if got := actions.ParamKeys(k.Params); !slices.Equal(got, want) {
 		t.Errorf("ParamKeys = %v, want %v", got, want)
 	}
+	if got := actions.URLKeys(k.Params); !slices.Equal(got, []string{"url"}) {
+		t.Errorf("URLKeys = %v, want [url]", got)
+	}
 	if _, err := actions.NewRegistry(k); err != nil {
 		t.Errorf("NewRegistry: %v", err)
 	}
@@ -65,6 +68,8 @@ func TestNew(t *testing.T) {
 		{"git protocol", map[string]any{"url": "git://example.com/r.git"}},
 		{"all refs", map[string]any{"url": "/srv/git/r.git", "ref": "refs/pull/7/head", "depth": 1, "dir": "deep/er"}},
 		{"commit", map[string]any{"url": "/srv/git/r.git", "ref": "0123456789abcdef0123456789abcdef01234567"}},
+		{"escaped space in the path", map[string]any{"url": "https://example.com/o/my%20repo.git"}},
+		{"escaped credentials", map[string]any{"url": "https://u:p%40ss%2Fword@example.com/o/r.git"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,6 +114,14 @@ func TestNewRejects(t *testing.T) {
 		{"bad known_hosts", map[string]any{"url": "git@example.com:o/r.git", "ssh_key": key, "known_hosts": "example.com ssh-ed25519 notbase64!\n"},
 			"known_hosts: line 1 is not a known_hosts entry"},
 		{"credentials for a local path", map[string]any{"url": "/srv/r.git", "token": "t"}, "not file"},
+		// A templated value escaped as one path segment that go-git would
+		// decode into several, or into a query or a fragment.
+		{"escaped / in an https path", map[string]any{"url": "https://example.com/repos/..%2F..%2Fadmin.git"}, "a segment of the path holds an escaped /"},
+		{"escaped ? in an https path", map[string]any{"url": "https://example.com/repos/r%3Fx=1.git"}, "a segment of the path holds an escaped /"},
+		{"escaped # in an http path", map[string]any{"url": "http://example.com/r%23.git"}, "a segment of the path holds an escaped /"},
+		{"escaped dot-dot in an ssh path", map[string]any{"url": "ssh://git@example.com/srv/%2E%2E/r.git", "ssh_key": key}, "a segment of the path holds an escaped /"},
+		{"escaped / in a git path", map[string]any{"url": "git://example.com/a%2Fb.git"}, "a segment of the path holds an escaped /"},
+		{"escaped / in a file URL", map[string]any{"url": "file:///srv/git/..%2Fsecret.git"}, "a segment of the path holds an escaped /"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,8 +36,9 @@ const (
 
 // Params are the `with:` settings of an http step.
 type Params struct {
-	// URL is the http or https address to call.
-	URL string `json:"url"`
+	// URL is the http or https address to call. The loader escapes the values
+	// templated into it for the part of the URL they stand in.
+	URL string `json:"url" template:"url"`
 	// Method is the request method, GET by default; it is upper-cased.
 	Method string `json:"method"`
 	// Headers are sent as given; they win over the ones the action would set.

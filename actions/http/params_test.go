@@ -19,6 +19,9 @@ func TestKind(t *testing.T) {
 	if got := actions.ParamKeys(k.Params); !slices.Equal(got, want) {
 		t.Errorf("ParamKeys = %v, want %v", got, want)
 	}
+	if got := actions.URLKeys(k.Params); !slices.Equal(got, []string{"url"}) {
+		t.Errorf("URLKeys = %v, want [url]", got)
+	}
 	if _, err := actions.NewRegistry(k); err != nil {
 		t.Errorf("NewRegistry: %v", err)
 	}

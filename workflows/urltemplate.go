@@ -205,17 +205,35 @@ func escapeURLValue(v string, p urlPart) (string, error) {
 		// As url.UserPassword writes a user name or password: @ / : ? # escaped.
 		return url.User(v).String(), nil
 	case urlPath:
-		// A value of dots only would make, or help make, a . or .. segment.
-		if v != "" && strings.Trim(v, ".") == "" {
-			return strings.Repeat("%2E", len(v)), nil
-		}
-		return url.PathEscape(v), nil
+		return escapePathValue(v), nil
 	case urlQuery:
 		return url.QueryEscape(v), nil
 	case urlFragment:
 		return (&url.URL{Fragment: v}).EscapedFragment(), nil
 	}
 	return v, nil
+}
+
+// escapePathValue escapes v for a URL's path. A value such as owner/name keeps
+// its slashes, so that it names the nested resource a user means, as in
+// /repos/${{ event.repo }}/statuses; but a value with an empty or dot-only
+// segment, which could climb out of its place, is escaped whole into one
+// segment, and a value of dots only is escaped so that it is no dot segment.
+// `?`, `#` and `%` are always escaped: no value reaches the query or fragment.
+func escapePathValue(v string) string {
+	if v != "" && strings.Trim(v, ".") == "" {
+		return strings.Repeat("%2E", len(v))
+	}
+	segments := strings.Split(v, "/")
+	for _, s := range segments {
+		if strings.Trim(s, ".") == "" && len(segments) > 1 {
+			return url.PathEscape(v)
+		}
+	}
+	for i, s := range segments {
+		segments[i] = url.PathEscape(s)
+	}
+	return strings.Join(segments, "/")
 }
 
 // isSchemeChar reports whether r may appear in a URL scheme (RFC 3986 §3.1).

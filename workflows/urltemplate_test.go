@@ -70,6 +70,24 @@ func TestURLTemplateEscapes(t *testing.T) {
 			want:  "https://example.com/docs#a%23b%20c",
 		},
 		{
+			name: "owner/name keeps its slash", kind: "http",
+			url:   "https://api.example.com/repos/${{ event.repo }}/statuses/abc",
+			event: workflows.Event{Repo: "octo cat/hello?world"},
+			want:  "https://api.example.com/repos/octo%20cat/hello%3Fworld/statuses/abc",
+		},
+		{
+			name: "a slash beside a dot segment is escaped", kind: "http",
+			url:   "https://api.example.com/repos/${{ event.repo }}/hooks",
+			event: workflows.Event{Repo: "a/../../b"},
+			want:  "https://api.example.com/repos/a%2F..%2F..%2Fb/hooks",
+		},
+		{
+			name: "a trailing slash is escaped", kind: "http",
+			url:   "https://api.example.com/repos/${{ event.repo }}hooks",
+			event: workflows.Event{Repo: "a/"},
+			want:  "https://api.example.com/repos/a%2Fhooks",
+		},
+		{
 			name: "dot-dot segment", kind: "http",
 			url:   "https://example.com/a/${{ event.repo }}/b",
 			event: workflows.Event{Repo: ".."},
@@ -103,7 +121,7 @@ func TestURLTemplateEscapes(t *testing.T) {
 			name: "password and path of a git URL", kind: "git",
 			url:   "https://x:${{ secrets.TOKEN }}@git.example.com/${{ event.repo }}.git",
 			event: workflows.Event{Repo: "owner/name"},
-			want:  "https://x:p%40ss%2Fw%3Ard+=&%22%20x%23%25@git.example.com/owner%2Fname.git",
+			want:  "https://x:p%40ss%2Fw%3Ard+=&%22%20x%23%25@git.example.com/owner/name.git",
 		},
 		{
 			name: "user name and password", kind: "git",

@@ -35,3 +35,20 @@ func TestConfigDurationsInDays(t *testing.T) {
 		t.Errorf("retention: 30 days: %v, want an error at 1:12 naming the units", err)
 	}
 }
+
+func TestConfigMetricsPublic(t *testing.T) {
+	for content, want := range map[string]bool{"": false, "metrics: {public: false}\n": false, "metrics: {public: true}\n": true} {
+		file := writeFile(t, filepath.Join(t.TempDir(), "hookflow.yaml"), "listen: 127.0.0.1:0\n"+content)
+		cfg, err := loadConfig(file, true, func(string) string { return "" })
+		if err != nil {
+			t.Fatalf("%q: %v", content, err)
+		}
+		if cfg.Metrics.Public != want {
+			t.Errorf("%q: metrics.public %v, want %v", content, cfg.Metrics.Public, want)
+		}
+	}
+	file := writeFile(t, filepath.Join(t.TempDir(), "hookflow.yaml"), "metrics: {open: true}\n")
+	if _, err := loadConfig(file, true, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "open") {
+		t.Errorf("an unknown metrics key: %v, want an error naming it", err)
+	}
+}

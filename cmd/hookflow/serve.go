@@ -143,7 +143,7 @@ func (a *App) Open(ctx context.Context) error {
 	// the client says, and would let anyone look like a loopback client.
 	a.echo.IPExtractor = echo.ExtractIPDirect()
 	srv := &api.Server{Store: st, Source: a.source, Dispatcher: a.dispatcher, Pool: a.pool, Logs: logs,
-		Gatherer: a.registry, Tokens: c.API.Tokens, Ready: a.ready, Match: a.match, Logger: a.Logger}
+		Gatherer: a.registry, PublicMetrics: c.Metrics.Public, Tokens: c.API.Tokens, Ready: a.ready, Match: a.match, Logger: a.Logger}
 	srv.Register(a.echo)
 	web.New(srv, nil).Register(a.echo)
 	hooks := &triggers.Webhooks{Source: a.source, Dispatcher: a.dispatcher, WaitRun: a.waitRun, Secrets: secrets,

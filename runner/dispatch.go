@@ -43,6 +43,8 @@ type DispatcherConfig struct {
 	Notify  func()
 	Metrics *Metrics
 	Now     func() time.Time
+	// Health, when set, is told whether each commit reached the store.
+	Health *WriteHealth
 }
 
 type dispatchRequest struct {
@@ -115,6 +117,7 @@ func (d *Dispatcher) commit(ctx context.Context, batch []*dispatchRequest) {
 	// The commit must finish even if the server starts stopping meanwhile:
 	// its senders are waiting for an answer.
 	err := d.c.Store.Dispatch(context.WithoutCancel(ctx), items, d.c.MaxQueued, d.c.Now().UTC())
+	d.c.Health.Record(err)
 	queued := false
 	for _, r := range batch {
 		r.err = err

@@ -77,6 +77,7 @@ type App struct {
 	echo       *echo.Echo
 	listener   net.Listener
 	registry   *prometheus.Registry
+	health     *runner.WriteHealth
 	stopping   atomic.Bool
 }
 
@@ -134,8 +135,10 @@ func (a *App) Open(ctx context.Context) error {
 		Logs: logs, Metrics: runMetrics, Node: c.Node, MaxParallel: c.Limits.MaxParallelRuns,
 		Lease: time.Duration(c.Limits.Lease), RecoverEvery: a.cluster.recoverEvery(time.Duration(c.Limits.Lease)),
 		ShutdownGrace: time.Duration(c.ShutdownTimeout), BaseURL: strings.TrimSuffix(c.PublicURL, "/"), Logger: a.Logger})
+	a.health = runner.NewWriteHealth(func(ctx context.Context) error { return st.ProbeWrite(ctx, time.Now().UTC()) }, 0, nil)
 	a.dispatcher = runner.NewDispatcher(runner.DispatcherConfig{Store: st, MaxQueued: c.Limits.MaxQueuedRuns,
-		DedupWindow: time.Duration(c.Limits.DedupWindow), Secrets: secrets, Notify: a.pool.Wake, Metrics: runMetrics})
+		DedupWindow: time.Duration(c.Limits.DedupWindow), Secrets: secrets, Notify: a.pool.Wake, Metrics: runMetrics,
+		Health: a.health})
 
 	a.echo = echo.New()
 	a.echo.HideBanner, a.echo.HidePort = true, true
@@ -283,7 +286,8 @@ func (a *App) runNow(ctx context.Context, id string) (string, any, error) {
 	return r.Status, api.ViewRun(r), ctx.Err()
 }
 
-// ready is /readyz: the store answers and the server is not stopping.
+// ready is /readyz: the store answers, its last write did not fail (or it
+// can write again), and the server is not stopping.
 func (a *App) ready(ctx context.Context) error {
 	if a.stopping.Load() {
 		return errors.New("shutting down")
@@ -292,6 +296,9 @@ func (a *App) ready(ctx context.Context) error {
 	defer cancel()
 	if err := a.store.Ping(ctx); err != nil {
 		return fmt.Errorf("store: %w", err)
+	}
+	if err := a.health.Check(ctx); err != nil {
+		return fmt.Errorf("store cannot write: %w", err)
 	}
 	return nil
 }

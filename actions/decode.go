@@ -44,8 +44,8 @@ func decodeStrict(b []byte, params any) error {
 	return nil
 }
 
-// Duration is a time.Duration written as a Go duration string ("30s", "1m30s")
-// in `with:` values.
+// Duration is a time.Duration written as a duration string ("30s", "1m30s",
+// "1d"; see workflows.ParseDuration) in `with:` values.
 type Duration time.Duration
 
 // UnmarshalJSON accepts a duration string, or a number of seconds.
@@ -56,15 +56,15 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	switch v := v.(type) {
 	case string:
-		p, err := time.ParseDuration(v)
+		p, err := workflows.ParseDuration(v)
 		if err != nil {
-			return fmt.Errorf("invalid duration %q: write it like 30s or 5m", v)
+			return err
 		}
 		*d = Duration(p)
 	case float64:
 		*d = Duration(v * float64(time.Second))
 	default:
-		return fmt.Errorf("invalid duration %s: write it like 30s or 5m", b)
+		return fmt.Errorf("invalid duration %s: write it like 30s, 5m or 1d, or as a number of seconds", b)
 	}
 	return nil
 }

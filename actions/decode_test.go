@@ -20,6 +20,9 @@ func TestDecode(t *testing.T) {
 	if p.URL != "x" || time.Duration(p.Timeout) != 5*time.Second || p.Max != 1<<20 {
 		t.Errorf("decoded %+v", p)
 	}
+	if err := Decode(map[string]any{"timeout": "1d12h"}, &p); err != nil || time.Duration(p.Timeout) != 36*time.Hour {
+		t.Errorf("timeout 1d12h decoded as %s, %v", time.Duration(p.Timeout), err)
+	}
 	for with, want := range map[string]map[string]any{
 		`with: unknown field "urll"`:                                                   {"urll": "x"},
 		`with: timeout: invalid duration "soon"`:                                       {"url": "x", "timeout": "soon"},

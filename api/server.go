@@ -31,6 +31,9 @@ type Server struct {
 	Pool       *runner.Pool
 	Logs       *runner.Broker
 	Gatherer   prometheus.Gatherer
+	// PublicMetrics answers /metrics to every client, without a token, for a
+	// Prometheus on another host; otherwise /metrics has the API's access rule.
+	PublicMetrics bool
 	// Tokens are the accepted bearer tokens; with none, only loopback clients
 	// are answered.
 	Tokens []string
@@ -47,7 +50,12 @@ type Server struct {
 func (s *Server) Register(e *echo.Echo) {
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{})), s.Authorize)
+	metrics := echo.WrapHandler(promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}))
+	if s.PublicMetrics {
+		e.GET("/metrics", metrics)
+	} else {
+		e.GET("/metrics", metrics, s.Authorize)
+	}
 
 	// A browser page on another site must not be able to make the operator's
 	// browser call the API (with its cookie, or as a loopback client):

@@ -47,6 +47,8 @@ type DispatcherConfig struct {
 	CancelRequested func(ids ...string)
 	Metrics         *Metrics
 	Now             func() time.Time
+	// Health, when set, is told whether each commit reached the store.
+	Health *WriteHealth
 }
 
 type dispatchRequest struct {
@@ -122,6 +124,7 @@ func (d *Dispatcher) commit(ctx context.Context, batch []*dispatchRequest) {
 	// The commit must finish even if the server starts stopping meanwhile:
 	// its senders are waiting for an answer.
 	err := d.c.Store.Dispatch(context.WithoutCancel(ctx), items, d.c.MaxQueued, d.c.Now().UTC())
+	d.c.Health.Record(err)
 	queued := false
 	var cancel []string
 	for _, r := range batch {

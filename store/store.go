@@ -194,6 +194,10 @@ type Store interface {
 	Prune(ctx context.Context, before, now time.Time) error
 	// Ping reports whether the store can be reached.
 	Ping(ctx context.Context) error
+	// ProbeWrite makes a tiny write of its own (one row kept for it, stamped
+	// now) and returns its error: whether the store can write at all. It is
+	// for readiness, which calls it rarely, while writes are failing.
+	ProbeWrite(ctx context.Context, now time.Time) error
 	Close() error
 }
 

@@ -185,8 +185,8 @@ var exprOptions = []expr.Option{
 		return string(b), err
 	}, new(func(any) string)),
 	expr.Function("fromJSON", func(args ...any) (any, error) {
-		var v any
-		if err := json.Unmarshal([]byte(args[0].(string)), &v); err != nil {
+		v, err := UnmarshalJSONValue([]byte(args[0].(string)))
+		if err != nil {
 			return nil, fmt.Errorf("fromJSON: %w", err)
 		}
 		return v, nil

@@ -143,6 +143,7 @@ steps:
       nested: {deep: ["a-${{ event.branch }}", 7, true]}
       json: ${{ toJSON(event.labels) }}
       parsed: ${{ fromJSON("[1,2]") }}
+      huge: ${{ fromJSON("[1e999,2]") }}
       braces: ${{ "}}" + event.branch }}
 `)
 	ev := &Event{Branch: "main", Changed: []string{"a", "b"}, Labels: map[string]string{"k": "v"}}
@@ -162,6 +163,7 @@ steps:
 		"nested":  map[string]any{"deep": []any{"a-main", 7, true}},
 		"json":    `{"k":"v"}`,
 		"parsed":  []any{1.0, 2.0},
+		"huge":    []any{"1e999", 2.0},
 		"braces":  "}}main",
 	}
 	if !reflect.DeepEqual(got, want) {

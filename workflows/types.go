@@ -11,16 +11,17 @@ import (
 // reflectValue returns the addressable value ptr points to.
 func reflectValue(ptr any) reflect.Value { return reflect.ValueOf(ptr).Elem() }
 
-// Duration is a time.Duration written as "30s", "15m", "1h30m".
+// Duration is a time.Duration written as "30s", "15m", "1h30m", "30d" or
+// "1w" (see ParseDuration).
 type Duration time.Duration
 
 func (t *Duration) decodeNode(_ *decoder, n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode || isNull(n) {
-		return fmt.Errorf("expected a duration like 30s, 15m or 1h, got %s", describe(n))
+		return fmt.Errorf("expected a duration like 30s, 15m, 1h or 30d, got %s", describe(n))
 	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil || v < 0 {
-		return fmt.Errorf("invalid duration %q: write it like 30s, 15m or 1h30m", n.Value)
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return err
 	}
 	*t = Duration(v)
 	return nil

@@ -29,6 +29,8 @@ type Config struct {
 	API       APIConfig    `yaml:"api"`
 	TLS       TLSConfig    `yaml:"tls"`
 	Limits    Limits       `yaml:"limits"`
+	// Metrics says who may read /metrics.
+	Metrics MetricsConfig `yaml:"metrics"`
 	// Sandbox is every step's `sandbox:` (SPEC §7), which workflows and steps
 	// override; its level defaults to auto.
 	Sandbox workflows.Sandbox `yaml:"sandbox"`
@@ -81,6 +83,13 @@ type SecretConfig struct {
 type APIConfig struct {
 	Tokens    []string `yaml:"tokens"`
 	TokenFile string   `yaml:"token_file"`
+}
+
+// MetricsConfig is `metrics:`.
+type MetricsConfig struct {
+	// Public opens /metrics to every client, without a token, for a
+	// Prometheus on another host; otherwise it has the API's access rule.
+	Public bool `yaml:"public"`
 }
 
 // TLSConfig makes the server speak HTTPS.

@@ -77,6 +77,7 @@ type App struct {
 	echo       *echo.Echo
 	listener   net.Listener
 	registry   *prometheus.Registry
+	health     *runner.WriteHealth
 	stopping   atomic.Bool
 }
 
@@ -134,9 +135,10 @@ func (a *App) Open(ctx context.Context) error {
 		Logs: logs, Metrics: runMetrics, Node: c.Node, MaxParallel: c.Limits.MaxParallelRuns,
 		Lease: time.Duration(c.Limits.Lease), RecoverEvery: a.cluster.recoverEvery(time.Duration(c.Limits.Lease)),
 		ShutdownGrace: time.Duration(c.ShutdownTimeout), BaseURL: strings.TrimSuffix(c.PublicURL, "/"), Logger: a.Logger})
+	a.health = runner.NewWriteHealth(func(ctx context.Context) error { return st.ProbeWrite(ctx, time.Now().UTC()) }, 0, nil)
 	a.dispatcher = runner.NewDispatcher(runner.DispatcherConfig{Store: st, MaxQueued: c.Limits.MaxQueuedRuns,
 		DedupWindow: time.Duration(c.Limits.DedupWindow), Secrets: secrets, Notify: a.pool.Wake,
-		CancelRequested: a.pool.CancelRequested, Metrics: runMetrics})
+		CancelRequested: a.pool.CancelRequested, Metrics: runMetrics, Health: a.health})
 
 	a.echo = echo.New()
 	a.echo.HideBanner, a.echo.HidePort = true, true
@@ -144,7 +146,7 @@ func (a *App) Open(ctx context.Context) error {
 	// the client says, and would let anyone look like a loopback client.
 	a.echo.IPExtractor = echo.ExtractIPDirect()
 	srv := &api.Server{Store: st, Source: a.source, Dispatcher: a.dispatcher, Pool: a.pool, Logs: logs,
-		Gatherer: a.registry, Tokens: c.API.Tokens, Ready: a.ready, Match: a.match, Logger: a.Logger}
+		Gatherer: a.registry, PublicMetrics: c.Metrics.Public, Tokens: c.API.Tokens, Ready: a.ready, Match: a.match, Logger: a.Logger}
 	srv.Register(a.echo)
 	web.New(srv, nil).Register(a.echo)
 	hooks := &triggers.Webhooks{Source: a.source, Dispatcher: a.dispatcher, WaitRun: a.waitRun, Secrets: secrets,
@@ -284,7 +286,8 @@ func (a *App) runNow(ctx context.Context, id string) (string, any, error) {
 	return r.Status, api.ViewRun(r), ctx.Err()
 }
 
-// ready is /readyz: the store answers and the server is not stopping.
+// ready is /readyz: the store answers, its last write did not fail (or it
+// can write again), and the server is not stopping.
 func (a *App) ready(ctx context.Context) error {
 	if a.stopping.Load() {
 		return errors.New("shutting down")
@@ -293,6 +296,9 @@ func (a *App) ready(ctx context.Context) error {
 	defer cancel()
 	if err := a.store.Ping(ctx); err != nil {
 		return fmt.Errorf("store: %w", err)
+	}
+	if err := a.health.Check(ctx); err != nil {
+		return fmt.Errorf("store cannot write: %w", err)
 	}
 	return nil
 }

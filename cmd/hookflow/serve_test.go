@@ -366,6 +366,77 @@ func TestAPILoopbackOnlyWithoutToken(t *testing.T) {
 	}
 }
 
+// TestMetricsAccess checks `metrics.public`: off, /metrics has the API's
+// access rule (a token, or a loopback client when there is none); on, any
+// client reads it without a token, while the API stays closed.
+func TestMetricsAccess(t *testing.T) {
+	token := "a-long-enough-test-token"
+	for _, tt := range []struct {
+		name          string
+		public        bool
+		tokens        []string
+		noToken       int // over HTTP from 127.0.0.1, without a token
+		remote        int // from another host, without a token
+		withToken     int // over HTTP, with the token (when there is one)
+		apiWithout    int // the API over HTTP without a token
+		apiFromRemote int
+	}{
+		{"private with a token", false, []string{token}, 401, 401, 200, 401, 401},
+		{"public with a token", true, []string{token}, 200, 200, 200, 401, 401},
+		{"private without tokens", false, nil, 200, 403, 0, 200, 403},
+		{"public without tokens", true, nil, 200, 200, 0, 200, 403},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := startApp(t, map[string]string{"greet.yaml": dispatchWorkflow}, func(c *Config) {
+				c.API.Tokens = tt.tokens
+				c.Metrics.Public = tt.public
+			})
+			get := func(path, auth string) (int, string) {
+				t.Helper()
+				req, _ := http.NewRequest("GET", a.url+path, nil)
+				if auth != "" {
+					req.Header.Set("Authorization", "Bearer "+auth)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				body, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode, string(body)
+			}
+			fromRemote := func(path string) int {
+				req := httptest.NewRequest("GET", path, nil)
+				req.RemoteAddr, req.Host = "192.0.2.10:5000", "hookflow.example.com"
+				rec := httptest.NewRecorder()
+				a.echo.ServeHTTP(rec, req)
+				return rec.Code
+			}
+			code, body := get("/metrics", "")
+			if code != tt.noToken {
+				t.Errorf("/metrics without a token: %d, want %d", code, tt.noToken)
+			}
+			if code == http.StatusOK && !strings.Contains(body, "hookflow_workflows_loaded 1") {
+				t.Errorf("/metrics without a token answered 200 without the metrics: %.300s", body)
+			}
+			if code := fromRemote("/metrics"); code != tt.remote {
+				t.Errorf("/metrics from another host: %d, want %d", code, tt.remote)
+			}
+			if tt.withToken != 0 {
+				if code, body := get("/metrics", token); code != tt.withToken || !strings.Contains(body, "hookflow_queue_depth") {
+					t.Errorf("/metrics with the token: %d, want %d with the metrics", code, tt.withToken)
+				}
+			}
+			if code, _ := get("/api/v1/runs", ""); code != tt.apiWithout {
+				t.Errorf("API without a token: %d, want %d", code, tt.apiWithout)
+			}
+			if code := fromRemote("/api/v1/runs"); code != tt.apiFromRemote {
+				t.Errorf("API from another host: %d, want %d", code, tt.apiFromRemote)
+			}
+		})
+	}
+}
+
 func TestAPIRefusesOtherSites(t *testing.T) {
 	a := startApp(t, map[string]string{"greet.yaml": dispatchWorkflow})
 	for _, tt := range []struct {

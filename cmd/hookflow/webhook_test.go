@@ -411,3 +411,66 @@ func TestSlowClientIsCut(t *testing.T) {
 		t.Error("the server kept a stalled connection open for a minute")
 	}
 }
+
+// TestWebhookKeepsOutOfRangeNumbers delivers valid JSON whose numbers float64
+// cannot hold. It is accepted; those numbers reach the run, the stored event
+// and a replay as their text, while the payload's ordinary numbers still
+// compare as numbers in `if:`.
+func TestWebhookKeepsOutOfRangeNumbers(t *testing.T) {
+	a := startApp(t, map[string]string{"numbers.yaml": `
+on: {webhook: {path: numbers, provider: generic}}
+if: event.body.count > 3 && event.body.big == "1e999999"
+env: {BIG: "${{ event.body.big }}", COUNT: "${{ event.body.count }}"}
+steps:
+  - id: show
+    run: printf 'big=%s\ncount=%s\n' "$BIG" "$COUNT" >> "$HOOKFLOW_OUTPUT"
+`})
+	huge := "7" + strings.Repeat("1", 499999)
+	deliver := func(t *testing.T, count int) (int, workflows.Receipt) {
+		t.Helper()
+		code, body := post(t, a.url+"/hooks/numbers", fmt.Sprintf(`{"big": 1e999999, "huge": %s, "count": %d}`, huge, count), http.Header{})
+		var rc workflows.Receipt
+		if err := json.Unmarshal([]byte(body), &rc); err != nil {
+			t.Fatalf("%d %.300s: %v", code, body, err)
+		}
+		return code, rc
+	}
+
+	code, rc := deliver(t, 5)
+	if code != http.StatusAccepted || len(rc.Runs) != 1 {
+		t.Fatalf("count 5: %d %+v, want 202 and one run", code, rc)
+	}
+	run := a.waitRun(t, rc.Runs[0].ID)
+	if run.Status != workflows.StatusSucceeded || len(run.Steps) != 1 {
+		t.Fatalf("run %s: %s (%s)", run.ID, run.Status, run.Reason)
+	}
+	if out := run.Steps[0].Outputs; out["big"] != "1e999999" || out["count"] != "5" {
+		t.Errorf("step outputs %v, want big=1e999999 count=5", out)
+	}
+
+	// The stored event holds the numbers as text, in full.
+	var stored struct {
+		Data struct {
+			Body map[string]any `json:"body"`
+		} `json:"data"`
+	}
+	if code := a.call(t, "GET", "/api/v1/events/"+rc.EventID, nil, &stored); code != http.StatusOK {
+		t.Fatalf("get event: %d", code)
+	}
+	if b := stored.Data.Body; b["big"] != "1e999999" || b["huge"] != huge || b["count"] != 5.0 {
+		t.Errorf("stored body: big %v, huge of %d characters, count %v", b["big"], len(fmt.Sprint(b["huge"])), b["count"])
+	}
+	var replayed workflows.Receipt
+	if code := a.call(t, "POST", "/api/v1/events/"+rc.EventID+"/replay", nil, &replayed); code != http.StatusAccepted || len(replayed.Runs) != 1 {
+		t.Fatalf("replay: %d %+v, want 202 and one run", code, replayed)
+	}
+	if run := a.waitRun(t, replayed.Runs[0].ID); run.Status != workflows.StatusSucceeded || run.Steps[0].Outputs["big"] != "1e999999" {
+		t.Errorf("replayed run: %s, outputs %v", run.Status, run.Steps[0].Outputs)
+	}
+
+	// An ordinary number below the bar still skips the workflow.
+	code, rc = deliver(t, 2)
+	if code != http.StatusOK || len(rc.Runs) != 0 || len(rc.Skipped) != 1 {
+		t.Errorf("count 2: %d %+v, want 200 and the workflow skipped", code, rc)
+	}
+}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"testing"
 	"time"
@@ -67,14 +68,18 @@ func TestTextIsStorable(t *testing.T) {
 // hookflow is refused rather than used.
 func TestMigrations(t *testing.T) {
 	dsn := pgtest.Schema(t)
+	files, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migration files: %v, %v", files, err)
+	}
 	for range 2 {
 		s, err := Open(t.Context(), dsn, Options{})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
 		var n int
-		if err := s.pool.QueryRow(t.Context(), `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
-			t.Fatalf("schema_migrations: %d rows, %v; want 1", n, err)
+		if err := s.pool.QueryRow(t.Context(), `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(files) {
+			t.Fatalf("schema_migrations: %d rows, %v; want %d", n, err, len(files))
 		}
 		s.Close()
 	}

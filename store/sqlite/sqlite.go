@@ -143,6 +143,16 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// ProbeWrite rewrites the one row of write_probe.
+func (s *Store) ProbeWrite(ctx context.Context, now time.Time) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO write_probe (id, probed_at) VALUES (1, :at)
+		ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at`, sql.Named("at", millis(now)))
+	if err != nil {
+		return fmt.Errorf("probe write: %w", err)
+	}
+	return nil
+}
+
 // Prune deletes finished runs (with their logs) that finished before before,
 // events received before before that no run refers to any more, and dedup
 // keys and cooldowns that have expired by now.

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"io/fs"
 	"path/filepath"
 	"testing"
 	"time"
@@ -115,6 +116,10 @@ func TestDurabilityPragma(t *testing.T) {
 }
 
 func TestMigrationsIdempotent(t *testing.T) {
+	files, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migration files: %v, %v", files, err)
+	}
 	path := filepath.Join(t.TempDir(), "hookflow.db")
 	for i := range 3 {
 		s, err := Open(t.Context(), path, Options{})
@@ -129,8 +134,8 @@ func TestMigrationsIdempotent(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
-		if n != 1 || version != 1 {
-			t.Fatalf("open #%d: %d migrations recorded, version %d; want 1, 1", i+1, n, version)
+		if n != len(files) || version != len(files) {
+			t.Fatalf("open #%d: %d migrations recorded, version %d; want %d, %[4]d", i+1, n, version, len(files))
 		}
 	}
 }

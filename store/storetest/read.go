@@ -192,6 +192,18 @@ var readTests = []test{
 			t.Fatalf("Ping: %v", err)
 		}
 	}},
+	{"ProbeWrite", func(t *testing.T, h *harness) {
+		for _, now := range []time.Time{t0, at(time.Second)} {
+			if err := h.s.ProbeWrite(h.ctx, now); err != nil {
+				t.Fatalf("ProbeWrite at %s: %v", now, err)
+			}
+		}
+		ctx, cancel := context.WithCancel(h.ctx)
+		cancel()
+		if err := h.s.ProbeWrite(ctx, at(2*time.Second)); err == nil {
+			t.Error("ProbeWrite with a cancelled context succeeded")
+		}
+	}},
 	{"CancelledContext", func(t *testing.T, h *harness) {
 		ctx, cancel := context.WithCancel(h.ctx)
 		cancel()

@@ -36,7 +36,8 @@ const MaxJSONDepth = 128
 //
 //   - GET: the query string, decoded like a form (SPEC §2: GET puts the payload
 //     in the query string).
-//   - application/json or any */*+json type: JSON, numbers as float64.
+//   - application/json or any */*+json type: JSON, numbers as float64; a
+//     number beyond float64's range stays its text, a string.
 //   - application/x-www-form-urlencoded: a map from field name to its value, or
 //     to a list of values when the field repeats. When the field `payload` holds
 //     JSON (GitHub's and Slack's form style), that JSON is the body instead.
@@ -120,8 +121,8 @@ func decodeJSON(data []byte, where string) (any, error) {
 	if offset := tooDeep(data, MaxJSONDepth); offset >= 0 {
 		return nil, workflows.Errorf(workflows.EInvalid, "invalid JSON%s at byte %d: nested deeper than %d levels", where, offset, MaxJSONDepth)
 	}
-	var v any
-	if err := json.Unmarshal(data, &v); err != nil {
+	v, err := workflows.UnmarshalJSONValue(data)
+	if err != nil {
 		var syntax *json.SyntaxError
 		if errors.As(err, &syntax) {
 			return nil, workflows.Errorf(workflows.EInvalid, "invalid JSON%s at byte %d: %s", where, syntax.Offset, syntax.Error())

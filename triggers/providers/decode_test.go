@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -147,6 +148,46 @@ func TestDecodeErrors(t *testing.T) {
 				t.Errorf("body %v, raw %q: want no body and the raw text", body, raw)
 			}
 		})
+	}
+}
+
+// TestDecodeOutOfRangeNumbers checks that valid JSON whose numbers float64
+// cannot hold is accepted, those numbers kept as their text, while the other
+// numbers of the same payload are float64 as usual.
+func TestDecodeOutOfRangeNumbers(t *testing.T) {
+	long := "9" + strings.Repeat("0", 500000)
+	tests := []struct {
+		name, contentType, body string
+		want                    any
+	}{
+		{"huge exponent", "application/json", `{"big": 1e999999, "count": 5}`,
+			map[string]any{"big": "1e999999", "count": 5.0}},
+		{"negative huge exponent in an array", "application/json", `[-1e999999, 2.5, {"n": -12}]`,
+			[]any{"-1e999999", 2.5, map[string]any{"n": -12.0}}},
+		{"half a million digits", "application/json", `{"id": ` + long + `, "ok": true}`,
+			map[string]any{"id": long, "ok": true}},
+		{"tiny numbers round to zero", "application/json", `{"tiny": 1e-999999}`,
+			map[string]any{"tiny": 0.0}},
+		{"sniffed without a content type", "", `{"big": 1E400}`,
+			map[string]any{"big": "1E400"}},
+		{"in a payload= form", "application/x-www-form-urlencoded", "payload=" + url.QueryEscape(`{"big": 1e400, "n": 1}`),
+			map[string]any{"big": "1e400", "n": 1.0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body, _, err := Decode(&Request{Method: http.MethodPost, Body: []byte(tt.body), ContentType: tt.contentType})
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if !reflect.DeepEqual(body, tt.want) {
+				t.Errorf("body %.200v, want %.200v", body, tt.want)
+			}
+		})
+	}
+	// Syntax errors are still errors when an out-of-range number comes first.
+	_, _, err := Decode(&Request{Method: http.MethodPost, Body: []byte(`{"big": 1e999999,}`), ContentType: "application/json"})
+	if err == nil || workflows.ErrorCode(err) != workflows.EInvalid || !strings.Contains(err.Error(), "at byte 18") {
+		t.Errorf("broken JSON with a huge number: %v, want an invalid JSON error at byte 18", err)
 	}
 }
 

@@ -255,7 +255,10 @@ func TestURL(t *testing.T) {
 		{"https://user:" + secret + "@git.example/repo.git", "https://***@git.example/repo.git"},
 		{"https://user:" + url.QueryEscape(secret) + "@git.example/repo.git", "https://***@git.example/repo.git"},
 		{"https://tok3n-not-known@git.example/repo.git", "https://***@git.example/repo.git"},
+		{"https://u:p@git.example/r.git", "https://***@git.example/r.git"},
 		{"git@git.example:owner/repo.git", "git@git.example:owner/repo.git"},
+		{"ssh://deploy@git.example:2222/o/r.git", "ssh://deploy@git.example:2222/o/r.git"},
+		{"/srv/git/r.git", "/srv/git/r.git"},
 		{"https://git.example/repo.git", "https://git.example/repo.git"},
 	}
 	for _, tt := range tests {

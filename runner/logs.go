@@ -124,8 +124,9 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 
 // split emits the first part of a line that reached maxLineBytes without
 // ending. It keeps back the last bytes, as many as the longest secret form
-// less one, so that a secret the step is still writing is found whole in the
-// next part; and it never cuts through a secret form found in the line.
+// less one (at most half a line, so that each split makes headway), so that
+// a secret the step is still writing is found whole in the next part; and it
+// never cuts through a secret form found in the line.
 func (w *lineWriter) split() {
 	hold := min(max(w.log.mask.Longest()-1, 0), maxLineBytes/2)
 	at := len(w.buf) - hold

@@ -65,6 +65,9 @@ func New(values []string) *Masker {
 // With returns a Masker of m's values and values, for an action that holds
 // credentials of its own, such as a password written into a URL.
 func (m *Masker) With(values ...string) *Masker {
+	if len(values) == 0 {
+		return m
+	}
 	if m == nil {
 		return New(values)
 	}

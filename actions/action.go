@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/hookflow/hookflow/internal/mask"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -48,9 +49,12 @@ type Step struct {
 	OutputFile string
 	// TempDir is a folder inside Workspace for the step's own files (scripts).
 	TempDir string
-	// Secrets are the secret values this run uses, so that an action can keep them
-	// out of errors it returns.
-	Secrets []string
+	// Mask hides the run's secrets. What goes to Stdout and Stderr, and the
+	// errors an action returns, are masked with it by the runner; an action
+	// uses it (With its own credentials) for errors and lines that may quote
+	// a secret in a form the runner cannot know, such as a URL it parsed. It
+	// may be nil, which masks nothing.
+	Mask *mask.Masker
 	// Render renders the ${{ }} templates in text with the step's scope (SPEC
 	// §2.1), for templates an action reads only while it runs, such as manifest
 	// files. The result is a string, values spliced in as workflows.Stringify

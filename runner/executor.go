@@ -18,6 +18,7 @@ import (
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/actions/shell"
+	"github.com/hookflow/hookflow/internal/mask"
 	"github.com/hookflow/hookflow/runner/sandbox"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -122,7 +123,9 @@ func (x *Executor) now() time.Time {
 func (x *Executor) Execute(ctx context.Context, job *Job, obs Observer) Result {
 	w := job.Workflow
 	res := Result{StartedAt: x.now(), Steps: make([]StepResult, len(w.Steps))}
-	log := newRunLog(obs.Log, x.now, x.MaxLogBytes, secretValues(job.Secrets))
+	// One masker for everything the run writes: log lines, step names,
+	// outputs, errors and the reason.
+	log := newRunLog(obs.Log, x.now, x.MaxLogBytes, mask.New(secretValues(job.Secrets)))
 	finish := func(status, reason string) Result {
 		res.Status, res.Reason, res.FinishedAt = status, log.Mask(reason), x.now()
 		if reason != "" {
@@ -156,7 +159,7 @@ func (x *Executor) Execute(ctx context.Context, job *Job, obs Observer) Result {
 			scope.Status.Cancelled = true
 		}
 		sr := &res.Steps[i]
-		*sr = StepResult{Index: i, ID: step.Key(), Name: stepName(step, scope), Outcome: workflows.OutcomeSkipped}
+		*sr = StepResult{Index: i, ID: step.Key(), Name: log.Mask(stepName(step, scope)), Outcome: workflows.OutcomeSkipped}
 		run, err := shouldRun(step, scope)
 		if err != nil {
 			log.Systemf(i, "if: %s", err)
@@ -172,7 +175,7 @@ func (x *Executor) Execute(ctx context.Context, job *Job, obs Observer) Result {
 			if scope.Status.Cancelled {
 				sr.Outcome = workflows.OutcomeCancelled
 			}
-			recordStep(scope, step, sr)
+			recordStep(scope, step, sr.Outcome, nil)
 			obs.StepFinished(*sr)
 			continue
 		}
@@ -185,13 +188,13 @@ func (x *Executor) Execute(ctx context.Context, job *Job, obs Observer) Result {
 		}
 		sr.StartedAt, sr.Outcome = x.now(), workflows.OutcomeRunning
 		obs.StepStarted(*sr)
-		x.runStep(stepCtx, job, step, scope, ws, log, sr)
+		outputs := x.runStep(stepCtx, job, step, scope, ws, log, sr)
 		sr.FinishedAt = x.now()
 		if sr.Outcome == workflows.OutcomeFailure && !step.ContinueOnError && !scope.Status.Failed {
 			scope.Status.Failed = true
 			failed = sr
 		}
-		recordStep(scope, step, sr)
+		recordStep(scope, step, sr.Outcome, outputs)
 		obs.StepFinished(*sr)
 	}
 
@@ -236,10 +239,13 @@ func shouldRun(step *workflows.Step, scope *workflows.Scope) (bool, error) {
 	return step.If.Bool(scope)
 }
 
-// recordStep makes a finished step visible to later ones as steps.<id>.
-func recordStep(scope *workflows.Scope, step *workflows.Step, sr *StepResult) {
+// recordStep makes a finished step visible to later ones as steps.<id>. They
+// read its outputs as the action gave them, secrets and all, as they would
+// read secrets.*; only the copy in the StepResult, which is stored and shown,
+// is masked.
+func recordStep(scope *workflows.Scope, step *workflows.Step, outcome string, outputs map[string]any) {
 	if step.ID != "" {
-		scope.Steps[step.ID] = workflows.StepState{Outputs: sr.Outputs, Outcome: sr.Outcome}
+		scope.Steps[step.ID] = workflows.StepState{Outputs: outputs, Outcome: outcome}
 	}
 }
 

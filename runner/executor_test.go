@@ -7,9 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -424,6 +426,48 @@ steps:
 	for _, want := range []string{"plain ***", "b64 ***", "err ***"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("log lacks %q:\n%s", want, all)
+		}
+	}
+}
+
+// TestSecretsMaskedInResult checks what a run reports beside its log: step
+// names, outputs, errors and the reason hide the secrets, while later steps
+// still read an output's real value.
+func TestSecretsMaskedInResult(t *testing.T) {
+	const secret = `s3cr3t-v@lue/with+chars "q"`
+	res, rec := execute(t, newExecutor(t), `
+on: {dispatch: {}}
+env: {TOKEN: "${{ secrets.API_TOKEN }}"}
+steps:
+  - id: one
+    name: "deploy with ${{ secrets.API_TOKEN }}"
+    run: |
+      echo "tok=$TOKEN" >> "$HOOKFLOW_OUTPUT"
+      echo "url=https://example.com/?t=$(printf %s "$TOKEN" | jq -sRr @uri)" >> "$HOOKFLOW_OUTPUT"
+  - id: two
+    env: {FROM: "${{ steps.one.outputs.tok }}"}
+    run: |
+      if [ "$FROM" = "$TOKEN" ]; then echo "later steps read the value itself"; fi
+      echo "x<<$TOKEN" >> "$HOOKFLOW_OUTPUT"
+`, nil, func(j *Job) { j.Secrets = map[string]string{"API_TOKEN": secret} })
+	if res.Status != workflows.StatusFailed || res.Steps[1].Outcome != workflows.OutcomeFailure {
+		t.Fatalf("status %s, steps %+v", res.Status, res.Steps)
+	}
+	if !strings.Contains(rec.text(Stdout), "later steps read the value itself") {
+		t.Errorf("step two did not read the output's value:\n%s", rec.text(""))
+	}
+	one := res.Steps[0]
+	if one.Name != "deploy with ***" || one.Outputs["tok"] != "***" || one.Outputs["url"] != "https://example.com/?t=***" {
+		t.Errorf("step one: name %q, outputs %q", one.Name, one.Outputs)
+	}
+	if !strings.Contains(res.Steps[1].Error, "***") || !strings.Contains(res.Reason, "***") {
+		t.Errorf("error %q, reason %q: want the secret masked in them", res.Steps[1].Error, res.Reason)
+	}
+	reported, _ := json.Marshal(append(rec.finished, res.Steps...))
+	all := rec.text("") + string(reported) + res.Reason
+	for _, form := range []string{secret, strconv.Quote(secret), url.QueryEscape(secret), "s3cr3t"} {
+		if strings.Contains(all, form) {
+			t.Errorf("%q shows in what the run reported:\n%s", form, all)
 		}
 	}
 }

@@ -2,12 +2,13 @@ package runner
 
 import (
 	"bytes"
-	"encoding/base64"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
+
+	"github.com/hookflow/hookflow/internal/mask"
 )
 
 // Log streams.
@@ -42,52 +43,20 @@ type runLog struct {
 	mu        sync.Mutex
 	sink      func(LogLine)
 	now       func() time.Time
-	masker    *strings.Replacer
+	mask      *mask.Masker
 	remaining int
 	truncated bool
 }
 
-func newRunLog(sink func(LogLine), now func() time.Time, maxBytes int, secrets []string) *runLog {
+func newRunLog(sink func(LogLine), now func() time.Time, maxBytes int, m *mask.Masker) *runLog {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxLogBytes
 	}
-	return &runLog{sink: sink, now: now, masker: newMasker(secrets), remaining: maxBytes}
-}
-
-// newMasker replaces every secret and its base64 forms with ***. Longer values
-// come first so that a secret containing another is masked whole.
-func newMasker(secrets []string) *strings.Replacer {
-	var forms []string
-	for _, s := range secrets {
-		if len(s) < 3 {
-			// Masking one or two characters would shred every line and hide
-			// nothing worth hiding.
-			continue
-		}
-		forms = append(forms, s,
-			base64.StdEncoding.EncodeToString([]byte(s)),
-			base64.RawStdEncoding.EncodeToString([]byte(s)),
-			base64.URLEncoding.EncodeToString([]byte(s)))
-	}
-	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
-	forms = slices.Compact(forms)
-	if len(forms) == 0 {
-		return nil
-	}
-	pairs := make([]string, 0, 2*len(forms))
-	for _, f := range forms {
-		pairs = append(pairs, f, "***")
-	}
-	return strings.NewReplacer(pairs...)
+	return &runLog{sink: sink, now: now, mask: m, remaining: maxBytes}
 }
 
 // Mask replaces the secrets in s.
-func (l *runLog) Mask(s string) string {
-	if l.masker == nil {
-		return s
-	}
-	return l.masker.Replace(s)
-}
+func (l *runLog) Mask(s string) string { return l.mask.Mask(s) }
 
 // emit masks, counts and delivers one line.
 func (l *runLog) emit(step int, stream, text string) {
@@ -130,26 +99,43 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			room := maxLineBytes - len(w.buf)
-			if len(p) < room {
-				w.buf = append(w.buf, p...)
-				break
+		if i >= 0 && len(w.buf)+i <= maxLineBytes {
+			line := p[:i]
+			if len(w.buf) > 0 {
+				line = append(w.buf, line...)
 			}
-			w.buf = append(w.buf, p[:room]...)
-			p = p[room:]
-			w.Flush()
+			w.log.emit(w.step, w.stream, string(bytes.TrimSuffix(line, []byte("\r"))))
+			w.buf = w.buf[:0]
+			p = p[i+1:]
 			continue
 		}
-		line := p[:i]
-		if len(w.buf) > 0 {
-			line = append(w.buf, line...)
+		// No line ends within maxLineBytes.
+		room := maxLineBytes - len(w.buf)
+		if len(p) < room {
+			w.buf = append(w.buf, p...)
+			break
 		}
-		w.log.emit(w.step, w.stream, string(bytes.TrimSuffix(line, []byte("\r"))))
-		w.buf = w.buf[:0]
-		p = p[i+1:]
+		w.buf = append(w.buf, p[:room]...)
+		p = p[room:]
+		w.split()
 	}
 	return n, nil
+}
+
+// split emits the first part of a line that reached maxLineBytes without
+// ending. It keeps back the last bytes, as many as the longest secret form
+// less one (at most half a line, so that each split makes headway), so that
+// a secret the step is still writing is found whole in the next part; and it
+// never cuts through a secret form found in the line.
+func (w *lineWriter) split() {
+	hold := min(max(w.log.mask.Longest()-1, 0), maxLineBytes/2)
+	at := len(w.buf) - hold
+	for at > 0 && at < len(w.buf) && !utf8.RuneStart(w.buf[at]) {
+		at-- // nor through a character
+	}
+	at = w.log.mask.Cut(string(w.buf), at)
+	w.log.emit(w.step, w.stream, string(w.buf[:at]))
+	w.buf = w.buf[:copy(w.buf, w.buf[at:])]
 }
 
 // Flush emits a pending partial line.

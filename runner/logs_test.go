@@ -5,11 +5,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookflow/hookflow/internal/mask"
 )
 
 func collect(maxBytes int, secrets ...string) (*runLog, *[]LogLine) {
 	var lines []LogLine
-	l := newRunLog(func(line LogLine) { lines = append(lines, line) }, time.Now, maxBytes, secrets)
+	l := newRunLog(func(line LogLine) { lines = append(lines, line) }, time.Now, maxBytes, mask.New(secrets))
 	return l, &lines
 }
 
@@ -52,6 +54,73 @@ func TestMasking(t *testing.T) {
 	if got := (*lines)[0].Text; got != "a *** b *** c *** ab" {
 		t.Errorf("masked %q", got)
 	}
+}
+
+// TestMaskingAcrossWrites checks that a secret is masked however the step's
+// writes cut it: within a line, across the lines of a secret of several
+// lines, and where a line too long to keep is split.
+func TestMaskingAcrossWrites(t *testing.T) {
+	const secret = "s3cr3t-v@lue/with+chars"
+	const key = "-----BEGIN KEY-----\nMIIEowIBAAKCAQEA1b/c+d\nq83Fv9sWx7Lp0Zk3Yt==\n-----END KEY-----"
+	long := strings.Repeat("x", maxLineBytes-10)
+	tests := []struct {
+		name   string
+		writes []string
+	}{
+		{"one line, two writes", []string{"a " + secret[:5], secret[5:] + " b\n"}},
+		{"one line, a write a byte", strings.Split("a "+secret+" b\n", "")},
+		{"a key of several lines, cut inside lines", []string{"key: " + key[:30], key[30:70], key[70:] + "\n"}},
+		{"split of a long line through the secret", []string{long + secret + " and more text after it\n"}},
+		{"split of a long line, the secret still being written", []string{long, secret[:4], secret[4:12], secret[12:], " after\n"}},
+		{"split of a long line in small writes", chunks(long+secret+strings.Repeat("y", maxLineBytes), 1000)},
+		{"split of a long line ending in a secret", []string{long + secret}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, lines := collect(0, secret, key)
+			w := l.Writer(0, Stdout)
+			for _, p := range tt.writes {
+				w.Write([]byte(p))
+			}
+			w.Flush()
+			var all strings.Builder
+			for _, line := range *lines {
+				if len(line.Text) > maxLineBytes {
+					t.Errorf("a line of %d bytes, more than %d", len(line.Text), maxLineBytes)
+				}
+				all.WriteString(line.Text + "\n")
+			}
+			got := all.String()
+			if !strings.Contains(got, "***") {
+				t.Errorf("nothing masked in %q", tail(got))
+			}
+			for _, part := range append([]string{secret}, strings.Split(key, "\n")...) {
+				for i := 0; i+6 <= len(part); i++ {
+					if strings.Contains(got, part[i:i+6]) {
+						t.Fatalf("%q of a secret shows in %q", part[i:i+6], tail(got))
+					}
+				}
+			}
+			if want := strings.Join(tt.writes, ""); len(got) < len(want)-len(secret)-len(key) {
+				t.Errorf("%d bytes of log for %d written", len(got), len(want))
+			}
+		})
+	}
+}
+
+// chunks cuts s into pieces of n bytes.
+func chunks(s string, n int) []string {
+	var out []string
+	for len(s) > n {
+		out, s = append(out, s[:n]), s[n:]
+	}
+	return append(out, s)
+}
+
+// tail is the end of a long log, for messages.
+func tail(s string) string {
+	s = strings.ReplaceAll(s, strings.Repeat("x", 64), "")
+	return s[max(0, len(s)-300):]
 }
 
 func TestCap(t *testing.T) {

@@ -13,8 +13,10 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// runStep runs one step with its retries and fills sr with the outcome.
-func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, scope *workflows.Scope, ws string, log *runLog, sr *StepResult) {
+// runStep runs one step with its retries and fills sr with the outcome, its
+// outputs masked. It returns the outputs as the action gave them, for later
+// steps of the run to read.
+func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, scope *workflows.Scope, ws string, log *runLog, sr *StepResult) map[string]any {
 	w := job.Workflow
 	fail := func(err error) {
 		sr.Outcome, sr.Error = workflows.OutcomeFailure, log.Mask(err.Error())
@@ -25,12 +27,12 @@ func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, 
 	env, err := renderEnv(step.Env, scope)
 	if err != nil {
 		fail(fmt.Errorf("env: %w", err))
-		return
+		return nil
 	}
 	action, err := x.buildAction(step, w, scope)
 	if err != nil {
 		fail(err)
-		return
+		return nil
 	}
 	dir := step.WorkingDirectory
 	if dir == "" && step.Run != "" {
@@ -39,13 +41,13 @@ func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, 
 	dir = resolveIn(ws, dir)
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		fail(fmt.Errorf("working directory %s does not exist", dir))
-		return
+		return nil
 	}
 
 	tmp := filepath.Join(ws, ".hookflow", fmt.Sprintf("step-%d", sr.Index+1))
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		fail(fmt.Errorf("workspace: %w", err))
-		return
+		return nil
 	}
 	outputFile := filepath.Join(tmp, "output")
 	s := &actions.Step{
@@ -53,7 +55,7 @@ func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, 
 		Dir:        dir,
 		OutputFile: outputFile,
 		TempDir:    tmp,
-		Secrets:    secretValues(job.Secrets),
+		Mask:       log.mask,
 		Env:        x.processEnv(job, scope.Env, env, ws, outputFile),
 		Render:     func(text string) (string, error) { return renderText(scope, text) },
 	}
@@ -62,7 +64,7 @@ func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, 
 		confined, err := x.sandbox().Confine(x.SandboxDefaults.Merge(w.Sandbox).Merge(step.Sandbox), ws)
 		if err != nil {
 			fail(err)
-			return
+			return nil
 		}
 		s.Sandbox, sr.Sandbox = confined, confined.String()
 	}
@@ -75,29 +77,30 @@ func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, 
 		sr.Attempts = attempt
 		if err := os.WriteFile(outputFile, nil, 0o600); err != nil {
 			fail(fmt.Errorf("workspace: %w", err))
-			return
+			return nil
 		}
 		res, err := x.attempt(ctx, step, action, s, log, sr.Index)
 		code := res.ExitCode
-		sr.ExitCode, sr.Outputs = &code, res.Outputs
+		sr.ExitCode = &code
+		sr.Outputs, _ = log.mask.MaskValue(res.Outputs).(map[string]any)
 		if err == nil {
 			sr.Outcome, sr.Error = workflows.OutcomeSuccess, ""
-			return
+			return res.Outputs
 		}
 		if ctx.Err() != nil {
 			stopped(ctx, log, sr)
-			return
+			return res.Outputs
 		}
 		if attempt >= attempts || !actions.IsRetryable(err) {
 			fail(err)
-			return
+			return res.Outputs
 		}
 		delay := step.Retry.DelayBefore(attempt + 1)
 		log.Systemf(sr.Index, "attempt %d of %d failed: %s; retrying in %s", attempt, attempts, log.Mask(err.Error()), delay)
 		select {
 		case <-ctx.Done():
 			stopped(ctx, log, sr)
-			return
+			return res.Outputs
 		case <-time.After(delay):
 		}
 	}

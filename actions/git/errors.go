@@ -79,7 +79,7 @@ func unwrapURL(err error) error {
 	return err
 }
 
-// fail logs err and returns it redacted and prefixed with the repository.
+// fail logs err and returns it masked and prefixed with the repository.
 // An error that does not say whether it is retryable counts as permanent:
 // it comes from this machine (the folder, the settings), not from the way.
 func (c *call) fail(ctx context.Context, err error) error {
@@ -97,7 +97,7 @@ func (c *call) fail(ctx context.Context, err error) error {
 		reason = cause.Error()
 		retryable = errors.Is(cause, context.DeadlineExceeded)
 	}
-	reason = c.redactor.Replace(reason)
+	reason = c.mask.Mask(reason)
 	c.log("failed: %s", reason)
 	e := &stepError{msg: fmt.Sprintf("git %s: %s", c.shown, reason), cause: cause}
 	if retryable {
@@ -105,3 +105,14 @@ func (c *call) fail(ctx context.Context, err error) error {
 	}
 	return actions.Permanent(e)
 }
+
+// stepError is an error whose message has been masked. It unwraps only to
+// the context error that ended the step, if any, never to the original error,
+// whose text may quote a credential.
+type stepError struct {
+	msg   string
+	cause error
+}
+
+func (e *stepError) Error() string { return e.msg }
+func (e *stepError) Unwrap() error { return e.cause }

@@ -377,3 +377,15 @@ func urlSecrets(raw string) []string {
 	}
 	return nil
 }
+
+// storedURL is the URL written to the checkout's configuration as origin:
+// without the user information of an http(s) URL, so that no credential is
+// left on disk.
+func storedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return raw
+	}
+	u.User = nil
+	return u.String()
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/actions/actiontest"
+	"github.com/hookflow/hookflow/internal/mask"
 )
 
 // gitEnv is the environment of the git commands tests run: no user or
@@ -95,7 +96,8 @@ func (r *remote) git(args ...string) string {
 	return gitIn(r.t, r.work, args...)
 }
 
-// newStep returns a step with a workspace of its own and a log to read.
+// newStep returns a step with a workspace of its own and a log to read, and
+// a masker of secrets, as the runner builds a run's.
 func newStep(t *testing.T, secrets ...string) (*actions.Step, *syncBuffer) {
 	t.Helper()
 	ws := t.TempDir()
@@ -104,7 +106,7 @@ func newStep(t *testing.T, secrets ...string) (*actions.Step, *syncBuffer) {
 		t.Fatal(err)
 	}
 	log := &syncBuffer{}
-	return &actions.Step{Workspace: ws, Dir: ws, TempDir: tmp, Stdout: log, Stderr: log, Secrets: secrets}, log
+	return &actions.Step{Workspace: ws, Dir: ws, TempDir: tmp, Stdout: log, Stderr: log, Mask: mask.New(secrets)}, log
 }
 
 // build makes an action of kind from with, failing the test if it does not

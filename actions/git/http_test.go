@@ -117,6 +117,28 @@ func TestHTTPAuth(t *testing.T) {
 		}
 	})
 
+	t.Run("secret that mis-splits the URL", func(t *testing.T) {
+		// Written unescaped, its '@' and '/' make the URL's host the closed
+		// address and its password "p", which must mask neither every
+		// letter p nor leave the rest of the secret to show.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret := "p@" + l.Addr().String() + "/x-s3cret"
+		l.Close()
+		s, log := newStep(t, secret)
+		_, err = runIn(t, s, map[string]any{"url": "http://user:" + secret + "@" + strings.TrimPrefix(repoURL, "http://")})
+		actiontest.WantErrorContains(t, err, "cannot reach the remote")
+		all := err.Error() + "\n" + log.String()
+		if strings.Contains(all, secret) || strings.Contains(all, "x-s3cret") || strings.Contains(all, "user:") {
+			t.Errorf("the secret leaked: %s", all)
+		}
+		if !strings.Contains(log.String(), "clone http://***@"+strings.TrimPrefix(repoURL, "http://")) {
+			t.Errorf("log does not show the URL masked:\n%s", log)
+		}
+	})
+
 	t.Run("no credentials", func(t *testing.T) {
 		s, _ := newStep(t)
 		_, err := runIn(t, s, map[string]any{"url": repoURL})

@@ -17,6 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/internal/mask"
 )
 
 // maxListed is how many file or branch names an error or log line shows.
@@ -31,7 +32,7 @@ const maxListed = 5
 // Outputs: `commit`, `previous` (empty on a clone), `changed` (the paths that
 // differ between the two, sorted; every file of the commit on a clone) and
 // `dir` (the checkout's absolute path). Progress lines go to s.Stdout; neither
-// they nor the errors hold a value of s.Secrets or a credential of the step.
+// they nor the errors hold a secret of s.Mask or a credential of the step.
 //
 // An unreachable remote, a server error and a timeout are retryable; refused
 // credentials, a refused host key, a missing repository or ref, local changes
@@ -57,11 +58,11 @@ func (a *Action) Run(ctx context.Context, s *actions.Step) (actions.Result, erro
 // how the repository is shown.
 type call struct {
 	*Action
-	dir      string // absolute
-	auth     transport.AuthMethod
-	out      io.Writer
-	redactor *strings.Replacer
-	shown    string // the URL, credentials masked
+	dir   string // absolute
+	auth  transport.AuthMethod
+	out   io.Writer
+	mask  *mask.Masker
+	shown string // the URL, credentials masked
 }
 
 func (a *Action) newCall(s *actions.Step) *call {
@@ -69,14 +70,16 @@ func (a *Action) newCall(s *actions.Step) *call {
 	if s.Stdout != nil {
 		c.out = s.Stdout
 	}
-	c.redactor = newRedactor(s.Secrets, a.secrets)
-	c.shown = c.redactor.Replace(displayURL(a.url))
+	// The step's credentials may be written in the workflow rather than
+	// come from secrets.
+	c.mask = s.Mask.With(a.secrets...)
+	c.shown = c.mask.URL(a.url)
 	return c
 }
 
-// log writes one progress line, redacted.
+// log writes one progress line, masked.
 func (c *call) log(format string, args ...any) {
-	fmt.Fprintln(c.out, c.redactor.Replace(fmt.Sprintf(format, args...)))
+	fmt.Fprintln(c.out, c.mask.Mask(fmt.Sprintf(format, args...)))
 }
 
 // sync is Run after the credentials are ready.

@@ -104,11 +104,15 @@ func TestRedaction(t *testing.T) {
 	const secret = "s3cr3t/v+l ue"
 	escaped := url.QueryEscape(secret)
 	live, _ := recordingServer(t, http.StatusBadGateway, "")
+	// A secret whose '@' and '/' split a URL it is written into unescaped:
+	// the host becomes the closed address, the rest of it the path.
+	misSplit := "p@" + closedAddr(t) + "/x-s3cret"
 	tests := []struct {
 		name    string
 		url     string
 		secrets []string
 		hidden  []string // must appear in neither the error nor the log
+		shown   []string // must appear in the log
 	}{
 		{
 			name: "query of an unreachable URL", url: "http://" + closedAddr(t) + "/hook?token=" + escaped,
@@ -127,8 +131,16 @@ func TestRedaction(t *testing.T) {
 			secrets: []string{secret}, hidden: []string{secret, escaped},
 		},
 		{
-			name: "empty secret is ignored", url: "http://" + closedAddr(t) + "/?token=abc",
-			secrets: []string{"", "abc"}, hidden: []string{"abc"},
+			// Three characters are too few to mask: they would shred the log.
+			name: "empty and short secrets are ignored", url: "http://" + closedAddr(t) + "/?token=abcd1234&page=abc",
+			secrets: []string{"", "abc", "abcd1234"}, hidden: []string{"abcd1234"}, shown: []string{"page=abc"},
+		},
+		{
+			// The password the URL seems to hold is "p": masking it would
+			// hide every letter p of the log, and show the rest of the secret.
+			name: "secret that mis-splits the URL", url: "http://user:" + misSplit + "@example.invalid/",
+			secrets: []string{misSplit}, hidden: []string{misSplit, "x-s3cret", "user:"},
+			shown: []string{"GET http://***@example.invalid/ -> failed"},
 		},
 	}
 	for _, tt := range tests {
@@ -146,6 +158,11 @@ func TestRedaction(t *testing.T) {
 				}
 				if strings.Contains(log, h) {
 					t.Errorf("log %q contains %q", log, h)
+				}
+			}
+			for _, s := range tt.shown {
+				if !strings.Contains(log, s) {
+					t.Errorf("log %q does not show %q", log, s)
 				}
 			}
 		})

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/internal/mask"
 )
 
 // build makes an action of the default kind from with, failing the test if
@@ -25,12 +26,13 @@ func build(t *testing.T, with map[string]any) actions.Action {
 }
 
 // run builds with and runs it once with ctx, returning the result, the
-// step's log and the error.
+// step's log and the error. The step's masker is built from secrets, as the
+// runner builds a run's.
 func run(t *testing.T, ctx context.Context, with map[string]any, secrets ...string) (actions.Result, string, error) {
 	t.Helper()
 	a := build(t, with)
 	var log syncBuffer
-	res, err := a.Run(ctx, &actions.Step{Stdout: &log, Stderr: &log, Secrets: secrets})
+	res, err := a.Run(ctx, &actions.Step{Stdout: &log, Stderr: &log, Mask: mask.New(secrets)})
 	return res, log.String(), err
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/internal/mask"
 )
 
 // errTooManyRedirects stops the client at the redirect past MaxRedirects.
@@ -26,7 +27,7 @@ var errTooManyRedirects = fmt.Errorf("stopped after %d redirects", MaxRedirects)
 // `json`. A status that Expect does not match is an error, returned together
 // with the full outputs; a body over max_response is one returned with only
 // `status` and `headers`. One line per request goes to s.Stdout. Neither it nor
-// the errors hold a value of s.Secrets or the URL's user information.
+// the errors hold a secret of s.Mask or the URL's user information.
 //
 // Network errors, timeouts, 408, 429 and 5xx are retryable errors; a response
 // too large, too many redirects, a bad certificate and other statuses are
@@ -117,24 +118,29 @@ func (a *Action) send(ctx context.Context, redirects *int) (*http.Response, erro
 // the request is shown.
 type call struct {
 	out       io.Writer
-	redactor  *strings.Replacer
+	mask      *mask.Masker
 	method    string
-	shown     string // the URL, redacted
+	shown     string // the URL, masked
 	timeout   time.Duration
 	redirects int
 }
 
 func (a *Action) newCall(s *actions.Step) *call {
 	c := &call{out: io.Discard, method: a.method, timeout: a.timeout}
-	var secrets []string
+	var m *mask.Masker
 	if s != nil {
-		secrets = s.Secrets
+		m = s.Mask
 		if s.Stdout != nil {
 			c.out = s.Stdout
 		}
 	}
-	c.redactor = newRedactor(secrets, a.url)
-	c.shown = c.redactor.Replace(displayURL(a.url))
+	// The URL's password may be written in the workflow rather than come
+	// from a secret.
+	if pw, ok := a.url.User.Password(); ok {
+		m = m.With(pw)
+	}
+	c.mask = m
+	c.shown = m.URL(a.url.String())
 	return c
 }
 
@@ -144,7 +150,7 @@ func (c *call) log(outcome string) {
 	if c.redirects > 0 {
 		line += fmt.Sprintf(" after %d redirect(s)", c.redirects)
 	}
-	fmt.Fprintln(c.out, c.redactor.Replace(line))
+	fmt.Fprintln(c.out, c.mask.Mask(line))
 }
 
 // fail logs and classifies an error from sending the request or reading the
@@ -168,7 +174,7 @@ func (c *call) fail(ctx, reqCtx context.Context, err error) error {
 		var certErr *tls.CertificateVerificationError
 		retryable = !errors.As(err, &certErr)
 	}
-	reason = c.redactor.Replace(reason)
+	reason = c.mask.Mask(reason)
 	c.log("failed: " + reason)
 	e := &stepError{msg: fmt.Sprintf("%s %s: %s", c.method, c.shown, reason), cause: cause}
 	if retryable {
@@ -215,3 +221,14 @@ func since(start time.Time) time.Duration {
 	}
 	return d.Round(time.Millisecond)
 }
+
+// stepError is an error whose message has been masked. It unwraps only to the
+// context error that ended the request, if any, never to the original error,
+// whose text may quote the full URL.
+type stepError struct {
+	msg   string
+	cause error
+}
+
+func (e *stepError) Error() string { return e.msg }
+func (e *stepError) Unwrap() error { return e.cause }

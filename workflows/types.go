@@ -14,13 +14,13 @@ func reflectValue(ptr any) reflect.Value { return reflect.ValueOf(ptr).Elem() }
 // Duration is a time.Duration written as "30s", "15m", "1h30m".
 type Duration time.Duration
 
-func (t *Duration) decodeNode(_ *decoder, n *yaml.Node) error {
+func (t *Duration) decodeNode(d *decoder, n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode || isNull(n) {
-		return fmt.Errorf("expected a duration like 30s, 15m or 1h, got %s", describe(n))
+		return fmt.Errorf("expected a duration like 30s, 15m or 1h, got %s", d.describe(n))
 	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil || v < 0 {
-		return fmt.Errorf("invalid duration %q: write it like 30s, 15m or 1h30m", n.Value)
+		return fmt.Errorf("invalid duration %s: write it like 30s, 15m or 1h30m", d.quote(n))
 	}
 	*t = Duration(v)
 	return nil
@@ -29,9 +29,9 @@ func (t *Duration) decodeNode(_ *decoder, n *yaml.Node) error {
 // ByteSize is a size written as bytes or with a unit: 512Mi, 1Gi, 64KB.
 type ByteSize int64
 
-func (b *ByteSize) decodeNode(_ *decoder, n *yaml.Node) error {
+func (b *ByteSize) decodeNode(d *decoder, n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode || isNull(n) {
-		return fmt.Errorf("expected a size like 512Mi or 1Gi, got %s", describe(n))
+		return fmt.Errorf("expected a size like 512Mi or 1Gi, got %s", d.describe(n))
 	}
 	v, err := ParseBytes(n.Value)
 	if err != nil {
@@ -69,7 +69,7 @@ func (in *Inputs) decodeNode(d *decoder, n *yaml.Node) error {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("expected a mapping of input names, got %s", describe(n))
+		return fmt.Errorf("expected a mapping of input names, got %s", d.describe(n))
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]

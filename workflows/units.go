@@ -31,7 +31,7 @@ func ParseBytes(s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || n < 0 || (factor > 1 && n > (1<<62)/factor) {
-		return 0, fmt.Errorf("invalid size %q: write a whole number of bytes, or one with a unit such as 64Ki, 512Mi, 1Gi", s)
+		return 0, fmt.Errorf("invalid size %s: write a whole number of bytes, or one with a unit such as 64Ki, 512Mi, 1Gi", quoteText(s))
 	}
 	return n * factor, nil
 }

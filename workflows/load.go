@@ -204,7 +204,7 @@ func validateWebhook(h *Webhook, at func(Pos, string, ...any)) {
 		at(h.Pos, "webhook provider %s is not known: use one of %s", quoteText(h.Provider), strings.Join(Providers, ", "))
 	}
 	if h.Signature != nil && h.Provider != "generic" {
-		at(h.Pos, "webhook signature: only the generic provider is configured this way; %s signs its own way", h.Provider)
+		at(h.Pos, "webhook signature: only the generic provider is configured this way; %s signs its own way", clip(h.Provider, maxEcho))
 	}
 	if h.BasicAuth != nil && h.Provider != "generic" && h.Provider != "alertmanager" {
 		at(h.Pos, "webhook basic_auth: only the generic and alertmanager providers take it")

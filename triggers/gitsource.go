@@ -1,7 +1,6 @@
 package triggers
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -109,8 +107,8 @@ func (g *GitSource) Sync(ctx context.Context) (commit string, err error) {
 // "ci/deploy.yaml:3:7: …". If the very first sync fails but an earlier run left
 // a checkout, that checkout is loaded (and a warning logged) so that the server
 // can start while the git server is down; later failures are returned, and the
-// Source keeps its set.
-func (g *GitSource) Loader(actions workflows.ActionChecker) Loader {
+// Source keeps its set. files sets how workflow files are checked and read.
+func (g *GitSource) Loader(files workflows.Loader) Loader {
 	return func(ctx context.Context) (*workflows.Set, error) {
 		if err := g.lock(ctx); err != nil {
 			return nil, err
@@ -128,7 +126,7 @@ func (g *GitSource) Loader(actions workflows.ActionChecker) Loader {
 			g.logger.Warn("git sync failed; loading the checkout an earlier run left", "commit", previous, "err", err)
 			commit = previous
 		}
-		set, err := g.load(actions, commit)
+		set, err := g.load(files, commit)
 		if err != nil {
 			return nil, err
 		}
@@ -338,8 +336,10 @@ func (g *GitSource) checkedOut() (string, error) {
 	return head.Hash().String(), nil
 }
 
-// load reads the workflows in Dir of the checkout into a set at commit.
-func (g *GitSource) load(actions workflows.ActionChecker, commit string) (*workflows.Set, error) {
+// load reads the workflows in Dir of the checkout into a set at commit. Files
+// are named relative to the repository, in the set and in errors: the
+// checkout's path on this machine would otherwise be kept in every position.
+func (g *GitSource) load(files workflows.Loader, commit string) (*workflows.Set, error) {
 	dir := path.Clean(filepath.ToSlash(g.cfg.Dir))
 	if !fs.ValidPath(dir) {
 		return nil, fmt.Errorf("git %s: dir %q must be a folder inside the repository, such as workflows", g.url(), g.cfg.Dir)
@@ -355,62 +355,11 @@ func (g *GitSource) load(actions workflows.ActionChecker, commit string) (*workf
 	if fi, err := fs.Stat(fsys, dir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("git %s: there is no folder %q at commit %s", g.url(), dir, shortCommit(commit))
 	}
-	set, err := loadFS(fsys, dir, commit, actions)
+	set, err := files.FS(fsys, dir, commit)
 	if err != nil {
 		return nil, fmt.Errorf("git %s at %s:\n%w", g.url(), shortCommit(commit), err)
 	}
 	return set, nil
-}
-
-// loadFS reads every workflow file below dir in fsys into a set at revision,
-// by workflows.LoadPaths's rules (*.yaml and *.yml, hidden folders skipped),
-// naming each file by its path in fsys. LoadPaths itself would name files by
-// the checkout's path on this machine, in errors and in every position kept
-// for errors at run time.
-func loadFS(fsys fs.FS, dir, revision string, actions workflows.ActionChecker) (*workflows.Set, error) {
-	var list []*workflows.Workflow
-	var errs workflows.ErrorList
-	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
-		switch {
-		case err != nil:
-			errs = append(errs, &workflows.PosError{File: p, Msg: err.Error()})
-			return skipAfterError(d)
-		case d.IsDir():
-			if p != dir && strings.HasPrefix(d.Name(), ".") {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if ext := path.Ext(p); ext != ".yaml" && ext != ".yml" {
-			return nil
-		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			errs = append(errs, &workflows.PosError{File: p, Msg: err.Error()})
-			return nil
-		}
-		w, err := workflows.Parse(p, data, actions)
-		if err != nil {
-			var problems workflows.ErrorList
-			if !errors.As(err, &problems) {
-				return err
-			}
-			errs = append(errs, problems...)
-			return nil
-		}
-		list = append(list, w)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(errs) > 0 {
-		slices.SortStableFunc(errs, func(a, b *workflows.PosError) int {
-			return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
-		})
-		return nil, errs
-	}
-	return workflows.NewSet(revision, list)
 }
 
 // fail prefixes err with the repository, with any credentials masked.

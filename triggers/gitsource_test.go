@@ -113,7 +113,7 @@ func TestGitSourceReload(t *testing.T) {
 	first := repo.push(t, "main", map[string]string{"hello.yaml": workflowYAML("hello")})
 
 	git := NewGitSource(GitConfig{URL: repo.bare}, filepath.Join(t.TempDir(), "workflows-git"), slog.New(slog.DiscardHandler))
-	src, err := NewSource(ctx, git.Loader(nil), nil, nil)
+	src, err := NewSource(ctx, git.Loader(workflows.Loader{}), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestGitSourceDir(t *testing.T) {
 	first := repo.push(t, "main", map[string]string{"deploy/web.yaml": workflowYAML("web"), "broken.yaml": brokenYAML})
 
 	git := NewGitSource(GitConfig{URL: repo.bare, Dir: "deploy"}, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
-	src, err := NewSource(ctx, git.Loader(nil), nil, nil)
+	src, err := NewSource(ctx, git.Loader(workflows.Loader{}), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestGitSourceDirMissingOrOutside(t *testing.T) {
 	} {
 		t.Run(tc.dir, func(t *testing.T) {
 			git := NewGitSource(GitConfig{URL: repo.bare, Dir: tc.dir}, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
-			_, err := git.Loader(nil)(context.Background())
+			_, err := git.Loader(workflows.Loader{})(context.Background())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("load = %v, want an error containing %q", err, tc.want)
 			}
@@ -217,10 +217,28 @@ func TestGitSourceSymlinkOutOfRepository(t *testing.T) {
 	repo.push(t, "main", nil)
 
 	git := NewGitSource(GitConfig{URL: repo.bare}, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
-	_, err := git.Loader(nil)(context.Background())
+	_, err := git.Loader(workflows.Loader{})(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "leak.yaml") || strings.Contains(err.Error(), "stepz") {
 		t.Errorf("load = %v, want leak.yaml refused without reading the file it points to", err)
 	}
+}
+
+func TestGitSourceFileLimit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	repo := newTestRepo(t, t.TempDir())
+	first := repo.push(t, "main", map[string]string{"web.yaml": workflowYAML("web")})
+	git := NewGitSource(GitConfig{URL: repo.bare}, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
+	src, err := NewSource(ctx, git.Loader(workflows.Loader{MaxFileBytes: 100}), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.push(t, "main", map[string]string{"big.yaml": workflowYAML("big") + "# " + strings.Repeat("x", 100) + "\n"})
+	err = src.Reload(ctx)
+	if err == nil || !strings.Contains(err.Error(), "big.yaml:1:1: the file has more than 100 bytes") {
+		t.Errorf("Reload = %v, want big.yaml refused for its size", err)
+	}
+	checkSet(t, src.Set(), "web", first)
 }
 
 func TestGitSourceBranch(t *testing.T) {
@@ -242,7 +260,7 @@ func TestGitSourceBranch(t *testing.T) {
 	} {
 		t.Run("branch="+tc.branch, func(t *testing.T) {
 			git := NewGitSource(GitConfig{URL: repo.bare, Branch: tc.branch}, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
-			set, err := git.Loader(nil)(context.Background())
+			set, err := git.Loader(workflows.Loader{})(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -344,7 +362,7 @@ func TestGitSourceFailedSyncKeepsCheckout(t *testing.T) {
 	// The server is down at the next start: the checkout is loaded as it was,
 	// and later reloads report the failure.
 	git := NewGitSource(GitConfig{URL: filepath.Join(root, "gone.git")}, checkout, slog.New(slog.DiscardHandler))
-	src, err := NewSource(ctx, git.Loader(nil), nil, nil)
+	src, err := NewSource(ctx, git.Loader(workflows.Loader{}), nil, nil)
 	if err != nil {
 		t.Fatalf("first load with the server down and a checkout = %v, want the checkout loaded", err)
 	}
@@ -359,7 +377,7 @@ func TestGitSourceFailedSyncKeepsCheckout(t *testing.T) {
 
 	t.Run("no checkout", func(t *testing.T) {
 		git := NewGitSource(GitConfig{URL: filepath.Join(root, "gone.git")}, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
-		if _, err := NewSource(ctx, git.Loader(nil), nil, nil); err == nil {
+		if _, err := NewSource(ctx, git.Loader(workflows.Loader{}), nil, nil); err == nil {
 			t.Error("first load with the server down and no checkout succeeded")
 		}
 	})
@@ -431,7 +449,7 @@ func TestGitSourceTokenOverHTTP(t *testing.T) {
 			t.Parallel()
 			url := tc.url + "/hooks.git"
 			git := NewGitSource(GitConfig{URL: url, Token: tc.token}, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
-			set, err := git.Loader(nil)(context.Background())
+			set, err := git.Loader(workflows.Loader{})(context.Background())
 			if !tc.ok {
 				if err == nil || !strings.Contains(err.Error(), url) || (tc.token != "" && strings.Contains(err.Error(), tc.token)) {
 					t.Errorf("load = %v, want an error naming %s without the token", err, url)

@@ -114,28 +114,28 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value) bool {
 		return d.decodeMap(n, v)
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode || isNull(n) {
-			d.fail(n, "expected a string, got %s", describe(n))
+			d.fail(n, "expected a string, got %s", d.describe(n))
 			return false
 		}
 		v.SetString(n.Value)
 	case reflect.Bool:
 		b, err := strconv.ParseBool(n.Value)
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || err != nil {
-			d.fail(n, "expected true or false, got %s", describe(n))
+			d.fail(n, "expected true or false, got %s", d.describe(n))
 			return false
 		}
 		v.SetBool(b)
 	case reflect.Int, reflect.Int64:
 		i, err := strconv.ParseInt(n.Value, 10, 64)
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || err != nil {
-			d.fail(n, "expected a whole number, got %s", describe(n))
+			d.fail(n, "expected a whole number, got %s", d.describe(n))
 			return false
 		}
 		v.SetInt(i)
 	case reflect.Float64:
 		f, err := strconv.ParseFloat(n.Value, 64)
 		if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") || err != nil {
-			d.fail(n, "expected a number, got %s", describe(n))
+			d.fail(n, "expected a number, got %s", d.describe(n))
 			return false
 		}
 		v.SetFloat(f)
@@ -147,7 +147,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value) bool {
 
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) bool {
 	if n.Kind != yaml.MappingNode {
-		d.fail(n, "expected a mapping of %s, got %s", strings.Join(yamlKeys(v.Type()), ", "), describe(n))
+		d.fail(n, "expected a mapping of %s, got %s", strings.Join(yamlKeys(v.Type()), ", "), d.describe(n))
 		return false
 	}
 	ok := true
@@ -155,14 +155,14 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) bool {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		if seen[k.Value] {
-			d.fail(k, "%q is set twice", k.Value)
+			d.fail(k, "%s is set twice", d.quote(k))
 			ok = false
 			continue
 		}
 		seen[k.Value] = true
 		f, found := fieldByKey(v, k.Value)
 		if !found {
-			d.fail(k, "unknown key %q%s", k.Value, suggest(k.Value, yamlKeys(v.Type())))
+			d.fail(k, "unknown key %s%s", d.quote(k), suggest(k.Value, yamlKeys(v.Type())))
 			ok = false
 			continue
 		}
@@ -179,11 +179,11 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value) bool {
 		return true
 	}
 	if n.Kind == yaml.ScalarNode {
-		d.fail(n, "expected a list, got %s (write [%s])", describe(n), n.Value)
+		d.fail(n, "expected a list, got %s (write [%s])", d.describe(n), d.firstLine(n))
 		return false
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.fail(n, "expected a list, got %s", describe(n))
+		d.fail(n, "expected a list, got %s", d.describe(n))
 		return false
 	}
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -200,7 +200,7 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value) bool {
 		return true
 	}
 	if n.Kind != yaml.MappingNode {
-		d.fail(n, "expected a mapping, got %s", describe(n))
+		d.fail(n, "expected a mapping, got %s", d.describe(n))
 		return false
 	}
 	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
@@ -209,7 +209,7 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value) bool {
 		k, val := n.Content[i], n.Content[i+1]
 		key := reflect.ValueOf(k.Value).Convert(v.Type().Key())
 		if m.MapIndex(key).IsValid() {
-			d.fail(k, "%q is set twice", k.Value)
+			d.fail(k, "%s is set twice", d.quote(k))
 			ok = false
 			continue
 		}
@@ -248,7 +248,7 @@ func isNull(n *yaml.Node) bool {
 }
 
 // describe names what a node is, for "expected X, got Y" messages.
-func describe(n *yaml.Node) string {
+func (d *decoder) describe(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
@@ -259,9 +259,9 @@ func describe(n *yaml.Node) string {
 	case "!!null":
 		return "nothing"
 	case "!!str":
-		return strconv.Quote(n.Value)
+		return d.quote(n)
 	}
-	return n.Value
+	return d.firstLine(n)
 }
 
 // suggest returns ` (did you mean "x"?)` for the closest known name, or the list of
@@ -315,6 +315,9 @@ func DecodeYAML(file string, data []byte, out any) error {
 	}
 	if root.Kind == 0 {
 		return nil
+	}
+	if err := checkNodes(file, &root); err != nil {
+		return err
 	}
 	d.decode(&root, reflect.ValueOf(out).Elem())
 	return d.errs.err()

@@ -150,7 +150,7 @@ func (e *Expr) Bool(s *Scope) (bool, error) {
 // ${{ }}, or a YAML bool.
 func (e *Expr) decodeNode(d *decoder, n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode || isNull(n) {
-		return fmt.Errorf("expected an expression, got %s", describe(n))
+		return fmt.Errorf("expected an expression, got %s", d.describe(n))
 	}
 	src, offset := n.Value, 0
 	if t := strings.TrimSpace(src); strings.HasPrefix(t, "${{") && strings.HasSuffix(t, "}}") && strings.Count(t, "${{") == 1 {
@@ -268,7 +268,7 @@ func exprError(fileName string, n *yaml.Node, offset int, err error) *PosError {
 			}
 		}
 	}
-	return &PosError{File: fileName, Line: line, Col: col, Msg: "expression: " + msg}
+	return &PosError{File: fileName, Line: line, Col: col, Msg: "expression: " + clip(msg, 2*maxEcho)}
 }
 
 func firstLine(s string) string {

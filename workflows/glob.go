@@ -54,7 +54,7 @@ func compileGlob(pattern string) (globMatcher, error) {
 		case c == '[':
 			end := strings.IndexByte(pattern[i:], ']')
 			if end < 2 {
-				return nil, fmt.Errorf("glob %q: unclosed [", pattern)
+				return nil, fmt.Errorf("glob %s: unclosed [", quoteText(pattern))
 			}
 			class := pattern[i+1 : i+end]
 			if strings.HasPrefix(class, "!") {
@@ -69,7 +69,7 @@ func compileGlob(pattern string) (globMatcher, error) {
 	b.WriteString("$")
 	re, err := regexp.Compile(b.String())
 	if err != nil {
-		return nil, fmt.Errorf("glob %q: %w", pattern, err)
+		return nil, fmt.Errorf("glob %s: %w", quoteText(pattern), err)
 	}
 	return re, nil
 }

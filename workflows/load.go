@@ -36,7 +36,7 @@ type KeyError struct {
 	Hint string
 }
 
-func (e *KeyError) Error() string { return fmt.Sprintf("unknown key %q%s", e.Key, e.Hint) }
+func (e *KeyError) Error() string { return fmt.Sprintf("unknown key %s%s", quoteText(e.Key), e.Hint) }
 
 // SuggestKey returns a *KeyError for key, hinting at the closest of known.
 func SuggestKey(key string, known []string) *KeyError {
@@ -72,6 +72,9 @@ func Parse(file string, data []byte, actions ActionChecker) (*Workflow, error) {
 	if err := dec.Decode(&extra); err == nil {
 		return nil, ErrorList{{File: file, Line: extra.Line, Col: extra.Column, Msg: "a second YAML document: put one workflow in each file"}}
 	}
+	if err := checkNodes(file, &root); err != nil {
+		return nil, err
+	}
 	w := &Workflow{File: file}
 	decoded := d.decode(&root, reflect.ValueOf(w).Elem())
 	w.Pos = Pos{File: file, Line: 1, Col: 1}
@@ -91,7 +94,7 @@ func yamlSyntaxError(file string, err error) *PosError {
 		fmt.Sscan(m[1], &line)
 		msg = m[2]
 	}
-	return &PosError{File: file, Line: line, Col: 1, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+	return &PosError{File: file, Line: line, Col: 1, Msg: "invalid YAML: " + clip(strings.TrimPrefix(msg, "yaml: "), 2*maxEcho)}
 }
 
 // validate checks what decoding cannot: required fields, allowed values, and
@@ -123,7 +126,7 @@ func validate(d *decoder, w *Workflow, root *yaml.Node, actions ActionChecker, d
 		w.Name = strings.TrimSuffix(filepath.Base(w.File), filepath.Ext(w.File))
 	}
 	if !namePattern.MatchString(w.Name) {
-		at(keyPos("name"), "name %q: use letters, digits, '.', '_' and '-' only", w.Name)
+		at(keyPos("name"), "name %s: use letters, digits, '.', '_' and '-' only", quoteText(w.Name))
 	}
 	if decoded && len(w.On.Webhook)+len(w.On.Cron) == 0 && w.On.Dispatch == nil {
 		at(keyPos("on"), "no trigger: add `on:` with webhook, cron or dispatch")
@@ -133,11 +136,11 @@ func validate(d *decoder, w *Workflow, root *yaml.Node, actions ActionChecker, d
 	}
 	for _, c := range w.On.Cron {
 		if _, err := CronParser.Parse(c.Schedule); err != nil {
-			at(c.Pos, "cron schedule %q: %s (write 5 fields like \"0 3 * * *\", 6 with seconds, or @every 5m)", c.Schedule, err)
+			at(c.Pos, "cron schedule %s: %s (write 5 fields like \"0 3 * * *\", 6 with seconds, or @every 5m)", quoteText(c.Schedule), errText(err))
 		}
 		if c.Timezone != "" {
 			if _, err := time.LoadLocation(c.Timezone); err != nil {
-				at(c.Pos, "cron timezone %q is not known: use an IANA name like Europe/Berlin or UTC", c.Timezone)
+				at(c.Pos, "cron timezone %s is not known: use an IANA name like Europe/Berlin or UTC", quoteText(c.Timezone))
 			}
 		}
 	}
@@ -160,7 +163,7 @@ func validate(d *decoder, w *Workflow, root *yaml.Node, actions ActionChecker, d
 			c.Pending = PendingAll
 		}
 		if c.Pending != PendingAll && c.Pending != PendingLatest {
-			at(c.Pos, "concurrency.pending %q: use all or latest", c.Pending)
+			at(c.Pos, "concurrency.pending %s: use all or latest", quoteText(c.Pending))
 		}
 	}
 	if c := w.Cooldown; c != nil {
@@ -196,16 +199,16 @@ func validate(d *decoder, w *Workflow, root *yaml.Node, actions ActionChecker, d
 func validateWebhook(h *Webhook, at func(Pos, string, ...any)) {
 	h.Path = strings.TrimPrefix(h.Path, "/")
 	if !hookPath.MatchString(h.Path) {
-		at(h.Pos, "webhook path %q: use letters, digits, '.', '_', '-' and '/' (served at /hooks/<path>)", h.Path)
+		at(h.Pos, "webhook path %s: use letters, digits, '.', '_', '-' and '/' (served at /hooks/<path>)", quoteText(h.Path))
 	}
 	if h.Provider == "" {
 		h.Provider = "generic"
 	}
 	if !contains(Providers, h.Provider) {
-		at(h.Pos, "webhook provider %q is not known: use one of %s", h.Provider, strings.Join(Providers, ", "))
+		at(h.Pos, "webhook provider %s is not known: use one of %s", quoteText(h.Provider), strings.Join(Providers, ", "))
 	}
 	if h.Signature != nil && h.Provider != "generic" {
-		at(h.Pos, "webhook signature: only the generic provider is configured this way; %s signs its own way", h.Provider)
+		at(h.Pos, "webhook signature: only the generic provider is configured this way; %s signs its own way", clip(h.Provider, maxEcho))
 	}
 	if h.BasicAuth != nil && h.Provider != "generic" && h.Provider != "alertmanager" {
 		at(h.Pos, "webhook basic_auth: only the generic and alertmanager providers take it")
@@ -225,10 +228,10 @@ func validateWebhook(h *Webhook, at func(Pos, string, ...any)) {
 			at(h.Pos, "webhook signature.header: name the header that carries the signature")
 		}
 		if !contains([]string{"sha1", "sha256", "sha512"}, s.Algorithm) {
-			at(h.Pos, "webhook signature.algorithm %q: use sha1, sha256 or sha512", s.Algorithm)
+			at(h.Pos, "webhook signature.algorithm %s: use sha1, sha256 or sha512", quoteText(s.Algorithm))
 		}
 		if s.Encoding != "hex" && s.Encoding != "base64" {
-			at(h.Pos, "webhook signature.encoding %q: use hex or base64", s.Encoding)
+			at(h.Pos, "webhook signature.encoding %s: use hex or base64", quoteText(s.Encoding))
 		}
 	}
 	if len(h.Methods) == 0 {
@@ -237,7 +240,7 @@ func validateWebhook(h *Webhook, at func(Pos, string, ...any)) {
 	for i, m := range h.Methods {
 		h.Methods[i] = strings.ToUpper(m)
 		if !contains([]string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"}, h.Methods[i]) {
-			at(h.Pos, "webhook method %q: use GET, POST, PUT, PATCH, DELETE or HEAD", m)
+			at(h.Pos, "webhook method %s: use GET, POST, PUT, PATCH, DELETE or HEAD", quoteText(m))
 		}
 	}
 	switch h.Respond {
@@ -245,7 +248,7 @@ func validateWebhook(h *Webhook, at func(Pos, string, ...any)) {
 		h.Respond = RespondAsync
 	case RespondAsync, RespondSync:
 	default:
-		at(h.Pos, "webhook respond %q: use async or sync", h.Respond)
+		at(h.Pos, "webhook respond %s: use async or sync", quoteText(h.Respond))
 	}
 	if h.SyncTimeout == 0 {
 		h.SyncTimeout = Duration(DefaultSyncTimeout)
@@ -254,20 +257,20 @@ func validateWebhook(h *Webhook, at func(Pos, string, ...any)) {
 
 func validateInput(in *Input, at func(Pos, string, ...any)) {
 	if !stepIDPattern.MatchString(in.Name) {
-		at(in.Pos, "input name %q: use letters, digits, '_' and '-'", in.Name)
+		at(in.Pos, "input name %s: use letters, digits, '_' and '-'", quoteText(in.Name))
 	}
 	switch in.Type {
 	case InputString, InputNumber, InputBoolean:
 	case InputChoice:
 		if len(in.Options) == 0 {
-			at(in.Pos, "input %s: a choice needs options", in.Name)
+			at(in.Pos, "input %s: a choice needs options", clip(in.Name, maxEcho))
 		}
 	default:
-		at(in.Pos, "input %s: type %q: use string, number, boolean or choice", in.Name, in.Type)
+		at(in.Pos, "input %s: type %s: use string, number, boolean or choice", clip(in.Name, maxEcho), quoteText(in.Type))
 	}
 	if in.Default != nil {
 		if _, err := in.Coerce(in.Default); err != nil {
-			at(in.Pos, "input %s: default: %s", in.Name, err)
+			at(in.Pos, "input %s: default: %s", clip(in.Name, maxEcho), errText(err))
 		}
 	}
 }
@@ -277,7 +280,7 @@ func validateSandbox(s *Sandbox, at func(Pos, string, ...any)) {
 		return
 	}
 	if s.Level != "" && !contains([]string{LevelAuto, LevelIsolated, LevelProcess}, s.Level) {
-		at(s.Pos, "sandbox level %q: use auto, isolated or process", s.Level)
+		at(s.Pos, "sandbox level %s: use auto, isolated or process", quoteText(s.Level))
 	}
 	if s.Pids < 0 {
 		at(s.Pos, "sandbox pids must not be negative")
@@ -287,10 +290,10 @@ func validateSandbox(s *Sandbox, at func(Pos, string, ...any)) {
 func validateStep(d *decoder, s *Step, ids map[string]bool, at func(Pos, string, ...any), actions ActionChecker) {
 	if s.ID != "" {
 		if !stepIDPattern.MatchString(s.ID) {
-			at(s.Pos, "step id %q: start with a letter or _, then letters, digits, _ and -", s.ID)
+			at(s.Pos, "step id %s: start with a letter or _, then letters, digits, _ and -", quoteText(s.ID))
 		}
 		if ids[s.ID] {
-			at(s.Pos, "step id %q is used twice", s.ID)
+			at(s.Pos, "step id %s is used twice", quoteText(s.ID))
 		}
 		ids[s.ID] = true
 	}
@@ -363,10 +366,10 @@ func checkUses(d *decoder, s *Step, actions ActionChecker) {
 		if f := s.With.field(ke.Key); f != nil {
 			p = f.Pos
 		}
-		d.errs = append(d.errs, errorAt(p, "uses: %s: with: %s", s.Uses, ke))
+		d.errs = append(d.errs, errorAt(p, "uses: %s: with: %s", clip(s.Uses, maxEcho), ke))
 		return
 	}
-	d.errs = append(d.errs, errorAt(p, "uses: %s: %s", s.Uses, err))
+	d.errs = append(d.errs, errorAt(p, "uses: %s: %s", clip(s.Uses, maxEcho), errText(err)))
 }
 
 // compileURLs compiles the templates under the URL-valued keys of a step's
@@ -392,7 +395,7 @@ func checkShell(sh string) error {
 	if strings.Contains(sh, "{file}") {
 		return nil
 	}
-	return fmt.Errorf("%q: use bash, sh, python3, or a command containing {file}", sh)
+	return fmt.Errorf("%s: use bash, sh, python3, or a command containing {file}", quoteText(sh))
 }
 
 // checkKind reports an expression whose static type cannot be one of kinds.
@@ -405,7 +408,7 @@ func checkKind(e *Expr, at func(Pos, string, ...any), kinds ...reflect.Kind) {
 	if kinds[0] != reflect.Bool {
 		want = "a list"
 	}
-	at(e.Pos, "expression %q is %s, not %s", e.Source, k, want)
+	at(e.Pos, "expression %s is %s, not %s", quoteText(e.Source), k, want)
 }
 
 func oneOf(v string, p Pos, at func(Pos, string, ...any), key string, allowed ...string) string {
@@ -413,7 +416,7 @@ func oneOf(v string, p Pos, at func(Pos, string, ...any), key string, allowed ..
 		return allowed[0]
 	}
 	if !contains(allowed, v) {
-		at(p, "%s %q: use %s", key, v, strings.Join(allowed, " or "))
+		at(p, "%s %s: use %s", key, quoteText(v), strings.Join(allowed, " or "))
 	}
 	return v
 }

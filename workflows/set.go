@@ -1,12 +1,7 @@
 package workflows
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,7 +58,7 @@ func NewSet(revision string, list []*Workflow) (*Set, error) {
 	slices.SortFunc(sorted, func(a, b *Workflow) int { return strings.Compare(a.Name, b.Name) })
 	for _, w := range sorted {
 		if other, dup := s.byName[w.Name]; dup {
-			errs = append(errs, errorAt(w.Pos, "workflow name %q is also used by %s; names must be unique", w.Name, other.File))
+			errs = append(errs, errorAt(w.Pos, "workflow name %s is also used by %s; names must be unique", quoteText(w.Name), other.File))
 			continue
 		}
 		w.Revision = revision
@@ -78,7 +73,7 @@ func NewSet(revision string, list []*Workflow) (*Set, error) {
 			if len(idx.routes) > 0 {
 				first := idx.routes[0]
 				if first.hook.Provider != h.Provider || sourceOf(first.hook.Secret) != sourceOf(h.Secret) {
-					errs = append(errs, errorAt(h.Pos, "webhook path %q is also served by %s with another provider or secret; workflows sharing a path must use the same provider and secret", h.Path, first.workflow.File))
+					errs = append(errs, errorAt(h.Pos, "webhook path %s is also served by %s with another provider or secret; workflows sharing a path must use the same provider and secret", quoteText(h.Path), first.workflow.File))
 					continue
 				}
 			}
@@ -295,57 +290,4 @@ func toList(v any) ([]any, bool) {
 		return items, true
 	}
 	return nil, false
-}
-
-// LoadPaths reads every workflow file in paths (files, or folders searched
-// recursively for *.yaml and *.yml, skipping hidden folders) into a Set. Every
-// problem in every file is returned, as an ErrorList.
-func LoadPaths(actions ActionChecker, paths ...string) (*Set, error) {
-	type source struct {
-		name string
-		data []byte
-	}
-	var files []source
-	var errs ErrorList
-	for _, root := range paths {
-		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() {
-				if p != root && strings.HasPrefix(d.Name(), ".") {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if ext := filepath.Ext(p); p != root && ext != ".yaml" && ext != ".yml" {
-				return nil
-			}
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			files = append(files, source{p, data})
-			return nil
-		})
-		if err != nil {
-			errs = append(errs, &PosError{File: root, Line: 0, Col: 0, Msg: err.Error()})
-		}
-	}
-	hash := sha256.New()
-	var list []*Workflow
-	for _, f := range files {
-		fmt.Fprintf(hash, "%s\x00%d\x00", f.name, len(f.data))
-		hash.Write(f.data)
-		w, err := Parse(f.name, f.data, actions)
-		if err != nil {
-			errs = append(errs, err.(ErrorList)...)
-			continue
-		}
-		list = append(list, w)
-	}
-	if err := errs.err(); err != nil {
-		return nil, err
-	}
-	return NewSet(hex.EncodeToString(hash.Sum(nil))[:12], list)
 }

@@ -116,7 +116,7 @@ func (t *Template) SecretNames() []string {
 
 func (t *Template) decodeNode(d *decoder, n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode || isNull(n) {
-		return fmt.Errorf("expected a string, got %s", describe(n))
+		return fmt.Errorf("expected a string, got %s", d.describe(n))
 	}
 	parsed, err := parseTemplate(d, n)
 	if err != nil {
@@ -318,7 +318,7 @@ func (v *Value) decodeNode(d *decoder, n *yaml.Node) error {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
 			if seen[k.Value] {
-				d.fail(k, "%q is set twice", k.Value)
+				d.fail(k, "%s is set twice", d.quote(k))
 				continue
 			}
 			seen[k.Value] = true
@@ -348,7 +348,7 @@ func (v *Value) decodeNode(d *decoder, n *yaml.Node) error {
 		}
 		return n.Decode(&v.literal)
 	default:
-		return fmt.Errorf("unexpected %s", describe(n))
+		return fmt.Errorf("unexpected %s", d.describe(n))
 	}
 	return nil
 }

@@ -15,9 +15,9 @@ func reflectValue(ptr any) reflect.Value { return reflect.ValueOf(ptr).Elem() }
 // "1w" (see ParseDuration).
 type Duration time.Duration
 
-func (t *Duration) decodeNode(_ *decoder, n *yaml.Node) error {
+func (t *Duration) decodeNode(d *decoder, n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode || isNull(n) {
-		return fmt.Errorf("expected a duration like 30s, 15m, 1h or 30d, got %s", describe(n))
+		return fmt.Errorf("expected a duration like 30s, 15m, 1h or 30d, got %s", d.describe(n))
 	}
 	v, err := ParseDuration(n.Value)
 	if err != nil {
@@ -30,9 +30,9 @@ func (t *Duration) decodeNode(_ *decoder, n *yaml.Node) error {
 // ByteSize is a size written as bytes or with a unit: 512Mi, 1Gi, 64KB.
 type ByteSize int64
 
-func (b *ByteSize) decodeNode(_ *decoder, n *yaml.Node) error {
+func (b *ByteSize) decodeNode(d *decoder, n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode || isNull(n) {
-		return fmt.Errorf("expected a size like 512Mi or 1Gi, got %s", describe(n))
+		return fmt.Errorf("expected a size like 512Mi or 1Gi, got %s", d.describe(n))
 	}
 	v, err := ParseBytes(n.Value)
 	if err != nil {
@@ -70,7 +70,7 @@ func (in *Inputs) decodeNode(d *decoder, n *yaml.Node) error {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("expected a mapping of input names, got %s", describe(n))
+		return fmt.Errorf("expected a mapping of input names, got %s", d.describe(n))
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]

@@ -33,7 +33,7 @@ func ParseBytes(s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || n < 0 || (factor > 1 && n > (1<<62)/factor) {
-		return 0, fmt.Errorf("invalid size %q: write a whole number of bytes, or one with a unit such as 64Ki, 512Mi, 1Gi", s)
+		return 0, fmt.Errorf("invalid size %s: write a whole number of bytes, or one with a unit such as 64Ki, 512Mi, 1Gi", quoteText(s))
 	}
 	return n * factor, nil
 }
@@ -51,7 +51,12 @@ var durationUnits = map[string]uint64{
 // w for 7 days), or a bare "0". Durations are never negative.
 func ParseDuration(s string) (time.Duration, error) {
 	bad := func() (time.Duration, error) {
-		return 0, fmt.Errorf("invalid duration %q: write numbers with units, such as 30s, 15m, 1h30m, 30d or 1w2d (units ns, us, ms, s, m, h, d, w)", s)
+		shown := s
+		if len(shown) > 40 {
+			// A duration is short; more would echo whatever was written there.
+			shown = shown[:40] + "…"
+		}
+		return 0, fmt.Errorf("invalid duration %q: write numbers with units, such as 30s, 15m, 1h30m, 30d or 1w2d (units ns, us, ms, s, m, h, d, w)", shown)
 	}
 	if s == "0" {
 		return 0, nil

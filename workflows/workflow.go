@@ -341,22 +341,22 @@ func (e *Env) decodeNode(d *decoder, n *yaml.Node) error {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("expected a mapping of NAME: value, got %s", describe(n))
+		return fmt.Errorf("expected a mapping of NAME: value, got %s", d.describe(n))
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		switch {
 		case seen[k.Value]:
-			d.fail(k, "%q is set twice", k.Value)
+			d.fail(k, "%s is set twice", d.quote(k))
 			continue
 		case !validEnvName(k.Value):
-			d.fail(k, "env name %q: use letters, digits and _, not starting with a digit", k.Value)
+			d.fail(k, "env name %s: use letters, digits and _, not starting with a digit", d.quote(k))
 			continue
 		}
 		seen[k.Value] = true
 		if v.Kind != yaml.ScalarNode {
-			d.fail(v, "env %s: expected a string, got %s (use toJSON(...) for structured values)", k.Value, describe(v))
+			d.fail(v, "env %s: expected a string, got %s (use toJSON(...) for structured values)", d.firstLine(k), d.describe(v))
 			continue
 		}
 		t, err := parseTemplate(d, v)

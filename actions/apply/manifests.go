@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	yamlnodes "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
@@ -24,6 +25,12 @@ import (
 // maxManifestBytes bounds one manifest file: they are held in memory, and a
 // larger one is more likely a mistaken path than a manifest.
 const maxManifestBytes = 8 << 20
+
+// maxAliased bounds the values the aliases of one document stand for, each
+// alias counting as a copy of the value it names: the conversion to JSON
+// copies every one, so a few hundred bytes of nested aliases would otherwise
+// take the server's memory. Values written out are bounded by the file's size.
+const maxAliased = 100_000
 
 // object is one manifest document, with where it came from for error messages.
 type object struct {
@@ -244,6 +251,9 @@ func parseManifests(file string, data []byte) ([]*object, error) {
 func decodeDocument(src source, doc document) ([]*object, error) {
 	j := doc.text
 	if !doc.json {
+		if err := checkAliases(doc); err != nil {
+			return nil, err
+		}
 		var err error
 		if j, err = yaml.YAMLToJSONStrict(doc.text); err != nil {
 			return nil, errors.New(yamlError(err, src.line))
@@ -277,6 +287,23 @@ func decodeDocument(src source, doc document) ([]*object, error) {
 		objs = append(objs, &object{source: src, obj: item})
 	}
 	return objs, nil
+}
+
+// checkAliases holds a YAML document to maxAliased before it is converted.
+// Only a document with a '*' in it can hold an alias, so no other is parsed
+// twice; one that does not parse is left for the conversion to report.
+func checkAliases(doc document) error {
+	if !bytes.Contains(doc.text, []byte("*")) {
+		return nil
+	}
+	var root yamlnodes.Node
+	if yamlnodes.Unmarshal(doc.text, &root) != nil {
+		return nil
+	}
+	if err := (workflows.NodeBudget{MaxAliased: maxAliased}).Check(&root); err != nil {
+		return fmt.Errorf("line %d, column %d: %s", doc.line+err.Line-1, err.Col, err.Msg)
+	}
+	return nil
 }
 
 // splitJSON cuts a JSON document into its values, each with its first line.

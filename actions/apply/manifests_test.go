@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/actions/actiontest"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // describeAll is parsed objects as "file#index@line Kind name" lines.
@@ -158,4 +160,57 @@ func TestRenderTemplates(t *testing.T) {
 	}
 	_, err = renderTemplates([]byte("a: 1\n  b: ${{ fail }}\n"), render)
 	actiontest.WantErrorContains(t, err, "line 2, column 6: boom")
+}
+
+// nestedAliases is a ConfigMap whose data holds levels of width aliases each,
+// after filler values written out.
+func nestedAliases(filler, levels, width int) string {
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\nfiller: [")
+	b.WriteString(strings.TrimSuffix(strings.Repeat("x, ", filler), ", "))
+	b.WriteString("]\nbomb:\n  l0: &l0 [lol]\n")
+	for i := 1; i <= levels; i++ {
+		fmt.Fprintf(&b, "  l%d: &l%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*l%d, ", i-1), width), ", "))
+	}
+	return b.String()
+}
+
+func TestParseManifestsBoundsAliases(t *testing.T) {
+	dir := t.TempDir()
+	// Nine levels of nine, in the second document of a file.
+	writeFiles(t, dir, map[string]string{"deploy/bomb.yaml": oneConfigMap + "---\n" + nestedAliases(0, 9, 9)})
+	_, err := readPath(dir, "deploy", nil)
+	actiontest.WantErrorContains(t, err, "deploy/bomb.yaml: document 2 (line 5): line 15, column 42: alias *l4 takes what aliases stand for past 100000 values")
+
+	// Values written out first dilute the aliases enough for the YAML
+	// library's own ratio check, which lets about 130000 aliased values
+	// through here; the bound counts them.
+	_, err = parseManifests("f", []byte(nestedAliases(8000, 3, 40)))
+	actiontest.WantErrorContains(t, err, "f: document 1 (line 1): line 9, column 157")
+	actiontest.WantErrorContains(t, err, "alias *l2 takes what aliases stand for past 100000 values")
+
+	// Inline manifests are refused when the step is built, before anything
+	// is sent to a cluster.
+	_, err = Kind().New(map[string]any{"manifests": nestedAliases(0, 9, 9)})
+	actiontest.WantErrorContains(t, err, "manifests: document 1 (line 1): line 11, column 42: alias *l4")
+
+	// Aliases within the bound read as copies of what they name.
+	objs, err := parseManifests("f", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: &l {app: web}}\ndata: *l\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := objs[0].obj.Object["data"]; fmt.Sprint(got) != "map[app:web]" {
+		t.Errorf("data = %v, want the labels", got)
+	}
+}
+
+func TestLoadRefusesInlineAliasBomb(t *testing.T) {
+	reg, err := actions.NewRegistry(Kind())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inline := "    " + strings.ReplaceAll(strings.TrimSuffix(nestedAliases(0, 9, 9), "\n"), "\n", "\n        ")
+	wf := "on: {dispatch: {}}\nsteps:\n  - uses: apply\n    with:\n      manifests: |\n    " + inline + "\n"
+	_, err = workflows.Parse("deploy.yaml", []byte(wf), reg)
+	actiontest.WantErrorContains(t, err, "deploy.yaml:5:7: uses: apply: manifests: document 1 (line 1): line 11, column 42: alias *l4")
 }

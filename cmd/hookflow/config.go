@@ -110,6 +110,14 @@ type Limits struct {
 	Lease workflows.Duration `yaml:"lease"`
 	// ReadHeaderTimeout cuts clients that send their headers too slowly.
 	ReadHeaderTimeout workflows.Duration `yaml:"read_header_timeout"`
+	// MaxWorkflowBytes is the largest workflow file loaded; a larger one
+	// fails the reload and the last good set stays.
+	MaxWorkflowBytes workflows.ByteSize `yaml:"max_workflow_bytes"`
+}
+
+// workflowFiles is how the server reads workflow files.
+func (c *Config) workflowFiles(actions workflows.ActionChecker) workflows.Loader {
+	return workflows.Loader{Actions: actions, MaxFileBytes: int64(c.Limits.MaxWorkflowBytes)}
 }
 
 // Defaults (SPEC §8).
@@ -231,6 +239,9 @@ func (c *Config) finish() error {
 	}
 	if l.MaxLogBytes == 0 {
 		l.MaxLogBytes = runner.DefaultMaxLogBytes
+	}
+	if l.MaxWorkflowBytes == 0 {
+		l.MaxWorkflowBytes = workflows.DefaultMaxFileBytes
 	}
 	if l.DedupWindow == 0 {
 		l.DedupWindow = workflows.Duration(runner.DefaultDedupWindow)

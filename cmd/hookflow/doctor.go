@@ -75,7 +75,7 @@ func (d *doctor) workflows(c *Config) {
 		d.ok("workflows", "git %s (not fetched by doctor)", c.Workflows.Git.URL)
 		return
 	}
-	set, err := workflows.LoadPaths(newRegistry(), c.Workflows.Folder)
+	set, err := c.workflowFiles(newRegistry()).Paths(c.Workflows.Folder)
 	if err != nil {
 		d.fail("workflows", "%s", err)
 		return

@@ -109,10 +109,11 @@ func (a *App) Open(ctx context.Context) error {
 	secrets := c.secretLookup(os.LookupEnv)
 	reg := newRegistry()
 	a.cron = triggers.NewCron(a.fireCron, a.Logger)
-	load := func(context.Context) (*workflows.Set, error) { return workflows.LoadPaths(reg, c.Workflows.Folder) }
+	files := c.workflowFiles(reg)
+	load := func(context.Context) (*workflows.Set, error) { return files.Paths(c.Workflows.Folder) }
 	if g := c.Workflows.Git; g != nil {
 		a.git = triggers.NewGitSource(*g, filepath.Join(c.DataDir, "workflows-git"), a.Logger)
-		load = a.git.Loader(reg)
+		load = a.git.Loader(files)
 	}
 	a.source, err = triggers.NewSource(ctx, load, func(set *workflows.Set) {
 		m.workflowsLoaded.Set(float64(len(set.Workflows())))

@@ -21,7 +21,7 @@ func (t *Duration) decodeNode(d *decoder, n *yaml.Node) error {
 	}
 	v, err := ParseDuration(n.Value)
 	if err != nil {
-		return err
+		return fmt.Errorf("invalid duration %s: %s", d.quote(n), durationHint)
 	}
 	*t = Duration(v)
 	return nil

@@ -46,6 +46,9 @@ var durationUnits = map[string]uint64{
 	"m": uint64(time.Minute), "h": uint64(time.Hour), "d": 24 * uint64(time.Hour), "w": 7 * 24 * uint64(time.Hour),
 }
 
+// durationHint says how to write a duration, for errors.
+const durationHint = "write numbers with units, such as 30s, 15m, 1h30m, 30d or 1w2d (units ns, us, ms, s, m, h, d, w)"
+
 // ParseDuration reads a duration such as "30s", "1h30m", "30d", "1.5d" or
 // "1w2d3h": numbers, each with a unit (ns, us, ms, s, m, h, d for 24 hours,
 // w for 7 days), or a bare "0". Durations are never negative.
@@ -56,7 +59,7 @@ func ParseDuration(s string) (time.Duration, error) {
 			// A duration is short; more would echo whatever was written there.
 			shown = shown[:40] + "…"
 		}
-		return 0, fmt.Errorf("invalid duration %q: write numbers with units, such as 30s, 15m, 1h30m, 30d or 1w2d (units ns, us, ms, s, m, h, d, w)", shown)
+		return 0, fmt.Errorf("invalid duration %q: %s", shown, durationHint)
 	}
 	if s == "0" {
 		return 0, nil

@@ -101,6 +101,9 @@ type Limits struct {
 	Lease workflows.Duration `yaml:"lease"`
 	// ReadHeaderTimeout cuts clients that send their headers too slowly.
 	ReadHeaderTimeout workflows.Duration `yaml:"read_header_timeout"`
+	// MaxMatching bounds the webhook deliveries parsed, matched and stored at
+	// once, counted in deliveries of max_body (default twice the CPUs Go uses).
+	MaxMatching int `yaml:"max_matching"`
 }
 
 // Defaults (SPEC §8).
@@ -231,6 +234,9 @@ func (c *Config) finish() error {
 	}
 	if l.ReadHeaderTimeout == 0 {
 		l.ReadHeaderTimeout = workflows.Duration(10 * time.Second)
+	}
+	if l.MaxMatching < 0 {
+		return errors.New("config: limits.max_matching must not be negative")
 	}
 	if c.Retention == 0 {
 		c.Retention = workflows.Duration(defaultRetention)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"runtime"
 	"slices"
@@ -33,8 +32,8 @@ type Dispatcher interface {
 // status and the record to answer a `respond: sync` sender with.
 type RunWaiter func(ctx context.Context, id string) (status string, record any, err error)
 
-// Webhooks is the endpoint /hooks/{path} (SPEC §3). Its order of work is: size
-// limit, route, method, read, slot, signature, parse, normalise,
+// Webhooks is the endpoint /hooks/{path} (SPEC §3). Its order of work is: rate
+// limit, size limit, route, method, read, slot, signature, parse, normalise,
 // dedup, match, store, answer; the slot is held until the event is stored.
 type Webhooks struct {
 	Source     *Source
@@ -57,12 +56,18 @@ type Webhooks struct {
 	// that finds no room within SlotWait (default 2s) gets 429.
 	MaxMatching int
 	SlotWait    time.Duration
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// Rate limits each client address's deliveries (limits.rate); the
+	// address is the connection's as echo's IPExtractor gives it.
+	Rate RateLimit
+	// MaxClients bounds the addresses Rate remembers (default 10000).
+	MaxClients int
+	Logger     *slog.Logger
+	Now        func() time.Time
 
 	requests *prometheus.CounterVec
 	buffers  sync.Pool           // *[]workflows.Verdict, reused between deliveries
 	slots    *semaphore.Weighted // of MaxMatching × MaxBody bytes
+	clients  *clientLimits       // nil when Rate is off
 }
 
 // SetMetrics registers hookflow_webhook_requests_total with reg and counts
@@ -84,6 +89,13 @@ func (h *Webhooks) Register(e *echo.Echo) {
 	h.slots = semaphore.NewWeighted(int64(n) * h.MaxBody)
 	if h.SlotWait <= 0 {
 		h.SlotWait = 2 * time.Second
+	}
+	if h.Rate.Enabled() {
+		maxClients := h.MaxClients
+		if maxClients <= 0 {
+			maxClients = defaultMaxClients
+		}
+		h.clients = newClientLimits(h.Rate, maxClients)
 	}
 	e.Any("/hooks/*", h.handle)
 }
@@ -116,13 +128,22 @@ func (h *Webhooks) serve(ctx context.Context, d *delivery) (int, any) {
 		c.Response().Header().Set("Retry-After", "5")
 		return http.StatusServiceUnavailable, errorAnswer("server is shutting down")
 	}
+	path := strings.Trim(c.Param("*"), "/")
+	set := h.Source.Set()
+	hooks := set.Hooks(path)
+	if h.clients != nil {
+		if ok, wait := h.clients.allow(c.RealIP(), h.now()); !ok {
+			if len(hooks) > 0 {
+				d.path = path
+			}
+			c.Response().Header().Set("Retry-After", retryAfter(wait))
+			return http.StatusTooManyRequests, errorAnswer("too many deliveries from this address; retry later")
+		}
+	}
 	if r.ContentLength > h.MaxBody {
 		return http.StatusRequestEntityTooLarge, errorAnswer("body too large")
 	}
 
-	path := strings.Trim(c.Param("*"), "/")
-	set := h.Source.Set()
-	hooks := set.Hooks(path)
 	if len(hooks) == 0 {
 		return http.StatusNotFound, errorAnswer("no workflow serves /hooks/" + path)
 	}
@@ -142,7 +163,7 @@ func (h *Webhooks) serve(ctx context.Context, d *delivery) (int, any) {
 	}
 	share, ok := h.takeSlot(ctx, len(body))
 	if !ok {
-		c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(h.SlotWait.Seconds())))))
+		c.Response().Header().Set("Retry-After", retryAfter(h.SlotWait))
 		return http.StatusTooManyRequests, errorAnswer("too many deliveries in work; retry later")
 	}
 	held := true // until the event is stored

@@ -241,6 +241,97 @@ func (s *hookServer) requests(t *testing.T, path, code string) float64 {
 	return 0
 }
 
+// A burst over limits.rate from one address is refused with 429 and a
+// Retry-After in whole seconds, rounded up; another address is still served.
+func TestWebhookRateLimit(t *testing.T) {
+	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	s := startHooks(t, map[string]string{
+		"open.yaml": "on: {webhook: {path: open, provider: generic}}\nsteps: [{run: 'true'}]\n",
+	}, func(h *Webhooks) {
+		// The clock stands still, so no token comes back during the test.
+		h.Rate, h.Now = RateLimit{PerSecond: 0.4, Burst: 2}, func() time.Time { return now }
+	})
+	first, second := clientFrom("127.0.0.1"), clientFrom("127.0.0.2")
+	for i := range 2 {
+		if a := s.post(t, first, "open", `{}`, nil); a.code != http.StatusAccepted {
+			t.Fatalf("delivery %d within the burst: %d %s", i, a.code, a.body)
+		}
+	}
+	for _, path := range []string{"open", "nowhere"} {
+		a := s.post(t, first, path, `{}`, nil)
+		var e struct{ Error string }
+		if a.code != http.StatusTooManyRequests || json.Unmarshal([]byte(a.body), &e) != nil || e.Error == "" {
+			t.Fatalf("/hooks/%s over the limit: %d %s", path, a.code, a.body)
+		}
+		if a.retryAfter != "3" { // a token every 2.5s
+			t.Errorf("/hooks/%s: Retry-After %q, want 3", path, a.retryAfter)
+		}
+	}
+	if a := s.post(t, second, "open", `{}`, nil); a.code != http.StatusAccepted {
+		t.Fatalf("another address: %d %s", a.code, a.body)
+	}
+	if n := s.requests(t, "open", "429"); n != 1 {
+		t.Errorf("requests{path=open,code=429} = %v, want 1", n)
+	}
+	if n := s.requests(t, "unknown", "429"); n != 1 {
+		t.Errorf("requests{path=unknown,code=429} = %v, want 1", n)
+	}
+	if n := s.requests(t, "open", "202"); n != 3 {
+		t.Errorf("requests{path=open,code=202} = %v, want 3", n)
+	}
+}
+
+// The limiter remembers at most MaxClients addresses however many send.
+func TestWebhookRateLimitRemembersFewAddresses(t *testing.T) {
+	s := startHooks(t, map[string]string{
+		"open.yaml": "on: {webhook: {path: open, provider: generic}}\nsteps: [{run: 'true'}]\n",
+	}, func(h *Webhooks) { h.Rate, h.MaxClients = RateLimit{PerSecond: 1}, 4 })
+	for i := 1; i <= 12; i++ {
+		ip := "127.0.0." + strconv.Itoa(i)
+		if a := s.post(t, clientFrom(ip), "open", `{}`, nil); a.code != http.StatusAccepted {
+			t.Fatalf("%s: %d %s", ip, a.code, a.body)
+		}
+		if n := s.hooks.clients.size(); n > 4 {
+			t.Fatalf("after %s: %d addresses remembered, want at most 4", ip, n)
+		}
+	}
+}
+
+func TestClientLimits(t *testing.T) {
+	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	l := newClientLimits(RateLimit{PerSecond: 10, Burst: 5}, 1000)
+	for i := range 100_000 {
+		addr := net.IPv4(10, byte(i>>16), byte(i>>8), byte(i)).String()
+		if ok, _ := l.allow(addr, now); !ok {
+			t.Fatalf("%s refused on its first delivery", addr)
+		}
+	}
+	if n := l.size(); n != 1000 {
+		t.Fatalf("%d addresses remembered, want 1000", n)
+	}
+	// Once their buckets are full again, idle addresses are forgotten.
+	if ok, _ := l.allow("10.255.0.1", now.Add(time.Second)); !ok || l.size() != 1 {
+		t.Fatalf("after the refill: allowed %v, %d addresses remembered, want 1", ok, l.size())
+	}
+
+	// The addresses of an IPv6 /64 share one bucket.
+	for i := range 5 {
+		if ok, _ := l.allow("2001:db8:1:2::"+strconv.Itoa(i+1), now); !ok {
+			t.Fatalf("delivery %d within the burst refused", i)
+		}
+	}
+	ok, wait := l.allow("2001:db8:1:2:ffff::9", now)
+	if ok || wait != 100*time.Millisecond {
+		t.Fatalf("sixth delivery from the /64: allowed %v, wait %v", ok, wait)
+	}
+	if ok, _ := l.allow("2001:db8:1:3::1", now); !ok {
+		t.Fatal("another /64 refused")
+	}
+	if got := retryAfter(wait); got != "1" {
+		t.Errorf("Retry-After for %v = %q, want 1", wait, got)
+	}
+}
+
 // A delivery that finds no room in the slots for SlotWait gets 429 with
 // Retry-After; once room is free, deliveries are served again. A slot holds
 // one delivery of max_body, or many small ones.

@@ -104,6 +104,8 @@ type Limits struct {
 	// MaxMatching bounds the webhook deliveries parsed, matched and stored at
 	// once, counted in deliveries of max_body (default twice the CPUs Go uses).
 	MaxMatching int `yaml:"max_matching"`
+	// Rate limits each client address's webhook deliveries (default off).
+	Rate triggers.RateLimit `yaml:"rate"`
 }
 
 // Defaults (SPEC §8).
@@ -237,6 +239,9 @@ func (c *Config) finish() error {
 	}
 	if l.MaxMatching < 0 {
 		return errors.New("config: limits.max_matching must not be negative")
+	}
+	if l.Rate.PerSecond < 0 || l.Rate.Burst < 0 {
+		return errors.New("config: limits.rate per_second and burst must not be negative")
 	}
 	if c.Retention == 0 {
 		c.Retention = workflows.Duration(defaultRetention)

@@ -147,7 +147,7 @@ func (a *App) Open(ctx context.Context) error {
 	srv.Register(a.echo)
 	web.New(srv, nil).Register(a.echo)
 	hooks := &triggers.Webhooks{Source: a.source, Dispatcher: a.dispatcher, WaitRun: a.waitRun, Secrets: secrets,
-		MaxBody: int64(c.Limits.MaxBody), MaxMatching: c.Limits.MaxMatching,
+		MaxBody: int64(c.Limits.MaxBody), MaxMatching: c.Limits.MaxMatching, Rate: c.Limits.Rate,
 		Stopping: a.stopping.Load, Logger: a.Logger}
 	hooks.SetMetrics(a.registry)
 	hooks.Register(a.echo)

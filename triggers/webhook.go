@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/hookflow/hookflow/triggers/providers"
 	"github.com/hookflow/hookflow/workflows"
@@ -30,9 +32,9 @@ type Dispatcher interface {
 // status and the record to answer a `respond: sync` sender with.
 type RunWaiter func(ctx context.Context, id string) (status string, record any, err error)
 
-// Webhooks is the endpoint /hooks/{path} (SPEC §3). Its order of work is: size
-// limit, route, method, signature, parse, normalise, dedup, match, store,
-// answer.
+// Webhooks is the endpoint /hooks/{path} (SPEC §3). Its order of work is: rate
+// limit, size limit, route, method, read, slot, signature, parse, normalise,
+// dedup, match, store, answer; the slot is held until the event is stored.
 type Webhooks struct {
 	Source     *Source
 	Dispatcher Dispatcher
@@ -44,11 +46,28 @@ type Webhooks struct {
 	// Stopping reports that the server is shutting down: deliveries get 503 so
 	// that their senders retry elsewhere or later.
 	Stopping func() bool
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// MaxMatching bounds the work on deliveries between reading the body and
+	// storing the event (limits.max_matching; 0 means twice GOMAXPROCS): it is
+	// how many deliveries of MaxBody bytes are verified, parsed, matched and
+	// stored at once. A smaller delivery takes a share of a slot in proportion
+	// to its size, at least a 64th, so that small deliveries still arrive
+	// together and are stored in one commit, while the memory that parsed
+	// bodies take, about proportional to their size, stays bounded. A delivery
+	// that finds no room within SlotWait (default 2s) gets 429.
+	MaxMatching int
+	SlotWait    time.Duration
+	// Rate limits each client address's deliveries (limits.rate); the
+	// address is the connection's as echo's IPExtractor gives it.
+	Rate RateLimit
+	// MaxClients bounds the addresses Rate remembers (default 10000).
+	MaxClients int
+	Logger     *slog.Logger
+	Now        func() time.Time
 
 	requests *prometheus.CounterVec
-	buffers  sync.Pool // *[]workflows.Verdict, reused between deliveries
+	buffers  sync.Pool           // *[]workflows.Verdict, reused between deliveries
+	slots    *semaphore.Weighted // of MaxMatching × MaxBody bytes
+	clients  *clientLimits       // nil when Rate is off
 }
 
 // SetMetrics registers hookflow_webhook_requests_total with reg and counts
@@ -61,8 +80,23 @@ func (h *Webhooks) SetMetrics(reg prometheus.Registerer) {
 }
 
 // Register serves the endpoint on e for every method; the trigger decides which
-// methods it accepts.
+// methods it accepts. Set the fields before; they are read here.
 func (h *Webhooks) Register(e *echo.Echo) {
+	n := h.MaxMatching
+	if n <= 0 {
+		n = 2 * runtime.GOMAXPROCS(0)
+	}
+	h.slots = semaphore.NewWeighted(int64(n) * h.MaxBody)
+	if h.SlotWait <= 0 {
+		h.SlotWait = 2 * time.Second
+	}
+	if h.Rate.Enabled() {
+		maxClients := h.MaxClients
+		if maxClients <= 0 {
+			maxClients = defaultMaxClients
+		}
+		h.clients = newClientLimits(h.Rate, maxClients)
+	}
 	e.Any("/hooks/*", h.handle)
 }
 
@@ -94,13 +128,22 @@ func (h *Webhooks) serve(ctx context.Context, d *delivery) (int, any) {
 		c.Response().Header().Set("Retry-After", "5")
 		return http.StatusServiceUnavailable, errorAnswer("server is shutting down")
 	}
+	path := strings.Trim(c.Param("*"), "/")
+	set := h.Source.Set()
+	hooks := set.Hooks(path)
+	if h.clients != nil {
+		if ok, wait := h.clients.allow(c.RealIP(), h.now()); !ok {
+			if len(hooks) > 0 {
+				d.path = path
+			}
+			c.Response().Header().Set("Retry-After", retryAfter(wait))
+			return http.StatusTooManyRequests, errorAnswer("too many deliveries from this address; retry later")
+		}
+	}
 	if r.ContentLength > h.MaxBody {
 		return http.StatusRequestEntityTooLarge, errorAnswer("body too large")
 	}
 
-	path := strings.Trim(c.Param("*"), "/")
-	set := h.Source.Set()
-	hooks := set.Hooks(path)
 	if len(hooks) == 0 {
 		return http.StatusNotFound, errorAnswer("no workflow serves /hooks/" + path)
 	}
@@ -118,6 +161,18 @@ func (h *Webhooks) serve(ctx context.Context, d *delivery) (int, any) {
 		}
 		return http.StatusBadRequest, errorAnswer("could not read the body")
 	}
+	share, ok := h.takeSlot(ctx, len(body))
+	if !ok {
+		c.Response().Header().Set("Retry-After", retryAfter(h.SlotWait))
+		return http.StatusTooManyRequests, errorAnswer("too many deliveries in work; retry later")
+	}
+	held := true // until the event is stored
+	defer func() {
+		if held {
+			h.slots.Release(share)
+		}
+	}()
+
 	hook := hooks[0] // every trigger on a path has the same provider and secret
 	req := &providers.Request{Method: r.Method, Path: path, Headers: r.Header, Query: r.URL.Query(),
 		Body: body, ContentType: r.Header.Get("Content-Type")}
@@ -154,6 +209,8 @@ func (h *Webhooks) serve(ctx context.Context, d *delivery) (int, any) {
 	}()
 
 	rc, err := h.Dispatcher.Dispatch(ctx, ev, verdicts, key)
+	held = false
+	h.slots.Release(share) // a sync answer waits for its run without one
 	if err != nil {
 		switch workflows.ErrorCode(err) {
 		case workflows.EOverloaded:
@@ -172,6 +229,18 @@ func (h *Webhooks) serve(ctx context.Context, d *delivery) (int, any) {
 		return h.answerSync(ctx, verdicts, rc)
 	}
 	return http.StatusAccepted, rc
+}
+
+// takeSlot waits up to SlotWait for room for a body of size bytes and returns
+// the share taken, which the caller releases.
+func (h *Webhooks) takeSlot(ctx context.Context, size int) (int64, bool) {
+	share := min(max(int64(size), h.MaxBody/64, 1), h.MaxBody)
+	if h.slots.TryAcquire(share) {
+		return share, true
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.SlotWait)
+	defer cancel()
+	return share, h.slots.Acquire(ctx, share) == nil
 }
 
 func (h *Webhooks) now() time.Time {

@@ -37,6 +37,10 @@ type Scope struct {
 	FnAlways    func() bool            `expr:"always"`
 	FnCancelled func() bool            `expr:"cancelled"`
 	FnChanged   func(g ...string) bool `expr:"changed"`
+
+	// budget is what evaluations in this scope may still spend; nil gives
+	// each evaluation a budget of its own.
+	budget *budget
 }
 
 // RunState is what a run's status functions report on.
@@ -116,13 +120,21 @@ type Expr struct {
 	secrets []string
 }
 
-// Eval evaluates e in s. A nil Expr evaluates to nil.
+// Eval evaluates e in s. A nil Expr evaluates to nil. An evaluation that
+// exceeds its budget (EvalBudget) stops with an error saying so.
 func (e *Expr) Eval(s *Scope) (any, error) {
 	if e == nil {
 		return nil, nil
 	}
-	v, err := expr.Run(e.program, s)
+	if s != nil && s.budget == nil {
+		s = s.withBudget()
+	}
+	machine := vm.VM{MemoryBudget: EvalBudget}
+	v, err := machine.Run(e.program, s)
 	if err != nil {
+		if overBudget(err) {
+			return nil, errBudget
+		}
 		if e.Pos == (Pos{}) {
 			return nil, errors.New(firstLine(err.Error()))
 		}
@@ -170,7 +182,7 @@ func (e *Expr) decodeNode(d *decoder, n *yaml.Node) error {
 
 // exprOptions are shared by every compilation: the typed scope, the extra
 // functions, and absent-is-nil member access.
-var exprOptions = []expr.Option{
+var exprOptions = append([]expr.Option{
 	expr.Env(&Scope{}),
 	expr.Patch(absentIsNil{}),
 	expr.Function("glob", func(args ...any) (any, error) {
@@ -191,7 +203,7 @@ var exprOptions = []expr.Option{
 		}
 		return v, nil
 	}, new(func(string) any)),
-}
+}, budgetOptions...)
 
 // compileExpr compiles src against the scope type and records what it reads.
 func compileExpr(src string) (*Expr, error) {

@@ -210,13 +210,15 @@ func (r *route) decide(scope *Scope, m *matches) Verdict {
 
 // Decide applies the workflow's own filters (disabled, for_each, if) to the
 // event in scope; triggers' filters are the caller's. With for_each, `if` is
-// evaluated once per item, and only the items it accepts run.
+// evaluated once per item, and only the items it accepts run. The whole
+// decision spends from one budget (EvalBudget), each item counting as one.
 func (w *Workflow) Decide(scope *Scope) Verdict {
 	v := Verdict{Workflow: w}
 	if w.Disabled {
 		v.Reason = "workflow disabled"
 		return v
 	}
+	scope = scope.withBudget()
 	if w.ForEach == nil {
 		ok, err := w.If.boolOrTrue(scope)
 		switch {
@@ -241,6 +243,10 @@ func (w *Workflow) Decide(scope *Scope) Verdict {
 	}
 	if len(items) == 0 {
 		v.Reason = "for_each: no items"
+		return v
+	}
+	if err := scope.budget.spend(len(items)); err != nil {
+		v.Reason = "for_each: " + err.Error()
 		return v
 	}
 	for _, item := range items {

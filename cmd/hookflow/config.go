@@ -113,6 +113,11 @@ type Limits struct {
 	// MaxWorkflowBytes is the largest workflow file loaded; a larger one
 	// fails the reload and the last good set stays.
 	MaxWorkflowBytes workflows.ByteSize `yaml:"max_workflow_bytes"`
+	// MaxMatching bounds the webhook deliveries parsed, matched and stored at
+	// once, counted in deliveries of max_body (default twice the CPUs Go uses).
+	MaxMatching int `yaml:"max_matching"`
+	// Rate limits each client address's webhook deliveries (default off).
+	Rate triggers.RateLimit `yaml:"rate"`
 }
 
 // workflowFiles is how the server reads workflow files.
@@ -251,6 +256,12 @@ func (c *Config) finish() error {
 	}
 	if l.ReadHeaderTimeout == 0 {
 		l.ReadHeaderTimeout = workflows.Duration(10 * time.Second)
+	}
+	if l.MaxMatching < 0 {
+		return errors.New("config: limits.max_matching must not be negative")
+	}
+	if l.Rate.PerSecond < 0 || l.Rate.Burst < 0 {
+		return errors.New("config: limits.rate per_second and burst must not be negative")
 	}
 	if c.Retention == 0 {
 		c.Retention = workflows.Duration(defaultRetention)

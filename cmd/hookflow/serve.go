@@ -151,7 +151,8 @@ func (a *App) Open(ctx context.Context) error {
 	srv.Register(a.echo)
 	web.New(srv, nil).Register(a.echo)
 	hooks := &triggers.Webhooks{Source: a.source, Dispatcher: a.dispatcher, WaitRun: a.waitRun, Secrets: secrets,
-		MaxBody: int64(c.Limits.MaxBody), Stopping: a.stopping.Load, Logger: a.Logger}
+		MaxBody: int64(c.Limits.MaxBody), MaxMatching: c.Limits.MaxMatching, Rate: c.Limits.Rate,
+		Stopping: a.stopping.Load, Logger: a.Logger}
 	hooks.SetMetrics(a.registry)
 	hooks.Register(a.echo)
 	a.echo.Server.ReadHeaderTimeout = time.Duration(c.Limits.ReadHeaderTimeout)

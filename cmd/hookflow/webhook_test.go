@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -292,6 +293,44 @@ func TestWebhookBodyLimit(t *testing.T) {
 	r.Body.Close()
 	if r.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("streamed 100 MB: %d", r.StatusCode)
+	}
+}
+
+// limits.rate from hookflow.yaml reaches the webhook endpoint: a second
+// delivery within the burst of one is refused with 429 and Retry-After.
+func TestWebhookRateLimitFromConfig(t *testing.T) {
+	file := writeFile(t, filepath.Join(t.TempDir(), "hookflow.yaml"), "limits: {rate: {per_second: 0.5, burst: 1}, max_matching: 3}\n")
+	loaded, err := loadConfig(file, true, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loaded.Limits.Rate.PerSecond != 0.5 || loaded.Limits.Rate.Burst != 1 || loaded.Limits.MaxMatching != 3 {
+		t.Fatalf("limits read as %+v", loaded.Limits)
+	}
+	a := startApp(t, map[string]string{"any.yaml": "on: {webhook: {path: any}}\nsteps: [{run: 'true'}]\n"},
+		func(c *Config) { c.Limits = loaded.Limits })
+	if code, body := post(t, a.url+"/hooks/any", `{}`, http.Header{}); code != http.StatusAccepted {
+		t.Fatalf("first delivery: %d %s", code, body)
+	}
+	req, _ := http.NewRequest("POST", a.url+"/hooks/any", strings.NewReader(`{}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("second delivery: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+
+	for _, bad := range []string{"limits: {rate: {per_second: -1}}\n", "limits: {max_matching: -2}\n"} {
+		file := writeFile(t, filepath.Join(t.TempDir(), "hookflow.yaml"), bad)
+		c, err := loadConfig(file, true, func(string) string { return "" })
+		if err == nil {
+			err = c.finish()
+		}
+		if err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }
 

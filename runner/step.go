@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/runner/sandbox"
 	"github.com/hookflow/hookflow/workflows"
 )
 
 // runStep runs one step with its retries and fills sr with the outcome.
-func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, scope *workflows.Scope, ws string, log *runLog, sr *StepResult) {
+func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, scope *workflows.Scope, ws string, log *runLog, sr *StepResult, obs Observer) {
 	w := job.Workflow
 	fail := func(err error) {
 		sr.Outcome, sr.Error = workflows.OutcomeFailure, log.Mask(err.Error())
@@ -65,6 +66,13 @@ func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, 
 			return
 		}
 		s.Sandbox, sr.Sandbox = confined, confined.String()
+		// Start calls back from this goroutine, inside action.Run.
+		confined.OnStart(func(t sandbox.Trace) {
+			sr.Process = &t
+			obs.StepStarted(*sr)
+		})
+		// The action has stopped every process it started when it returns.
+		defer func() { sr.Process = nil }()
 	}
 
 	attempts := 1

@@ -57,6 +57,12 @@ func TestKilledServerLeavesNoStep(t *testing.T) {
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
+			for range 100 { // and for a while as it runs
+				if pids := markedProcesses(again); len(pids) > 1 {
+					t.Fatalf("two attempts of the requeued run at once: processes %v", pids)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
 
 			waitMarked(t, hold, 0)
 			if run := waitFinished(t, srv.url, holdRun); run.Status != "failed" || run.Reason != "interrupted" {

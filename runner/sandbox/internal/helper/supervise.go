@@ -130,7 +130,7 @@ func reap(program int, exited chan<- syscall.WaitStatus) {
 			// Not while the program is a child; if it happens all the same,
 			// the program dies with the helper.
 			fmt.Fprintf(os.Stderr, "hookflow sandbox: wait for the step: %s\n", err)
-			os.Exit(exitSetup)
+			syscall.Exit(exitSetup)
 		case err != nil:
 			return
 		case pid == program:

@@ -62,14 +62,20 @@ type StepResult struct {
 	Error    string         `json:"error,omitempty"`
 	// Sandbox describes how the step's processes were confined (SPEC §7);
 	// empty for steps that start none.
-	Sandbox    string    `json:"sandbox,omitempty"`
-	StartedAt  time.Time `json:"started_at,omitzero"`
-	FinishedAt time.Time `json:"finished_at,omitzero"`
+	Sandbox string `json:"sandbox,omitempty"`
+	// Process traces the process the running step started last, for a
+	// server that restarts after a crash to end it; nil once the step has
+	// finished. The API does not show it; the run's record keeps it.
+	Process    *sandbox.Trace `json:"-"`
+	StartedAt  time.Time      `json:"started_at,omitzero"`
+	FinishedAt time.Time      `json:"finished_at,omitzero"`
 }
 
 // Observer is told about a run's progress as it happens. Every method is called
 // from the goroutine running Execute except Log, which may also be called from
-// the goroutines copying a step's output; none may block for long.
+// the goroutines copying a step's output; none may block for long. StepStarted
+// is called when a step starts, and again with Process set each time one of
+// its attempts starts a sandboxed process.
 type Observer interface {
 	StepStarted(r StepResult)
 	StepFinished(r StepResult)
@@ -188,7 +194,7 @@ func (x *Executor) Execute(ctx context.Context, job *Job, obs Observer) Result {
 		}
 		sr.StartedAt, sr.Outcome = x.now(), workflows.OutcomeRunning
 		obs.StepStarted(*sr)
-		outputs := x.runStep(stepCtx, job, step, scope, ws, log, sr)
+		outputs := x.runStep(stepCtx, job, step, scope, ws, log, sr, obs)
 		sr.FinishedAt = x.now()
 		if sr.Outcome == workflows.OutcomeFailure && !step.ContinueOnError && !scope.Status.Failed {
 			scope.Status.Failed = true

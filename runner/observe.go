@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookflow/hookflow/runner/sandbox"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -42,6 +43,14 @@ func (o *storeObserver) StepFinished(r StepResult) {
 	o.pool.c.Metrics.step(r)
 }
 
+// storedStep is a step as a running run's record holds it: as the API shows
+// it, and where its processes run, which only a pool that starts after a
+// crash reads (see killLeftovers).
+type storedStep struct {
+	StepResult
+	Process *sandbox.Trace `json:"process,omitempty"`
+}
+
 // recordStep stores the steps so far, so that the API shows a running run's
 // progress.
 func (o *storeObserver) recordStep(r StepResult) {
@@ -50,7 +59,11 @@ func (o *storeObserver) recordStep(r StepResult) {
 		o.steps = append(o.steps, StepResult{Index: len(o.steps)})
 	}
 	o.steps[r.Index] = r
-	b, _ := json.Marshal(o.steps)
+	stored := make([]storedStep, len(o.steps))
+	for i, s := range o.steps {
+		stored[i] = storedStep{s, s.Process}
+	}
+	b, _ := json.Marshal(stored)
 	sandbox := RunSandbox(o.steps)
 	o.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

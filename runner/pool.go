@@ -166,11 +166,13 @@ func (p *Pool) followCancels(ctx context.Context, n store.CancelNotifier) {
 	}
 }
 
-// Run recovers the runs this node left behind, then claims and executes runs
-// until ctx is done. It then lets running runs finish for the shutdown grace,
-// cancels the rest (they end `failed`, "interrupted"), and returns when all
-// have been recorded.
+// Run recovers the runs this node left behind, once it has killed what their
+// steps left running (killLeftovers), then claims and executes runs until ctx
+// is done. It then lets running runs finish for the shutdown grace, cancels
+// the rest (they end `failed`, "interrupted"), and returns when all have been
+// recorded.
 func (p *Pool) Run(ctx context.Context) error {
+	p.killLeftovers(ctx, time.Time{})
 	recovered, err := p.c.Store.Recover(ctx, p.c.Node, p.c.Now().UTC())
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
@@ -296,7 +298,9 @@ func (p *Pool) recoverDead(ctx context.Context) {
 		case <-t.C:
 		}
 		// No node name: this node's runs are alive, and renewed.
-		recovered, err := p.c.Store.Recover(ctx, "", p.c.Now().UTC())
+		now := p.c.Now().UTC()
+		p.killLeftovers(ctx, now)
+		recovered, err := p.c.Store.Recover(ctx, "", now)
 		if err != nil {
 			if ctx.Err() == nil {
 				p.c.Logger.Error("recover the runs of dead nodes", "err", err)
@@ -309,6 +313,48 @@ func (p *Pool) recoverDead(ctx context.Context) {
 		}
 		if len(recovered) > 0 {
 			p.Wake()
+		}
+	}
+}
+
+// killLeftovers ends the step processes that runs of this node, left
+// `running` by a server process that died, may still have on this machine,
+// before Recover lets them run again or ends them: a requeued run must not
+// run beside what is left of its earlier attempt, nor an interrupted one go
+// on acting. With a zero expired it takes all of them, as at start, when
+// none is alive; else those whose lease expired before it. The runs this
+// pool executes are skipped. Processes of other nodes are on other
+// machines, out of reach.
+func (p *Pool) killLeftovers(ctx context.Context, expired time.Time) {
+	runs, err := p.c.Store.ListRuns(ctx, store.RunFilter{Status: workflows.StatusRunning})
+	if err != nil {
+		if ctx.Err() == nil {
+			p.c.Logger.Error("list running runs to end their leftover processes", "err", err)
+		}
+		return
+	}
+	for _, r := range runs {
+		if r.Node != p.c.Node || !expired.IsZero() && !r.LeaseUntil.Before(expired) {
+			continue
+		}
+		p.mu.Lock()
+		_, live := p.running[r.ID]
+		p.mu.Unlock()
+		var steps []storedStep
+		if live || json.Unmarshal(r.Steps, &steps) != nil {
+			continue
+		}
+		for _, s := range steps {
+			if s.Process == nil {
+				continue
+			}
+			found, err := s.Process.Kill()
+			if found {
+				p.c.Logger.Warn("killed the processes a step left running", "run", r.ID, "step", s.ID, "pid", s.Process.PID)
+			}
+			if err != nil {
+				p.c.Logger.Error("end the processes a step left running", "run", r.ID, "step", s.ID, "err", err)
+			}
 		}
 	}
 }

@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/runner/sandbox"
 	"github.com/hookflow/hookflow/workflows"
 )
 
 // runStep runs one step with its retries and fills sr with the outcome, its
 // outputs masked. It returns the outputs as the action gave them, for later
 // steps of the run to read.
-func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, scope *workflows.Scope, ws string, log *runLog, sr *StepResult) map[string]any {
+func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, scope *workflows.Scope, ws string, log *runLog, sr *StepResult, obs Observer) map[string]any {
 	w := job.Workflow
 	fail := func(err error) {
 		sr.Outcome, sr.Error = workflows.OutcomeFailure, log.Mask(err.Error())
@@ -67,6 +68,13 @@ func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, 
 			return nil
 		}
 		s.Sandbox, sr.Sandbox = confined, confined.String()
+		// Start calls back from this goroutine, inside action.Run.
+		confined.OnStart(func(t sandbox.Trace) {
+			sr.Process = &t
+			obs.StepStarted(*sr)
+		})
+		// The action has stopped every process it started when it returns.
+		defer func() { sr.Process = nil }()
 	}
 
 	attempts := 1

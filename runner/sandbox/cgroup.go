@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hookflow/hookflow/runner/sandbox/internal/helper"
 )
 
 // The controllers step limits use.
@@ -315,41 +317,10 @@ func (g *stepCgroup) procsFiles() []string {
 	return files
 }
 
-// pids lists the processes in the step's cgroup.
-func (g *stepCgroup) pids() []int {
-	data, err := os.ReadFile(filepath.Join(g.dirs[0], "cgroup.procs"))
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	for _, f := range strings.Fields(string(data)) {
-		if pid, err := strconv.Atoi(f); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
+func (g *stepCgroup) alive() bool { return len(helper.CgroupPids(g.dirs[0])) > 0 }
 
-func (g *stepCgroup) alive() bool { return len(g.pids()) > 0 }
-
-// kill sends SIGKILL to every process in the cgroup. cgroup v2's cgroup.kill
-// does that at once; elsewhere the members are killed until none is left, as
-// a process may fork while the list is read. The pids limit bounds how many
-// rounds that takes.
-func (g *stepCgroup) kill() {
-	if os.WriteFile(filepath.Join(g.dirs[0], "cgroup.kill"), []byte("1"), 0) == nil {
-		return
-	}
-	for range 100 {
-		pids := g.pids()
-		if len(pids) == 0 {
-			return
-		}
-		for _, pid := range pids {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-}
+// kill sends SIGKILL to every process in the cgroup.
+func (g *stepCgroup) kill() { helper.KillCgroup(g.dirs[0]) }
 
 // remove kills what is left and removes the cgroups. Killed processes leave
 // their cgroup only once they have exited, so removing is tried for a while.

@@ -3,15 +3,19 @@ package sandbox
 import (
 	"errors"
 	"os"
-	"strconv"
-	"strings"
 	"syscall"
+
+	"github.com/hookflow/hookflow/runner/sandbox/internal/helper"
 )
 
-// process is a started step: the helper's process, which leads a session and
-// process group of its own and becomes the step's program, or bubblewrap.
+// process is a started step: the step's program, which leads a session and
+// process group of its own, or bubblewrap, started by the helper that stays
+// its parent (see package helper).
 type process struct {
+	// pid is the program's, or the helper's when it started none.
 	pid int
+	// helper is the process the server started and waits for.
+	helper *os.Process
 	// isolated: pid is bubblewrap's outer process. Its child is the PID
 	// namespace's init, and every other process of the step descends from that.
 	isolated bool
@@ -26,9 +30,11 @@ type process struct {
 // program has not started and has nothing to clean up, and a signal sent to
 // no one would be lost: the sandbox is torn down instead.
 // The cgroup, where there is one, finds processes that left the process group.
+// SIGKILL also ends the helper, which a step could stop to keep it from ever
+// reporting the step's end.
 func (p *process) Signal(sig syscall.Signal) {
 	if p.isolated && sig != syscall.SIGKILL {
-		inside := descendants(p.pid, 2)
+		inside := helper.Descendants(helper.Processes(), p.pid, 2)
 		for _, pid := range inside {
 			_ = syscall.Kill(pid, sig)
 		}
@@ -38,8 +44,12 @@ func (p *process) Signal(sig syscall.Signal) {
 		sig = syscall.SIGKILL
 	}
 	_ = syscall.Kill(-p.pid, sig)
-	if sig == syscall.SIGKILL && p.cgroup != nil {
-		p.cgroup.kill()
+	if sig == syscall.SIGKILL {
+		// os.Process signals nothing once the helper has been waited for.
+		_ = p.helper.Signal(syscall.SIGKILL)
+		if p.cgroup != nil {
+			p.cgroup.kill()
+		}
 	}
 }
 
@@ -52,15 +62,13 @@ func (p *process) Alive() bool {
 	if errors.Is(syscall.Kill(-p.pid, 0), syscall.ESRCH) {
 		return p.cgroup != nil && p.cgroup.alive()
 	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
+	procs := helper.Processes()
+	if procs == nil {
 		return true
 	}
-	for _, e := range entries {
-		if pid, err := strconv.Atoi(e.Name()); err == nil {
-			if st, ok := readStat(pid); ok && st.pgrp == p.pid && st.state != 'Z' && st.state != 'X' {
-				return true
-			}
+	for _, st := range procs {
+		if st.PGRP == p.pid && st.Running() {
+			return true
 		}
 	}
 	return p.cgroup != nil && p.cgroup.alive()
@@ -72,64 +80,4 @@ func (p *process) Release() error {
 		return nil
 	}
 	return p.cgroup.remove()
-}
-
-// descendants lists the processes below pid, skipping the first skip
-// generations: with skip 2, pid's grandchildren and everything below them.
-// A snapshot of /proc; processes started meanwhile may be missing.
-func descendants(pid, skip int) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	children := map[int][]int{}
-	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if st, ok := readStat(child); ok {
-			children[st.ppid] = append(children[st.ppid], child)
-		}
-	}
-	var out []int
-	level := []int{pid}
-	for depth := 0; len(level) > 0; depth++ {
-		var next []int
-		for _, p := range level {
-			next = append(next, children[p]...)
-		}
-		if depth+1 >= skip {
-			out = append(out, next...)
-		}
-		level = next
-	}
-	return out
-}
-
-// stat is what /proc/PID/stat says of a process.
-type stat struct {
-	state      byte
-	ppid, pgrp int
-}
-
-// readStat reads /proc/PID/stat.
-func readStat(pid int) (stat, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return stat{}, false
-	}
-	// The command name, in parentheses, may hold spaces and parentheses; the
-	// state, the parent's PID and the process group follow the last ")".
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return stat{}, false
-	}
-	fields := strings.Fields(string(b[i+1:]))
-	if len(fields) < 3 || len(fields[0]) != 1 {
-		return stat{}, false
-	}
-	ppid, err1 := strconv.Atoi(fields[1])
-	pgrp, err2 := strconv.Atoi(fields[2])
-	return stat{state: fields[0][0], ppid: ppid, pgrp: pgrp}, err1 == nil && err2 == nil
 }

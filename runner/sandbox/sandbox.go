@@ -21,19 +21,25 @@
 // per-user process rlimit. `cpu` is CPU time, an rlimit of every process.
 // Every step process is started through a helper, the server's own binary
 // re-executed (see package helper), which applies what must be applied in
-// the child.
+// the child. The helper stays the step's parent and takes the step down when
+// the server dies, however it dies; each started step's Trace lets a server
+// that starts later end what outlived both (see Trace.Kill).
 package sandbox
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -179,6 +185,7 @@ type Confinement struct {
 	landlock     *helper.Landlock // at the process level, where the kernel has Landlock
 	unavailable  []string         // layers asked for or expected but not applied
 	desc         string
+	onStart      func(Trace) // see OnStart
 }
 
 var _ actions.Sandbox = (*Confinement)(nil)
@@ -310,7 +317,7 @@ func (c *Confinement) Start(cmd *exec.Cmd) (actions.Process, error) {
 			dir = c.workspace
 		}
 		sp.Path = c.host.support.Bwrap
-		sp.Args = append(append(c.bwrapArgs(dir), "--", cmd.Path), cmd.Args[1:]...)
+		sp.Args = slices.Concat([]string{"bwrap"}, c.bwrapArgs(dir), []string{"--", cmd.Path}, cmd.Args[1:])
 	}
 	var cg *stepCgroup
 	if c.cgroupMemory || c.cgroupPids {
@@ -331,39 +338,68 @@ func (c *Confinement) Start(cmd *exec.Cmd) (actions.Process, error) {
 			cg.remove()
 		}
 	}
-	f, err := specFile(&sp)
+	f, err := helper.SpecFile(&sp)
 	if err != nil {
 		release()
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	defer f.Close()
+	report, reportW, err := os.Pipe()
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	defer report.Close()
 	cmd.Path = "/proc/self/exe"
-	cmd.Args = []string{helper.Name, fmt.Sprint(3 + len(cmd.ExtraFiles))}
-	cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+	n := 3 + len(cmd.ExtraFiles)
+	cmd.Args = []string{helper.Name, strconv.Itoa(n), strconv.Itoa(n + 1)}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, f, reportW)
 	cmd.Env = []string{} // the helper's own; the program gets sp.Env
 	// A session of its own makes the helper lead a new process group too,
-	// and detaches the step from the server's terminal. The step dies with
-	// the server, as bubblewrap's --die-with-parent does in a sandbox.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	// and detaches it from the server's terminal. SIGTERM when the server
+	// dies makes it kill the step (see package helper).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
+	err = startWatched(cmd)
+	reportW.Close()
+	if err != nil {
 		release()
 		return nil, err
 	}
-	return &process{pid: cmd.Process.Pid, isolated: c.isolated, cgroup: cg}, nil
+	p := &process{pid: cmd.Process.Pid, helper: cmd.Process, isolated: c.isolated, cgroup: cg}
+	// The program's PID, once the helper has started it; nothing when the
+	// helper failed first, which its exit status tells.
+	line, _ := bufio.NewReader(io.LimitReader(report, 32)).ReadString('\n')
+	if pid, err := strconv.Atoi(strings.TrimSpace(line)); err == nil && pid > 0 {
+		p.pid = pid
+	}
+	if c.onStart != nil {
+		c.onStart(p.trace())
+	}
+	return p, nil
 }
 
-// specFile writes sp to an anonymous in-memory file for the helper to read.
-func specFile(sp *helper.Spec) (*os.File, error) {
-	fd, err := unix.MemfdCreate("hookflow-sandbox-spec", unix.MFD_CLOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("spec: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), "hookflow-sandbox-spec")
-	if err := helper.WriteSpec(f, sp); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("spec: %w", err)
-	}
-	return f, nil
+// startWatched starts cmd from a goroutine locked to its thread, which stays
+// until the process has exited: the parent-death signal refers to the thread
+// that started the process, and Go ends threads whose goroutine ends locked
+// to them, while it may run others on any thread.
+func startWatched(cmd *exec.Cmd) error {
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		pid := cmd.Process.Pid
+		started <- nil
+		// Waits without reaping, which is cmd.Wait's; ECHILD once that
+		// has reaped it.
+		var info unix.Siginfo
+		for unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+		}
+	}()
+	return <-started
 }
 
 // cgroupName is a new, unique name for a step's cgroup.

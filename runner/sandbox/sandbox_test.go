@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,10 +20,14 @@ import (
 const unprivilegedUID = 64101
 
 // TestMain makes the test binary a server: undumpable, as hookflow serve is.
+// With stepServerEnv set, it is a server that runs one step (serveStep).
 func TestMain(m *testing.M) {
 	if err := HardenServer(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	if level, ws, ok := strings.Cut(os.Getenv(stepServerEnv), " "); ok {
+		os.Exit(serveStep(level, ws))
 	}
 	os.Exit(m.Run())
 }
@@ -31,7 +36,7 @@ func TestMain(m *testing.M) {
 // root: without cgroups the limits are rlimits, and bubblewrap needs a user
 // namespace.
 func TestAsUnprivilegedUser(t *testing.T) {
-	sandboxtest.RerunUnprivileged(t, unprivilegedUID, "^Test(Isolated|Limits|Timeout|StopGivesGrace|ProcessLevel|Levels|Description|User|Writable)")
+	sandboxtest.RerunUnprivileged(t, unprivilegedUID, "^Test(Isolated|Limits|Timeout|StopGivesGrace|ProcessLevel|Levels|Description|User|Writable|StepDiesWithItsServer|TraceKill)")
 }
 
 // TestProcessLevel checks what every step process gets at the process level:
@@ -62,6 +67,20 @@ read -r line || echo "stdin empty"
 	for _, w := range want {
 		if !strings.Contains(r.stdout, w) {
 			t.Errorf("missing %q\n%s", w, r.output())
+		}
+	}
+}
+
+// TestProcessLevelSignal checks that a step killed by a signal is reported
+// so, through the helper that waits for it: as bash would, with the signal.
+func TestProcessLevelSignal(t *testing.T) {
+	s := newServer(t)
+	c := confine(t, s.host(t), policy(workflows.LevelProcess), s.ws)
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGSEGV} {
+		r := runScript(t, context.Background(), c, s.ws, "kill -"+strconv.Itoa(int(sig))+" $$")
+		want := fmt.Sprintf("exit code %d (killed by signal: %s)", 128+int(sig), sig)
+		if r.code != 128+int(sig) || r.err == nil || r.err.Error() != want {
+			t.Errorf("%s: code %d, error %v; want %q\n%s", sig, r.code, r.err, want, r.output())
 		}
 	}
 }

@@ -1,10 +1,13 @@
-// Package helper is the first thing a step process runs: the server's own
-// binary, re-executed under the name Name, which prepares the process and then
-// executes the step's program (or bubblewrap). Go's os/exec cannot run code
-// between fork and exec, and joining a cgroup, dropping to another user,
-// no_new_privs and rlimits must be done there: in the server they would apply
-// to the server. Re-executing the binary itself needs nothing installed, and
-// every binary that links this package, tests included, can serve.
+// Package helper is what a step process runs first: the server's own binary,
+// re-executed. The server starts it under the name Name; it starts the step's
+// program and stays its parent, to take the step down if the server dies (see
+// supervise). The program is started through a second helper, which prepares
+// the process and then executes the step's program (or bubblewrap). Go's
+// os/exec cannot run code between fork and exec, and joining a cgroup,
+// dropping to another user, no_new_privs and rlimits must be done there: in
+// the server they would apply to the server. Re-executing the binary itself
+// needs nothing installed, and every binary that links this package, tests
+// included, can serve.
 //
 // The package imports little, so that its init, which takes over when the
 // process is a helper, runs early, before the inits of most other packages.
@@ -23,9 +26,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Name is argv[0] of a helper; its only argument is the number of the file
-// descriptor to read its Spec from.
+// Name is argv[0] of the helper the server starts. Its arguments are the
+// numbers of the file descriptors to read its Spec from and to write the
+// program's PID to.
 const Name = "hookflow-sandbox"
+
+// stepName is argv[0] of the helper that becomes the step's program; its only
+// argument is the number of the file descriptor to read its Spec from.
+const stepName = "hookflow-sandbox-step"
 
 // Exit codes of a helper that could not prepare or start the step.
 const (
@@ -35,7 +43,8 @@ const (
 
 // Spec is what a helper does.
 type Spec struct {
-	// Parent is the server's PID: the helper stops if the server is gone.
+	// Parent is the PID of the helper's parent, the server's or the first
+	// helper's: the helper stops if its parent is gone.
 	Parent int `json:"parent"`
 	// Cgroups are the cgroup.procs files of the step's cgroups to join.
 	Cgroups []string `json:"cgroups,omitempty"`
@@ -67,9 +76,16 @@ type Rlimit struct {
 
 // init turns the process into the helper when it was started as one. It runs
 // before main, in every binary that links this package.
+//
+// A helper has nothing to flush when it exits: syscall.Exit skips what
+// os.Exit does first, which in a binary built with the race detector
+// includes a second's sleep that every step would wait for.
 func init() {
-	if len(os.Args) == 2 && os.Args[0] == Name {
-		os.Exit(runHelper(os.Args[1]))
+	switch {
+	case len(os.Args) == 3 && os.Args[0] == Name:
+		syscall.Exit(supervise(os.Args[1], os.Args[2]))
+	case len(os.Args) == 2 && os.Args[0] == stepName:
+		syscall.Exit(runHelper(os.Args[1]))
 	}
 }
 
@@ -84,21 +100,29 @@ func runHelper(fdArg string) int {
 		fmt.Fprintf(os.Stderr, "hookflow sandbox: "+format+"\n", args...)
 		return code
 	}
-	fd, err := strconv.Atoi(fdArg)
+	sp, err := readSpec(fdArg)
 	if err != nil {
-		return fail(exitSetup, "bad spec descriptor %q", fdArg)
-	}
-	f := os.NewFile(uintptr(fd), "spec")
-	var sp Spec
-	err = json.NewDecoder(f).Decode(&sp)
-	f.Close()
-	if err != nil {
-		return fail(exitSetup, "read spec: %s", err)
+		return fail(exitSetup, "%s", err)
 	}
 	if err := sp.prepare(); err != nil {
 		return fail(exitSetup, "%s", err)
 	}
 	return fail(exitNoStart, "execute %s: %s", sp.Path, sp.exec())
+}
+
+// readSpec reads the Spec from the file descriptor fdArg, and closes it.
+func readSpec(fdArg string) (*Spec, error) {
+	fd, err := strconv.Atoi(fdArg)
+	if err != nil {
+		return nil, fmt.Errorf("bad spec descriptor %q", fdArg)
+	}
+	f := os.NewFile(uintptr(fd), "spec")
+	defer f.Close()
+	var sp Spec
+	if err := json.NewDecoder(f).Decode(&sp); err != nil {
+		return nil, fmt.Errorf("read spec: %w", err)
+	}
+	return &sp, nil
 }
 
 // prepare applies everything but the rlimits, in an order that needs the
@@ -126,7 +150,7 @@ func (sp *Spec) prepare() error {
 			return fmt.Errorf("setuid %d: %w", c.UID, err)
 		}
 	}
-	// Changing the user clears the parent-death signal the server set.
+	// Changing the user clears the parent-death signal the first helper set.
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
 		return fmt.Errorf("parent-death signal: %w", err)
 	}
@@ -174,11 +198,20 @@ func (sp *Spec) exec() error {
 	return errno
 }
 
-// WriteSpec writes sp to f for a helper, and rewinds f.
-func WriteSpec(f *os.File, sp *Spec) error {
-	if err := json.NewEncoder(f).Encode(sp); err != nil {
-		return err
+// SpecFile writes sp to an anonymous in-memory file for a helper to read.
+func SpecFile(sp *Spec) (*os.File, error) {
+	fd, err := unix.MemfdCreate("hookflow-sandbox-spec", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("spec: %w", err)
 	}
-	_, err := f.Seek(0, io.SeekStart)
-	return err
+	f := os.NewFile(uintptr(fd), "hookflow-sandbox-spec")
+	if err := json.NewEncoder(f).Encode(sp); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("spec: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("spec: %w", err)
+	}
+	return f, nil
 }

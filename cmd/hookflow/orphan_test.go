@@ -30,8 +30,8 @@ func TestKilledServerLeavesNoStep(t *testing.T) {
 			}
 			dir := t.TempDir()
 			hold, again := newMarker(t, "hold"), newMarker(t, "again")
-			writeFile(t, filepath.Join(dir, "workflows", "hold.yaml"), sleepWorkflow(level, "", hold))
-			writeFile(t, filepath.Join(dir, "workflows", "again.yaml"), sleepWorkflow(level, "on_interrupt: requeue\n", again))
+			writeFile(t, filepath.Join(dir, "workflows", "hold.yaml"), markedSleepWorkflow(level, "", hold))
+			writeFile(t, filepath.Join(dir, "workflows", "again.yaml"), markedSleepWorkflow(level, "on_interrupt: requeue\n", again))
 			srv := startProcess(t, dir)
 			holdRun, againRun := dispatchRun(t, srv.url, "hold"), dispatchRun(t, srv.url, "again")
 
@@ -77,11 +77,11 @@ func TestKilledServerLeavesNoStep(t *testing.T) {
 	}
 }
 
-// sleepWorkflow is a workflow whose step sleeps 600 s at level, as a process
+// markedSleepWorkflow is a workflow whose step sleeps 600 s at level, as a process
 // that marker names. The step's shell waits for sleep rather than becoming
 // it, so that the sleep is a process of its own below the shell. The link
 // stays in the workspace, which a requeued run gets again.
-func sleepWorkflow(level, extra, marker string) string {
+func markedSleepWorkflow(level, extra, marker string) string {
 	return "on: {dispatch: {}}\n" + extra + "sandbox: {level: " + level + "}\nsteps:\n" +
 		"  - run: |\n" +
 		"      ln -sf \"$(command -v sleep)\" ./" + marker + "\n" +

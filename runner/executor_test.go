@@ -153,8 +153,15 @@ steps:
 		}
 		return m
 	}
-	if len(rec.startedAs) != 2 {
-		t.Fatalf("%d steps started, want 2 (ran and nowhere)", len(rec.startedAs))
+	// A step is reported started again once its process runs, to record it.
+	var started []string
+	for _, s := range rec.startedAs {
+		if !slices.Contains(started, s.ID) {
+			started = append(started, s.ID)
+		}
+	}
+	if !slices.Equal(started, []string{"ran", "nowhere"}) {
+		t.Fatalf("steps started: %v, want [ran nowhere]", started)
 	}
 	for _, s := range rec.startedAs {
 		if m := asJSON(s); m["outcome"] != workflows.OutcomeRunning || m["exit_code"] != nil || s.ExitCode != nil {

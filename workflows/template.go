@@ -52,9 +52,6 @@ func (t *Template) Render(s *Scope) (any, error) {
 	if len(t.parts) == 1 && t.parts[0].expr != nil {
 		return t.parts[0].expr.Eval(s)
 	}
-	if t.urlKey != "" {
-		return t.renderURL(s)
-	}
 	var b strings.Builder
 	for _, p := range t.parts {
 		if p.expr == nil {
@@ -65,7 +62,16 @@ func (t *Template) Render(s *Scope) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		b.WriteString(Stringify(v))
+		text, err := t.splice(p, Stringify(v))
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString(text)
+	}
+	if t.urlKey != "" {
+		if err := t.checkURL(b.String()); err != nil {
+			return nil, err
+		}
 	}
 	return b.String(), nil
 }

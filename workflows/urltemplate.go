@@ -128,36 +128,33 @@ func urlParts(s string) ([]urlPart, error) {
 	return parts, nil
 }
 
-// renderURL renders a URL template: each value escaped for the part of the URL
-// it stands in. A value that cannot be escaped there, in the scheme or the
-// host, is an error naming the key and the expression, never the value.
-func (t *Template) renderURL(s *Scope) (string, error) {
-	var b strings.Builder
-	for _, p := range t.parts {
-		if p.expr == nil {
-			b.WriteString(p.text)
-			continue
-		}
-		v, err := p.expr.Eval(s)
-		if err != nil {
-			return "", err
-		}
-		escaped, err := escapeURLValue(Stringify(v), p.in)
-		if err != nil {
-			return "", fmt.Errorf("%s: the value of ${{ %s }} %w", t.urlKey, p.expr.Source, err)
-		}
-		b.WriteString(escaped)
+// splice returns v as it is written into t at part p: as it is in a plain
+// template, escaped for the part of the URL it stands in in a URL template. A
+// value that cannot be escaped there, in the scheme or the host, is an error
+// naming the key and the expression, never the value.
+func (t *Template) splice(p templatePart, v string) (string, error) {
+	if t.urlKey == "" {
+		return v, nil
 	}
-	// A value allowed in the host may still make a bad port of the literal
-	// text after it (a host "x:1" before ".example.com"), or no host name.
-	u, err := url.Parse(b.String())
+	escaped, err := escapeURLValue(v, p.in)
 	if err != nil {
-		return "", fmt.Errorf("%s: the values templated into it do not make a URL", t.urlKey)
+		return "", fmt.Errorf("%s: the value of ${{ %s }} %w", t.urlKey, p.expr.Source, err)
+	}
+	return escaped, nil
+}
+
+// checkURL checks a rendered URL template: a value allowed in the host may
+// still make a bad port of the literal text after it (a host "x:1" before
+// ".example.com"), or no host name.
+func (t *Template) checkURL(rendered string) error {
+	u, err := url.Parse(rendered)
+	if err != nil {
+		return fmt.Errorf("%s: the values templated into it do not make a URL", t.urlKey)
 	}
 	if t.templatesHost() && !isHostName(u.Hostname()) {
-		return "", fmt.Errorf("%s: the values templated into its host do not make a host name", t.urlKey)
+		return fmt.Errorf("%s: the values templated into its host do not make a host name", t.urlKey)
 	}
-	return b.String(), nil
+	return nil
 }
 
 // templatesHost reports whether an expression of t stands in the host.

@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/oklog/ulid/v2"
 
+	"github.com/hookflow/hookflow/intake"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -43,37 +42,22 @@ func (s *Server) getEvent(c echo.Context) error {
 	return c.JSON(http.StatusOK, ev)
 }
 
-// replay matches a stored event again, as a new event with trigger `replay`,
-// against the active workflows: those on its path for a webhook delivery, else
-// those that had a verdict on it.
+// replay matches a stored event again as a new event (intake.Replay).
 func (s *Server) replay(c echo.Context) error {
 	ctx := c.Request().Context()
 	stored, err := s.Store.GetEvent(ctx, c.Param("id"))
 	if err != nil {
 		return s.fail(c, err)
 	}
-	ev := &workflows.Event{}
-	if err := json.Unmarshal(stored.Data, ev); err != nil {
-		return s.fail(c, fmt.Errorf("event %s: %w", stored.ID, err))
+	entry := &intake.Replay{Data: stored.Data, Trigger: stored.Trigger}
+	for _, v := range stored.Verdicts {
+		entry.Workflows = append(entry.Workflows, v.Workflow)
 	}
-	ev.ID, ev.Trigger, ev.ReceivedAt = ulid.Make().String(), workflows.TriggerReplay, time.Now().UTC()
-	scope := workflows.NewScope(ev)
-	scope.Inputs = ev.Inputs
-	set := s.Source.Set()
-	var verdicts []workflows.Verdict
-	if stored.Trigger == workflows.TriggerWebhook || ev.Path != "" {
-		verdicts = set.Match(scope)
-	} else {
-		for _, v := range stored.Verdicts {
-			if w, ok := set.Lookup(v.Workflow); ok {
-				verdicts = append(verdicts, w.Decide(scope))
-			}
-		}
-	}
-	rc, err := s.Dispatcher.Dispatch(ctx, ev, verdicts, "")
+	dec, rc, err := s.Intake.Accept(ctx, entry)
 	if err != nil {
 		return s.fail(c, err)
 	}
+	dec.Release()
 	status := http.StatusOK
 	if len(rc.Runs) > 0 {
 		status = http.StatusAccepted
@@ -81,13 +65,34 @@ func (s *Server) replay(c echo.Context) error {
 	return c.JSON(status, rc)
 }
 
-// MatchRequest is the body of POST /api/v1/match: a delivery to try.
+// MatchRequest is the body of POST /api/v1/match: a delivery to try, taken as
+// the webhook endpoint would take it but with no signature checked.
 type MatchRequest struct {
+	// Path is the trigger path, with an optional query string:
+	// "github", "/hooks/github" or "alerts?token=x".
 	Path    string            `json:"path"`
 	Method  string            `json:"method"`
 	Headers map[string]string `json:"headers"`
-	// Body is the payload: a JSON value, sent as JSON.
+	// Body is the payload. A JSON string is the body's text as it is, for
+	// form and raw payloads; any other JSON value is sent as its JSON text.
 	Body json.RawMessage `json:"body"`
+}
+
+// Delivery is the delivery the request describes.
+func (r *MatchRequest) Delivery() (*intake.Delivery, error) {
+	path, query, err := intake.Target(r.Path)
+	if err != nil {
+		return nil, err
+	}
+	d := &intake.Delivery{Path: path, Method: r.Method, Query: query, Header: http.Header{}, Body: r.Body}
+	for k, v := range r.Headers {
+		d.Header.Set(k, v)
+	}
+	var text string
+	if json.Unmarshal(r.Body, &text) == nil {
+		d.Body = []byte(text)
+	}
+	return d, nil
 }
 
 // MatchVerdict is one workflow's verdict in a match answer.
@@ -98,6 +103,25 @@ type MatchVerdict struct {
 	Reason   string `json:"reason,omitempty"`
 }
 
+// MatchAnswer is what POST /api/v1/match and `hookflow match -o json` answer.
+type MatchAnswer struct {
+	Event    *workflows.Event `json:"event"`
+	Verdicts []MatchVerdict   `json:"verdicts"`
+}
+
+// Explanation is the answer that describes dec.
+func Explanation(dec *intake.Decision) MatchAnswer {
+	out := make([]MatchVerdict, 0, len(dec.Verdicts))
+	for _, v := range dec.Verdicts {
+		mv := MatchVerdict{Workflow: v.Workflow.Name, Run: v.Run, Reason: v.Reason}
+		if v.Run {
+			mv.Runs = max(1, len(v.Items))
+		}
+		out = append(out, mv)
+	}
+	return MatchAnswer{Event: dec.Event, Verdicts: out}
+}
+
 func (s *Server) match(c echo.Context) error {
 	var req MatchRequest
 	if err := decodeBody(c, &req); err != nil {
@@ -106,17 +130,14 @@ func (s *Server) match(c echo.Context) error {
 	if req.Path == "" {
 		return badRequest(c, "path is required")
 	}
-	ev, verdicts, err := s.Match(c.Request().Context(), req)
+	d, err := req.Delivery()
 	if err != nil {
 		return s.fail(c, err)
 	}
-	out := make([]MatchVerdict, 0, len(verdicts))
-	for _, v := range verdicts {
-		mv := MatchVerdict{Workflow: v.Workflow.Name, Run: v.Run, Reason: v.Reason}
-		if v.Run {
-			mv.Runs = max(1, len(v.Items))
-		}
-		out = append(out, mv)
+	dec, err := s.Intake.Explain(c.Request().Context(), d)
+	if err != nil {
+		return s.fail(c, err)
 	}
-	return c.JSON(http.StatusOK, map[string]any{"event": ev, "verdicts": out})
+	defer dec.Release()
+	return c.JSON(http.StatusOK, Explanation(dec))
 }

@@ -127,7 +127,7 @@ func (s *Server) cancelRun(c echo.Context) error {
 		// Stop it at once if it runs here, for the reason recorded (an
 		// earlier request's, if there was one). Another node hears of it
 		// through the store.
-		s.Pool.Cancel(r.ID, errors.New(r.Reason))
+		s.Runs.Cancel(r.ID, errors.New(r.Reason))
 	}
 	return c.JSON(http.StatusOK, ViewRun(r))
 }
@@ -138,7 +138,7 @@ func (s *Server) rerun(c echo.Context) error {
 	if err != nil {
 		return s.fail(c, err)
 	}
-	w, ok := s.Source.Set().Lookup(old.Workflow)
+	w, ok := s.Workflows.Set().Lookup(old.Workflow)
 	if !ok {
 		return s.fail(c, workflows.Errorf(workflows.EConflict, "workflow %s is no longer loaded", old.Workflow))
 	}
@@ -146,7 +146,7 @@ func (s *Server) rerun(c echo.Context) error {
 		Item: old.Item, Attempt: old.Attempt + 1, RerunOf: old.ID, Group: old.Group,
 		CancelInProgress: old.CancelInProgress, PendingLatest: old.PendingLatest, OnInterrupt: w.OnInterrupt,
 		QueuedAt: time.Now().UTC()}
-	if err := s.Dispatcher.Enqueue(ctx, run); err != nil {
+	if err := s.Runs.Enqueue(ctx, run); err != nil {
 		return s.fail(c, err)
 	}
 	return c.JSON(http.StatusAccepted, ViewRun(run))

@@ -17,20 +17,59 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hookflow/hookflow/intake"
 	"github.com/hookflow/hookflow/runner"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/triggers"
 	"github.com/hookflow/hookflow/workflows"
 )
 
+// Workflows is the active workflow set and where it comes from. Its methods
+// are safe for concurrent use.
+type Workflows interface {
+	// Set returns the active set; it never returns nil.
+	Set() *workflows.Set
+	// Status describes the last load, good or not.
+	Status() triggers.SourceStatus
+	// Reload loads the set again; on an error the last good set stays
+	// active and the error says what is wrong with the new one.
+	Reload(ctx context.Context) error
+}
+
+// Intake decides what an event starts (intake.Intake). Accept stores it with
+// its runs and returns once that is durable; Explain stores nothing. Both are
+// safe for concurrent use; their errors are *workflows.Error with a code.
+type Intake interface {
+	Accept(ctx context.Context, e intake.Entry) (*intake.Decision, *workflows.Receipt, error)
+	Explain(ctx context.Context, e intake.Entry) (*intake.Decision, error)
+}
+
+// Runs acts on runs beyond what the store records: it queues a new attempt
+// through the same commit and queue rules as a dispatch (an error with code
+// EOverloaded when the queue is full), and stops at once a run this process
+// executes. Both are safe for concurrent use.
+type Runs interface {
+	Enqueue(ctx context.Context, run *store.Run) error
+	// Cancel stops run id if it executes here, for cause, and reports
+	// whether it did (another node hears of the cancel through the store).
+	Cancel(id string, cause error) bool
+}
+
+// LogFeed hands out the live log lines of running runs.
+type LogFeed interface {
+	// Subscribe follows run id's lines until the run ends or the
+	// subscription is closed.
+	Subscribe(id string) *runner.Subscription
+}
+
 // Server holds what the API handlers need. Set every field, then Register.
 type Server struct {
-	Store      store.Store
-	Source     *triggers.Source
-	Dispatcher *runner.Dispatcher
-	Pool       *runner.Pool
-	Logs       *runner.Broker
-	Gatherer   prometheus.Gatherer
+	Store     store.Store
+	Workflows Workflows
+	Intake    Intake
+	Runs      Runs
+	Logs      LogFeed
+	Gatherer  prometheus.Gatherer
 	// PublicMetrics answers /metrics to every client, without a token, for a
 	// Prometheus on another host; otherwise /metrics has the API's access rule.
 	PublicMetrics bool
@@ -39,10 +78,7 @@ type Server struct {
 	Tokens []string
 	// Ready reports whether the server can take work (store reachable, not
 	// shutting down).
-	Ready func(ctx context.Context) error
-	// Match decides what a delivery would start; shared with the webhook
-	// endpoint so that both give the same verdicts.
-	Match  func(ctx context.Context, req MatchRequest) (*workflows.Event, []workflows.Verdict, error)
+	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
 }
 
@@ -141,7 +177,7 @@ func (s *Server) fail(c echo.Context, err error) error {
 		status = http.StatusNotFound
 	default:
 		switch workflows.ErrorCode(err) {
-		case workflows.EInvalid:
+		case workflows.EInvalid, workflows.ENotAllowed:
 			status = http.StatusUnprocessableEntity
 		case workflows.ENotFound:
 			status = http.StatusNotFound

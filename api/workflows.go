@@ -4,11 +4,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/oklog/ulid/v2"
 
+	"github.com/hookflow/hookflow/intake"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -98,18 +97,18 @@ func ViewWorkflow(w *workflows.Workflow) WorkflowView {
 }
 
 func (s *Server) listWorkflows(c echo.Context) error {
-	set := s.Source.Set()
+	set := s.Workflows.Set()
 	list := make([]WorkflowView, 0, len(set.Workflows()))
 	for _, w := range set.Workflows() {
 		list = append(list, ViewWorkflow(w))
 	}
-	st := s.Source.Status()
+	st := s.Workflows.Status()
 	return c.JSON(http.StatusOK, map[string]any{"workflows": list, "next": "", "revision": st.Revision,
 		"loaded_at": st.LoadedAt, "reload_error": st.Error})
 }
 
 func (s *Server) getWorkflow(c echo.Context) error {
-	w, ok := s.Source.Set().Lookup(c.Param("name"))
+	w, ok := s.Workflows.Set().Lookup(c.Param("name"))
 	if !ok {
 		return s.fail(c, workflows.Errorf(workflows.ENotFound, "no workflow %q", c.Param("name")))
 	}
@@ -117,10 +116,10 @@ func (s *Server) getWorkflow(c echo.Context) error {
 }
 
 func (s *Server) reload(c echo.Context) error {
-	if err := s.Source.Reload(c.Request().Context()); err != nil {
-		return c.JSON(http.StatusUnprocessableEntity, map[string]any{"error": err.Error(), "status": s.Source.Status()})
+	if err := s.Workflows.Reload(c.Request().Context()); err != nil {
+		return c.JSON(http.StatusUnprocessableEntity, map[string]any{"error": err.Error(), "status": s.Workflows.Status()})
 	}
-	return c.JSON(http.StatusOK, s.Source.Status())
+	return c.JSON(http.StatusOK, s.Workflows.Status())
 }
 
 // dispatchRequest is the body of POST /workflows/{name}/dispatch.
@@ -144,29 +143,11 @@ func (s *Server) dispatch(c echo.Context) error {
 // (first) queued run. The UI's dispatch form uses it too.
 func (s *Server) DispatchWorkflow(c echo.Context, name string, inputs map[string]any, actor string) (*RunView, error) {
 	ctx := c.Request().Context()
-	w, ok := s.Source.Set().Lookup(name)
-	if !ok {
-		return nil, workflows.Errorf(workflows.ENotFound, "no workflow %q", name)
-	}
-	if w.On.Dispatch == nil {
-		return nil, workflows.Errorf(workflows.EConflict, "workflow %s has no dispatch trigger: add `on: {dispatch: {}}`", name)
-	}
-	resolved, err := w.On.Dispatch.ResolveInputs(inputs)
+	dec, rc, err := s.Intake.Accept(ctx, &intake.Manual{Workflow: name, Inputs: inputs, Actor: actor})
 	if err != nil {
 		return nil, err
 	}
-	ev := &workflows.Event{ID: ulid.Make().String(), Trigger: workflows.TriggerDispatch, Type: "dispatch", Name: "dispatch",
-		ReceivedAt: time.Now().UTC(), Inputs: resolved, Actor: actor}
-	scope := workflows.NewScope(ev)
-	scope.Inputs = resolved
-	v := w.Decide(scope)
-	if !v.Run {
-		return nil, workflows.Errorf(workflows.EConflict, "workflow %s did not start: %s", name, v.Reason)
-	}
-	rc, err := s.Dispatcher.Dispatch(ctx, ev, []workflows.Verdict{v}, "")
-	if err != nil {
-		return nil, err
-	}
+	defer dec.Release()
 	if len(rc.Runs) == 0 {
 		reason := "skipped"
 		if len(rc.Skipped) > 0 {

@@ -5,15 +5,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/oklog/ulid/v2"
 	"github.com/robfig/cron/v3"
 
+	"github.com/hookflow/hookflow/intake"
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// CronFire is called for every tick of a workflow's schedule, with the event
-// that describes the tick.
-type CronFire func(w *workflows.Workflow, ev *workflows.Event)
+// CronFire is called for every tick of a workflow's schedule.
+type CronFire func(tick *intake.Tick)
 
 // Cron fires the `on.cron` schedules of the active workflow set.
 type Cron struct {
@@ -58,11 +57,7 @@ func (c *Cron) Schedule(set *workflows.Set) {
 }
 
 func (c *Cron) tick(w *workflows.Workflow, s *workflows.Cron) {
-	at := c.now().UTC().Truncate(time.Second)
-	c.fire(w, &workflows.Event{
-		ID: ulid.Make().String(), Trigger: workflows.TriggerCron, Type: "schedule", Name: "schedule",
-		ReceivedAt: at, Schedule: s.Schedule, ScheduledAt: at,
-	})
+	c.fire(&intake.Tick{Workflow: w, Schedule: s.Schedule, At: c.now()})
 }
 
 // Start starts firing schedules.

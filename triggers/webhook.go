@@ -7,26 +7,17 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/semaphore"
 
-	"github.com/hookflow/hookflow/triggers/providers"
+	"github.com/hookflow/hookflow/intake"
 	"github.com/hookflow/hookflow/workflows"
 )
-
-// Dispatcher stores an event with the runs its verdicts start and answers with
-// the receipt once that is durable (the runner's Dispatcher).
-type Dispatcher interface {
-	Dispatch(ctx context.Context, ev *workflows.Event, verdicts []workflows.Verdict, dedupKey string) (*workflows.Receipt, error)
-}
 
 // RunWaiter waits until run id has finished or ctx is done, and returns its
 // status and the record to answer a `respond: sync` sender with.
@@ -36,11 +27,9 @@ type RunWaiter func(ctx context.Context, id string) (status string, record any, 
 // limit, size limit, route, method, read, slot, signature, parse, normalise,
 // dedup, match, store, answer; the slot is held until the event is stored.
 type Webhooks struct {
-	Source     *Source
-	Dispatcher Dispatcher
-	WaitRun    RunWaiter
-	// Secrets returns the values of the named secrets.
-	Secrets func(names []string) map[string]string
+	// Intake verifies, decides and stores each delivery.
+	Intake  *intake.Intake
+	WaitRun RunWaiter
 	// MaxBody is the largest body accepted (limits.max_body).
 	MaxBody int64
 	// Stopping reports that the server is shutting down: deliveries get 503 so
@@ -65,7 +54,6 @@ type Webhooks struct {
 	Now        func() time.Time
 
 	requests *prometheus.CounterVec
-	buffers  sync.Pool           // *[]workflows.Verdict, reused between deliveries
 	slots    *semaphore.Weighted // of MaxMatching × MaxBody bytes
 	clients  *clientLimits       // nil when Rate is off
 }
@@ -129,8 +117,7 @@ func (h *Webhooks) serve(ctx context.Context, d *delivery) (int, any) {
 		return http.StatusServiceUnavailable, errorAnswer("server is shutting down")
 	}
 	path := strings.Trim(c.Param("*"), "/")
-	set := h.Source.Set()
-	hooks := set.Hooks(path)
+	hooks, routeErr := intake.Route(h.Intake.Workflows(), path, r.Method)
 	if h.clients != nil {
 		if ok, wait := h.clients.allow(c.RealIP(), h.now()); !ok {
 			if len(hooks) > 0 {
@@ -143,14 +130,11 @@ func (h *Webhooks) serve(ctx context.Context, d *delivery) (int, any) {
 	if r.ContentLength > h.MaxBody {
 		return http.StatusRequestEntityTooLarge, errorAnswer("body too large")
 	}
-
-	if len(hooks) == 0 {
-		return http.StatusNotFound, errorAnswer("no workflow serves /hooks/" + path)
+	if len(hooks) > 0 {
+		d.path = path
 	}
-	d.path = path
-	if !methodAllowed(hooks, r.Method) {
-		c.Response().Header().Set("Allow", strings.Join(allowedMethods(hooks), ", "))
-		return http.StatusMethodNotAllowed, errorAnswer("method " + r.Method + " not allowed")
+	if routeErr != nil {
+		return h.refuse(c, path, routeErr, hooks)
 	}
 
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, h.MaxBody))
@@ -173,62 +157,44 @@ func (h *Webhooks) serve(ctx context.Context, d *delivery) (int, any) {
 		}
 	}()
 
-	hook := hooks[0] // every trigger on a path has the same provider and secret
-	req := &providers.Request{Method: r.Method, Path: path, Headers: r.Header, Query: r.URL.Query(),
-		Body: body, ContentType: r.Header.Get("Content-Type")}
-	now := h.now()
-	if err := providers.Verify(hook.Provider, req, h.credentials(hook), now); err != nil {
-		h.Logger.Warn("webhook rejected", "path", path, "remote", c.RealIP(), "why", err)
-		return http.StatusUnauthorized, errorAnswer("missing or invalid signature")
-	}
-
-	ev := &workflows.Event{ID: ulid.Make().String(), Trigger: workflows.TriggerWebhook, ReceivedAt: now.UTC()}
-	opt := providers.Options{EventHeader: hook.EventHeader, DeliveryHeader: hook.DeliveryHeader}
-	if err := providers.Normalize(hook.Provider, req, opt, ev); err != nil {
-		return http.StatusBadRequest, errorAnswer(err.Error())
-	}
-	if challenge, ok := slackChallenge(hook, ev); ok {
-		// Slack checks a new Events API URL once by asking for its
-		// challenge back; that handshake is not an event.
-		return http.StatusOK, map[string]string{"challenge": challenge}
-	}
-	providers.RedactHeaders(ev.Headers)
-	providers.RedactQuery(ev.Query)
-
-	scope := workflows.NewScope(ev)
-	key := dedupKey(hooks, scope)
-	buf, _ := h.buffers.Get().(*[]workflows.Verdict)
-	if buf == nil {
-		buf = new([]workflows.Verdict)
-	}
-	verdicts := set.MatchInto(scope, *buf)
-	defer func() {
-		clear(verdicts) // keep no workflow or item alive through the pool
-		*buf = verdicts[:0]
-		h.buffers.Put(buf)
-	}()
-
-	rc, err := h.Dispatcher.Dispatch(ctx, ev, verdicts, key)
+	dec, rc, err := h.Intake.Accept(ctx, &intake.Delivery{Path: path, Method: r.Method, Header: r.Header,
+		Query: r.URL.Query(), Body: body})
+	defer dec.Release()
 	held = false
 	h.slots.Release(share) // a sync answer waits for its run without one
-	if err != nil {
-		switch workflows.ErrorCode(err) {
-		case workflows.EOverloaded:
-			c.Response().Header().Set("Retry-After", "5")
-			return http.StatusTooManyRequests, errorAnswer("queue full; retry later")
-		default:
-			h.Logger.Error("webhook not stored", "path", path, "err", err)
-			c.Response().Header().Set("Retry-After", "5")
-			return http.StatusServiceUnavailable, errorAnswer("could not store the event; retry later")
-		}
-	}
 	switch {
+	case err != nil:
+		return h.refuse(c, path, err, hooks)
+	case dec.Challenge != "":
+		return http.StatusOK, map[string]string{"challenge": dec.Challenge}
 	case rc.Duplicate || len(rc.Runs) == 0:
 		return http.StatusOK, rc
-	case hasSync(verdicts, rc):
-		return h.answerSync(ctx, verdicts, rc)
+	case hasSync(dec.Verdicts, rc):
+		return h.answerSync(ctx, dec.Verdicts, rc)
 	}
 	return http.StatusAccepted, rc
+}
+
+// refuse answers a delivery that was not stored, by its error's code (SPEC §3).
+func (h *Webhooks) refuse(c echo.Context, path string, err error, hooks []*workflows.Webhook) (int, any) {
+	switch workflows.ErrorCode(err) {
+	case workflows.ENotFound:
+		return http.StatusNotFound, errorAnswer(err.Error())
+	case workflows.ENotAllowed:
+		c.Response().Header().Set("Allow", strings.Join(intake.AllowedMethods(hooks), ", "))
+		return http.StatusMethodNotAllowed, errorAnswer(err.Error())
+	case workflows.EUnauthorized:
+		h.Logger.Warn("webhook rejected", "path", path, "remote", c.RealIP(), "why", errors.Unwrap(err))
+		return http.StatusUnauthorized, errorAnswer("missing or invalid signature")
+	case workflows.EInvalid:
+		return http.StatusBadRequest, errorAnswer(err.Error())
+	case workflows.EOverloaded:
+		c.Response().Header().Set("Retry-After", "5")
+		return http.StatusTooManyRequests, errorAnswer("queue full; retry later")
+	}
+	h.Logger.Error("webhook not stored", "path", path, "err", err)
+	c.Response().Header().Set("Retry-After", "5")
+	return http.StatusServiceUnavailable, errorAnswer("could not store the event; retry later")
 }
 
 // takeSlot waits up to SlotWait for room for a body of size bytes and returns
@@ -248,85 +214,6 @@ func (h *Webhooks) now() time.Time {
 		return h.Now()
 	}
 	return time.Now()
-}
-
-// credentials renders the trigger's secret and basic-auth settings.
-func (h *Webhooks) credentials(hook *workflows.Webhook) providers.Credentials {
-	var names []string
-	for _, t := range []*workflows.Template{hook.Secret, basicPart(hook, true), basicPart(hook, false)} {
-		if t != nil {
-			names = append(names, t.SecretNames()...)
-		}
-	}
-	scope := workflows.NewScope(nil)
-	scope.Secrets = h.Secrets(names)
-	render := func(t *workflows.Template) string {
-		if t == nil {
-			return ""
-		}
-		s, err := t.RenderString(scope)
-		if err != nil {
-			return "" // an unrenderable secret is an empty one: fail closed
-		}
-		return s
-	}
-	c := providers.Credentials{Secret: render(hook.Secret), SecretSet: hook.Secret != nil, Signature: hook.Signature}
-	if hook.BasicAuth != nil {
-		c.BasicSet = true
-		c.Username, c.Password = render(hook.BasicAuth.Username), render(hook.BasicAuth.Password)
-	}
-	return c
-}
-
-func basicPart(hook *workflows.Webhook, user bool) *workflows.Template {
-	if hook.BasicAuth == nil {
-		return nil
-	}
-	if user {
-		return hook.BasicAuth.Username
-	}
-	return hook.BasicAuth.Password
-}
-
-// dedupKey is the key that makes a redelivery a duplicate: the trigger's
-// `dedup` expression if one is set, else the provider's delivery id. Keys are
-// scoped to the path.
-func dedupKey(hooks []*workflows.Webhook, scope *workflows.Scope) string {
-	for _, hook := range hooks {
-		if hook.Dedup == nil {
-			continue
-		}
-		v, err := hook.Dedup.Eval(scope)
-		if err != nil || v == nil || workflows.Stringify(v) == "" {
-			return ""
-		}
-		return "hook/" + hook.Path + "/expr/" + workflows.Stringify(v)
-	}
-	if scope.Event.Delivery == "" {
-		return ""
-	}
-	return "hook/" + hooks[0].Path + "/delivery/" + scope.Event.Delivery
-}
-
-func methodAllowed(hooks []*workflows.Webhook, method string) bool {
-	for _, hook := range hooks {
-		if slices.Contains(hook.Methods, method) {
-			return true
-		}
-	}
-	return false
-}
-
-func allowedMethods(hooks []*workflows.Webhook) []string {
-	var all []string
-	for _, hook := range hooks {
-		for _, m := range hook.Methods {
-			if !slices.Contains(all, m) {
-				all = append(all, m)
-			}
-		}
-	}
-	return all
 }
 
 // hasSync reports whether a run was started by a `respond: sync` trigger.
@@ -373,15 +260,4 @@ func (h *Webhooks) answerSync(ctx context.Context, verdicts []workflows.Verdict,
 		return http.StatusOK, record
 	}
 	return http.StatusInternalServerError, record
-}
-
-// slackChallenge returns the challenge of a verified Slack url_verification
-// request.
-func slackChallenge(hook *workflows.Webhook, ev *workflows.Event) (string, bool) {
-	if hook.Provider != "slack" || ev.Type != "url_verification" {
-		return "", false
-	}
-	body, _ := ev.Body.(map[string]any)
-	challenge, ok := body["challenge"].(string)
-	return challenge, ok
 }

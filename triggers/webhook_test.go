@@ -23,6 +23,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hookflow/hookflow/intake"
 	"github.com/hookflow/hookflow/runner"
 	"github.com/hookflow/hookflow/store/sqlite"
 	"github.com/hookflow/hookflow/workflows"
@@ -61,8 +62,8 @@ func startHooks(t *testing.T, files map[string]string, mod func(*Webhooks)) *hoo
 	var running sync.WaitGroup
 	running.Go(func() { dispatcher.Run(ctx) })
 
-	h := &Webhooks{Source: source, Dispatcher: dispatcher, MaxBody: 1 << 20,
-		Secrets: func([]string) map[string]string { return nil }, Logger: slog.New(slog.DiscardHandler)}
+	h := &Webhooks{Intake: &intake.Intake{Workflows: source.Set, Commit: dispatcher}, MaxBody: 1 << 20,
+		Logger: slog.New(slog.DiscardHandler)}
 	if mod != nil {
 		mod(h)
 	}
@@ -353,7 +354,7 @@ func TestWebhookSlots(t *testing.T) {
 				h.MaxMatching, h.SlotWait = 1, 50*time.Millisecond
 				// Reading the secret happens in the slot: the delivery to
 				// `held` stays there until the test lets go.
-				h.Secrets = func(names []string) map[string]string {
+				h.Intake.Secrets = func(names []string) map[string]string {
 					if slices.Contains(names, "TOKEN") {
 						close(entered)
 						<-release

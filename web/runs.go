@@ -47,7 +47,7 @@ func (u *UI) runsPage(c echo.Context) error {
 		return u.unavailable(c, err)
 	}
 	data := runsData{Workflow: f.Workflow, Status: f.Status, Statuses: statuses, Runs: runs}
-	for _, w := range u.api.Source.Set().Workflows() {
+	for _, w := range u.api.Workflows.Set().Workflows() {
 		data.Workflows = append(data.Workflows, w.Name)
 	}
 	if f.Workflow != "" && !slices.Contains(data.Workflows, f.Workflow) {
@@ -150,7 +150,7 @@ func (u *UI) stepRows(v *api.RunView) []stepRow {
 	if api.Finished(v.Status) {
 		return rows
 	}
-	w, ok := u.api.Source.Set().Lookup(v.Workflow)
+	w, ok := u.api.Workflows.Set().Lookup(v.Workflow)
 	if !ok || w.Revision != v.Revision {
 		return rows
 	}

@@ -76,7 +76,7 @@ func newFixture(tb testing.TB, files map[string]string, tokens ...string) *fixtu
 	f.echo.IPExtractor = echo.ExtractIPDirect()
 	// Without a runner: the API's routes that need none (cancel of a queued
 	// run) answer, for the UI's forms.
-	srv := &api.Server{Store: st, Source: source, Tokens: tokens, Gatherer: prometheus.NewRegistry(),
+	srv := &api.Server{Store: st, Workflows: source, Tokens: tokens, Gatherer: prometheus.NewRegistry(),
 		Logger: slog.New(slog.DiscardHandler)}
 	srv.Register(f.echo)
 	web.New(srv, func() time.Time { return f.now }).Register(f.echo)

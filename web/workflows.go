@@ -66,8 +66,8 @@ func (u *UI) workflowsPage(c echo.Context) error {
 // error and the values given next to that workflow's form.
 func (u *UI) showWorkflows(c echo.Context, status int, failed, msg string, given url.Values) error {
 	ctx := c.Request().Context()
-	set := u.api.Source.Set()
-	st := u.api.Source.Status()
+	set := u.api.Workflows.Set()
+	st := u.api.Workflows.Status()
 	data := workflowsData{Revision: st.Revision, LoadedAt: st.LoadedAt, ReloadError: st.Error}
 	for i, w := range set.Workflows() {
 		view := api.ViewWorkflow(w)
@@ -156,7 +156,7 @@ func inputFields(i int, d *api.DispatchView, given url.Values) []inputField {
 // Empty fields are left out, so that defaults apply.
 func (u *UI) dispatch(c echo.Context) error {
 	name := c.Param("name")
-	w, ok := u.api.Source.Set().Lookup(name)
+	w, ok := u.api.Workflows.Set().Lookup(name)
 	if !ok || w.On.Dispatch == nil {
 		return u.fail(c, http.StatusNotFound, fmt.Sprintf("No workflow %q with a dispatch trigger is loaded.", name))
 	}

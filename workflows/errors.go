@@ -16,6 +16,7 @@ const (
 	ENotFound     Code = "not_found"    // no such workflow, run or event
 	EConflict     Code = "conflict"     // the thing is in a state that forbids the request
 	EUnauthorized Code = "unauthorized" // missing or wrong credentials
+	ENotAllowed   Code = "not_allowed"  // the trigger does not take this method
 	EOverloaded   Code = "overloaded"   // the queue is full; try again later
 	EUnavailable  Code = "unavailable"  // the store is down or the server is stopping
 	EInternal     Code = "internal"     // a bug or an unexpected failure
@@ -25,9 +26,15 @@ const (
 type Error struct {
 	Code    Code
 	Message string
+	// Cause is what went wrong underneath, for the server's log; it is not
+	// part of the message, which may be shown to whoever sent the request.
+	Cause error
 }
 
 func (e *Error) Error() string { return e.Message }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Cause }
 
 // Errorf returns an *Error with code and a formatted message.
 func Errorf(code Code, format string, args ...any) *Error {

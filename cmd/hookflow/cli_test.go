@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hookflow/hookflow/api"
 )
 
 // hookflow runs the command line in-process and returns its exit code and output.
@@ -67,6 +69,7 @@ func TestRunExitCodes(t *testing.T) {
 	writeFile(t, filepath.Join(wfs, "inputs.yaml"), "on: {dispatch: {inputs: {who: {required: true}}}}\nsteps:\n  - env: {WHO: \"${{ inputs.who }}\"}\n    run: echo \"hi $WHO\"\n")
 	event := writeFile(t, filepath.Join(dir, "event.json"), `{"a": 1}`)
 	badJSON := writeFile(t, filepath.Join(dir, "bad.json"), `{"a": `)
+	form := writeFile(t, filepath.Join(dir, "form.txt"), `payload=%7B%22a%22%3A1%7D`)
 	tests := []struct {
 		name string
 		args []string
@@ -77,7 +80,9 @@ func TestRunExitCodes(t *testing.T) {
 		{"dispatch inputs", []string{"run", "inputs", "--input", "who=ada"}, exitOK, "hi ada"},
 		{"missing input", []string{"run", "inputs"}, exitUsage, `hookflow run: input "who" is required`},
 		{"missing event file", []string{"run", "fails", "--event", filepath.Join(dir, "nope.json")}, exitUsage, "hookflow run: event file: no such file or directory"},
-		{"bad JSON", []string{"run", "fails", "--event", badJSON}, exitUsage, "hookflow run: event file " + badJSON + " is not valid JSON: unexpected end of JSON input"},
+		{"bad JSON", []string{"run", "fails", "--event", badJSON, "--header", "Content-Type=application/json"}, exitUsage, "hookflow run: event file " + badJSON + ": invalid JSON at byte 6: unexpected end of JSON input"},
+		// A form body is taken as the server takes it, GitHub's payload= included.
+		{"form body", []string{"run", "fails", "--event", form, "--header", "Content-Type=application/x-www-form-urlencoded"}, exitFail, "failed"},
 		{"unknown workflow", []string{"run", "nope", "--event", event}, exitUsage, `hookflow run: no workflow "nope"`},
 		{"no workflow named", []string{"run"}, exitUsage, "hookflow run: name one workflow"},
 		{"bad flag", []string{"run", "fails", "--evnt", event}, exitUsage, "flag provided but not defined: -evnt"},
@@ -113,7 +118,7 @@ func TestMatch(t *testing.T) {
 	code, out, _ = hookflow(t, "match", "--path", "quickstart", "--event", push, "--header", "X-GitHub-Event=push",
 		"--workflows", quickstart+"/workflows", "-o", "json")
 	var got struct {
-		Verdicts []matchResult `json:"verdicts"`
+		Verdicts []api.MatchVerdict `json:"verdicts"`
 	}
 	if err := json.Unmarshal([]byte(out), &got); code != exitOK || err != nil {
 		t.Fatalf("exit %d, %v:\n%s", code, err, out)

@@ -2,24 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
-	"strings"
-	"time"
-
-	"github.com/oklog/ulid/v2"
 
 	"github.com/hookflow/hookflow/actions"
 	applyaction "github.com/hookflow/hookflow/actions/apply"
 	gitaction "github.com/hookflow/hookflow/actions/git"
 	httpaction "github.com/hookflow/hookflow/actions/http"
-	"github.com/hookflow/hookflow/api"
-	"github.com/hookflow/hookflow/triggers/providers"
+	"github.com/hookflow/hookflow/intake"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -80,70 +73,27 @@ func loadSet(dir string, stderr io.Writer) (*workflows.Set, bool) {
 	return set, true
 }
 
-// localEvent builds an event from a payload file as if it had been delivered to
-// a webhook path, without checking any signature.
-func localEvent(file, provider, path, method string, headers map[string]string, opt providers.Options) (*workflows.Event, error) {
+// explainer decides against set alone, storing nothing: the CLI's intake.
+func explainer(set *workflows.Set) *intake.Intake {
+	return &intake.Intake{Workflows: func() *workflows.Set { return set }}
+}
+
+// fileDelivery is a delivery of the payload in file to target ("p" or
+// "p?query"), with the headers given, as the webhook endpoint would receive it.
+func fileDelivery(target, file, method string, headers map[string]string) (*intake.Delivery, error) {
 	body, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("event file: %w", errors.Unwrap(err))
 	}
-	if !json.Valid(body) {
-		var v any
-		err := json.Unmarshal(body, &v)
-		return nil, fmt.Errorf("event file %s is not valid JSON: %s", file, strings.TrimPrefix(err.Error(), "json: "))
-	}
-	ev, err := deliveryEvent(provider, path, method, headers, body, opt)
+	path, query, err := intake.Target(target)
 	if err != nil {
-		return nil, fmt.Errorf("event file %s: %w", file, err)
-	}
-	return ev, nil
-}
-
-// deliveryEvent normalises a JSON delivery to path into an event, as the
-// webhook endpoint would after verifying it.
-func deliveryEvent(provider, path, method string, headers map[string]string, body []byte, opt providers.Options) (*workflows.Event, error) {
-	req := &providers.Request{Method: method, Path: path, Headers: http.Header{}, Query: url.Values{}, Body: body, ContentType: "application/json"}
-	for k, v := range headers {
-		req.Headers.Set(k, v)
-	}
-	req.Headers.Set("Content-Type", "application/json")
-	ev := &workflows.Event{ID: ulid.Make().String(), Trigger: workflows.TriggerWebhook, ReceivedAt: time.Now().UTC()}
-	if err := providers.Normalize(provider, req, opt, ev); err != nil {
 		return nil, err
 	}
-	return ev, nil
-}
-
-// match is POST /api/v1/match: what a delivery would start, with nothing
-// stored and no signature checked.
-func (a *App) match(_ context.Context, req api.MatchRequest) (*workflows.Event, []workflows.Verdict, error) {
-	set := a.source.Set()
-	path := strings.TrimPrefix(strings.TrimPrefix(req.Path, "/hooks"), "/")
-	hooks := set.Hooks(path)
-	if len(hooks) == 0 {
-		return nil, nil, workflows.Errorf(workflows.ENotFound, "no workflow serves /hooks/%s", path)
+	d := &intake.Delivery{Path: path, Method: method, Header: http.Header{}, Query: query, Body: body}
+	for k, v := range headers {
+		d.Header.Set(k, v)
 	}
-	method := strings.ToUpper(req.Method)
-	if method == "" {
-		method = http.MethodPost
-	}
-	body := []byte(req.Body)
-	if len(body) == 0 {
-		body = []byte("{}")
-	}
-	ev, err := deliveryEvent(hooks[0].Provider, path, method, req.Headers, body, hookOptions(hooks[0]))
-	if err != nil {
-		return nil, nil, workflows.Errorf(workflows.EInvalid, "%s", err)
-	}
-	return ev, set.Match(workflows.NewScope(ev)), nil
-}
-
-// hookOptions are the provider options a webhook trigger sets.
-func hookOptions(h *workflows.Webhook) providers.Options {
-	if h == nil {
-		return providers.Options{}
-	}
-	return providers.Options{EventHeader: h.EventHeader, DeliveryHeader: h.DeliveryHeader}
+	return d, nil
 }
 
 // secretsFromEnv reads HOOKFLOW_SECRET_<NAME> variables for the names given.

@@ -6,28 +6,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
+	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// matchResult is one workflow's verdict, as `match -o json` prints it.
-type matchResult struct {
-	Workflow string `json:"workflow"`
-	Run      bool   `json:"run"`
-	Runs     int    `json:"runs,omitempty"`
-	Reason   string `json:"reason,omitempty"`
-}
-
-func cmdMatch(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("match", "--path P --event FILE [--header K=V]... [--method M] [--workflows DIR] [-o json]", stderr)
-	path := fs.String("path", "", "webhook path, as in /hooks/<path>")
-	eventFile := fs.String("event", "", "JSON payload file")
+func cmdMatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("match", "--path P[?QUERY] --event FILE [--header K=V]... [--method M] [--workflows DIR] [-o json]", stderr)
+	path := fs.String("path", "", "webhook path, as in /hooks/<path>, with an optional ?query")
+	eventFile := fs.String("event", "", "payload file (JSON, form or any body the endpoint takes)")
 	method := fs.String("method", "POST", "HTTP method of the delivery")
 	dir := fs.String("workflows", "workflows", "folder of workflow files")
 	output := fs.String("o", "text", "output format: text or json")
 	var headers pairs
-	fs.Var(&headers, "header", "request header K=V (repeatable)")
+	fs.Var(&headers, "header", "request header K=V (repeatable), e.g. Content-Type=application/x-www-form-urlencoded")
 	if _, err := parseArgs(fs, args); err != nil {
 		return usageError(stderr, "match", err)
 	}
@@ -41,32 +33,29 @@ func cmdMatch(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitFail
 	}
-	*path = strings.TrimPrefix(strings.TrimPrefix(*path, "/hooks"), "/")
-	hooks := set.Hooks(*path)
-	if len(hooks) == 0 {
-		fmt.Fprintf(stderr, "hookflow match: no workflow serves /hooks/%s\n", *path)
-		return exitFail
-	}
-	ev, err := localEvent(*eventFile, hooks[0].Provider, *path, strings.ToUpper(*method), headers.Map(), hookOptions(hooks[0]))
+	d, err := fileDelivery(*path, *eventFile, *method, headers.Map())
 	if err != nil {
 		return usageError(stderr, "match", err)
 	}
-	var results []matchResult
-	for _, v := range set.Match(workflows.NewScope(ev)) {
-		r := matchResult{Workflow: v.Workflow.Name, Run: v.Run, Reason: v.Reason}
-		if v.Run {
-			r.Runs = max(1, len(v.Items))
-		}
-		results = append(results, r)
+	dec, err := explainer(set).Explain(ctx, d)
+	switch workflows.ErrorCode(err) {
+	case "":
+	case workflows.EInvalid:
+		return usageError(stderr, "match", fmt.Errorf("event file %s: %w", *eventFile, err))
+	default:
+		fmt.Fprintf(stderr, "hookflow match: %s\n", err)
+		return exitFail
 	}
+	answer := api.Explanation(dec)
 	if *output == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(map[string]any{"event": ev, "verdicts": results})
+		enc.Encode(answer)
 		return exitOK
 	}
+	ev := answer.Event
 	fmt.Fprintf(stdout, "event %s (type %q, branch %q)\n", ev.Name, ev.Type, ev.Branch)
-	for _, r := range results {
+	for _, r := range answer.Verdicts {
 		if r.Run {
 			fmt.Fprintf(stdout, "  run   %s (%d run(s))\n", r.Workflow, r.Runs)
 		} else {

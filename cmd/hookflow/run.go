@@ -12,6 +12,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/hookflow/hookflow/intake"
 	"github.com/hookflow/hookflow/runner"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -40,13 +41,23 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "run", fmt.Errorf("no workflow %q in %s", pos[0], *dir))
 	}
 
-	ev, err := runEvent(w, *eventFile, *provider, headers.Map(), inputs.Map())
+	entry, err := runEntry(w, *eventFile, *provider, headers.Map(), inputs.Map())
 	if err != nil {
 		return usageError(stderr, "run", err)
 	}
-	scope := workflows.NewScope(ev)
-	scope.Inputs = ev.Inputs
-	verdict := w.Decide(scope)
+	dec, err := explainer(set).Explain(ctx, entry)
+	switch workflows.ErrorCode(err) {
+	case "":
+	case workflows.EInvalid:
+		if *eventFile != "" {
+			err = fmt.Errorf("event file %s: %w", *eventFile, err)
+		}
+		return usageError(stderr, "run", err)
+	default:
+		fmt.Fprintf(stderr, "hookflow run: %s\n", err)
+		return exitFail
+	}
+	ev, verdict := dec.Event, dec.Verdicts[0]
 	if !verdict.Run {
 		fmt.Fprintf(stderr, "hookflow run: %s would not run: %s\n", w.Name, verdict.Reason)
 		return exitFail
@@ -85,45 +96,30 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// runEvent builds the event for a local run: a webhook delivery of the payload
-// file when the workflow has a webhook trigger, else a dispatch.
-func runEvent(w *workflows.Workflow, file, provider string, headers, inputs map[string]string) (*workflows.Event, error) {
+// runEntry is how a local run's event enters: a delivery of the payload file
+// to the workflow's first webhook trigger when a file is given, else a start
+// by hand.
+func runEntry(w *workflows.Workflow, file, provider string, headers, inputs map[string]string) (intake.Entry, error) {
 	given := make(map[string]any, len(inputs))
 	for k, v := range inputs {
 		given[k] = v
-	}
-	resolved, err := w.On.Dispatch.ResolveInputs(given)
-	if err != nil && (w.On.Dispatch != nil || len(inputs) > 0) {
-		return nil, err
 	}
 	if file == "" {
 		if len(w.On.Webhook) > 0 && w.On.Dispatch == nil {
 			return nil, errors.New("--event FILE is required for a webhook workflow")
 		}
-		return &workflows.Event{
-			ID: ulid.Make().String(), Trigger: workflows.TriggerDispatch, Type: "dispatch", Name: "dispatch",
-			ReceivedAt: time.Now().UTC(), Inputs: resolved, Actor: "cli",
-		}, nil
+		return &intake.Manual{Workflow: w.Name, Inputs: given, Actor: "cli", AnyTrigger: true}, nil
 	}
 	path, method := "", "POST"
-	var hook *workflows.Webhook
 	if len(w.On.Webhook) > 0 {
-		h := w.On.Webhook[0]
-		hook = h
-		path, method = h.Path, h.Methods[0]
-		if provider == "" {
-			provider = h.Provider
-		}
+		path, method = w.On.Webhook[0].Path, w.On.Webhook[0].Methods[0]
 	}
-	if provider == "" {
-		provider = "generic"
-	}
-	ev, err := localEvent(file, provider, path, method, headers, hookOptions(hook))
+	d, err := fileDelivery(path, file, method, headers)
 	if err != nil {
 		return nil, err
 	}
-	ev.Inputs = resolved
-	return ev, nil
+	d.Workflow, d.Provider, d.Inputs = w.Name, provider, given
+	return d, nil
 }
 
 // terminal prints a run's progress as it happens.

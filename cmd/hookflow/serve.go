@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/intake"
 	"github.com/hookflow/hookflow/runner"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/store/postgres"
@@ -71,6 +72,7 @@ type App struct {
 	cluster    *cluster // nil unless other nodes share the store
 	source     *triggers.Source
 	dispatcher *runner.Dispatcher
+	intake     *intake.Intake
 	pool       *runner.Pool
 	cron       *triggers.Cron
 	git        *triggers.GitSource // nil when workflows come from a folder
@@ -146,11 +148,12 @@ func (a *App) Open(ctx context.Context) error {
 	// Only the connection's own address counts: X-Forwarded-For is whatever
 	// the client says, and would let anyone look like a loopback client.
 	a.echo.IPExtractor = echo.ExtractIPDirect()
-	srv := &api.Server{Store: st, Source: a.source, Dispatcher: a.dispatcher, Pool: a.pool, Logs: logs,
-		Gatherer: a.registry, PublicMetrics: c.Metrics.Public, Tokens: c.API.Tokens, Ready: a.ready, Match: a.match, Logger: a.Logger}
+	a.intake = &intake.Intake{Workflows: a.source.Set, Commit: a.dispatcher, Secrets: secrets}
+	srv := &api.Server{Store: st, Workflows: a.source, Intake: a.intake, Runs: runControl{a.dispatcher, a.pool}, Logs: logs,
+		Gatherer: a.registry, PublicMetrics: c.Metrics.Public, Tokens: c.API.Tokens, Ready: a.ready, Logger: a.Logger}
 	srv.Register(a.echo)
 	web.New(srv, nil).Register(a.echo)
-	hooks := &triggers.Webhooks{Source: a.source, Dispatcher: a.dispatcher, WaitRun: a.waitRun, Secrets: secrets,
+	hooks := &triggers.Webhooks{Intake: a.intake, WaitRun: a.waitRun,
 		MaxBody: int64(c.Limits.MaxBody), MaxMatching: c.Limits.MaxMatching, Rate: c.Limits.Rate,
 		Stopping: a.stopping.Load, Logger: a.Logger}
 	hooks.SetMetrics(a.registry)
@@ -305,20 +308,25 @@ func (a *App) ready(ctx context.Context) error {
 	return nil
 }
 
-// fireCron dispatches one tick of a workflow's schedule. Of several nodes, only
-// the cron leader fires; the dedup key makes a tick fire once even if two
+// fireCron starts one tick of a workflow's schedule. Of several nodes, only
+// the cron leader fires; the tick's dedup key makes it fire once even if two
 // nodes schedule it.
-func (a *App) fireCron(w *workflows.Workflow, ev *workflows.Event) {
+func (a *App) fireCron(tick *intake.Tick) {
 	if a.stopping.Load() || !a.cluster.leadsCron() {
 		return
 	}
-	v := w.Decide(workflows.NewScope(ev))
-	key := fmt.Sprintf("cron/%s/%s/%d", w.Name, ev.Schedule, ev.ScheduledAt.Unix())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := a.dispatcher.Dispatch(ctx, ev, []workflows.Verdict{v}, key); err != nil {
-		a.Logger.Error("cron dispatch", "workflow", w.Name, "err", err)
+	if _, _, err := a.intake.Accept(ctx, tick); err != nil {
+		a.Logger.Error("cron dispatch", "workflow", tick.Workflow.Name, "err", err)
 	}
+}
+
+// runControl is what the API does to runs beyond the store: queue a rerun
+// through the dispatcher, stop a run this process executes.
+type runControl struct {
+	*runner.Dispatcher
+	*runner.Pool
 }
 
 // prune deletes what is older than the retention, once an hour.

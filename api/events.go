@@ -107,6 +107,9 @@ type MatchVerdict struct {
 type MatchAnswer struct {
 	Event    *workflows.Event `json:"event"`
 	Verdicts []MatchVerdict   `json:"verdicts"`
+	// Challenge is what the endpoint answers a Slack url_verification
+	// handshake with; such a delivery starts nothing.
+	Challenge string `json:"challenge,omitempty"`
 }
 
 // Explanation is the answer that describes dec.
@@ -119,7 +122,7 @@ func Explanation(dec *intake.Decision) MatchAnswer {
 		}
 		out = append(out, mv)
 	}
-	return MatchAnswer{Event: dec.Event, Verdicts: out}
+	return MatchAnswer{Event: dec.Event, Verdicts: out, Challenge: dec.Challenge}
 }
 
 func (s *Server) match(c echo.Context) error {

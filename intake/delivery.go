@@ -141,7 +141,7 @@ func (d *Delivery) decide(in *Intake, set *workflows.Set, verify bool) (*Decisio
 	if err := providers.Normalize(provider, req, opt, ev); err != nil {
 		return nil, workflows.Errorf(workflows.EInvalid, "%s", err)
 	}
-	if challenge, ok := slackChallenge(provider, ev); ok && verify {
+	if challenge, ok := slackChallenge(provider, ev); ok {
 		// Slack checks a new Events API URL once by asking for its
 		// challenge back; that handshake is not an event.
 		return &Decision{Event: ev, Challenge: challenge}, nil

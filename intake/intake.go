@@ -51,8 +51,8 @@ type Decision struct {
 	Event    *workflows.Event
 	Verdicts []workflows.Verdict
 	DedupKey string
-	// Challenge is set, and nothing else is decided, when a verified delivery
-	// is a Slack url_verification handshake to answer with it.
+	// Challenge is set, and nothing else is decided, when the delivery is a
+	// Slack url_verification handshake, answered with it and never stored.
 	Challenge string
 
 	buf  *[]workflows.Verdict // returned to pool by Release

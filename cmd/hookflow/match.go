@@ -54,6 +54,10 @@ func cmdMatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitOK
 	}
 	ev := answer.Event
+	if answer.Challenge != "" {
+		fmt.Fprintf(stdout, "event %s: a Slack url_verification handshake, answered with its challenge; nothing runs\n", ev.Name)
+		return exitOK
+	}
 	fmt.Fprintf(stdout, "event %s (type %q, branch %q)\n", ev.Name, ev.Type, ev.Branch)
 	for _, r := range answer.Verdicts {
 		if r.Run {

@@ -345,6 +345,21 @@ func TestParseBytes(t *testing.T) {
 	}
 }
 
+// TestProviderNamesIsACopy checks that changing the list ProviderNames
+// returns changes neither what later callers get nor what workflows accept.
+func TestProviderNamesIsACopy(t *testing.T) {
+	names := ProviderNames()
+	names[slices.Index(names, "github")] = "gitbucket"
+	if got := ProviderNames(); !slices.Contains(got, "github") || slices.Contains(got, "gitbucket") {
+		t.Errorf("ProviderNames() = %v after a caller changed its copy", got)
+	}
+	mustParse(t, "gh", "on: {webhook: {path: gh, provider: github}}\nsteps: [{run: echo}]")
+	_, err := Parse("gb.yaml", []byte("on: {webhook: {path: gh, provider: gitbucket}}\nsteps: [{run: echo}]"), nil)
+	if err == nil || !strings.Contains(err.Error(), `webhook provider "gitbucket" is not known`) {
+		t.Errorf("provider gitbucket: %v", err)
+	}
+}
+
 // TestSpecExample parses the complete example of SPEC §2 and checks that every
 // field arrived where it belongs.
 func TestSpecExample(t *testing.T) {

@@ -414,7 +414,7 @@ func TestGitOpsDispatchAndCron(t *testing.T) {
 			t.Fatal("nightly-cleanup: want one cron schedule")
 		}
 		c := w.On.Cron[0]
-		sched, err := workflows.CronParser.Parse(c.Schedule)
+		sched, err := workflows.CronParser().Parse(c.Schedule)
 		if err != nil {
 			t.Fatal(err)
 		}

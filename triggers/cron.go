@@ -28,7 +28,7 @@ type Cron struct {
 // NewCron returns a scheduler; it fires nothing until Start.
 func NewCron(fire CronFire, logger *slog.Logger) *Cron {
 	return &Cron{fire: fire, logger: logger, now: time.Now,
-		sched: cron.New(cron.WithParser(workflows.CronParser), cron.WithLocation(time.UTC))}
+		sched: cron.New(cron.WithParser(workflows.CronParser()), cron.WithLocation(time.UTC))}
 }
 
 // Schedule replaces the schedules with those of set. Safe to call while running.

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
-	"sync"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -30,13 +30,13 @@ type Scope struct {
 	// Status is the run's state so far, read by success(), failure(), cancelled().
 	Status RunState `expr:"-"`
 
-	// The status and change functions, bound to this scope by NewScope. They are
-	// fields rather than methods so that expressions can call them in lower case.
-	FnSuccess   func() bool            `expr:"success"`
-	FnFailure   func() bool            `expr:"failure"`
-	FnAlways    func() bool            `expr:"always"`
-	FnCancelled func() bool            `expr:"cancelled"`
-	FnChanged   func(g ...string) bool `expr:"changed"`
+	// The status functions, bound to this scope by NewScope. They are fields
+	// rather than methods so that expressions can call them in lower case.
+	// changed() is an expression function (exprglob.go).
+	FnSuccess   func() bool `expr:"success"`
+	FnFailure   func() bool `expr:"failure"`
+	FnAlways    func() bool `expr:"always"`
+	FnCancelled func() bool `expr:"cancelled"`
 
 	// budget is what evaluations in this scope may still spend; nil gives
 	// each evaluation a budget of its own.
@@ -80,20 +80,6 @@ func NewScope(ev *Event) *Scope {
 	s.FnFailure = func() bool { return s.Status.Failed }
 	s.FnAlways = func() bool { return true }
 	s.FnCancelled = func() bool { return s.Status.Cancelled }
-	s.FnChanged = func(globs ...string) bool {
-		for _, g := range globs {
-			m, err := cachedGlob(g)
-			if err != nil {
-				continue
-			}
-			for _, p := range s.Event.Changed {
-				if m.MatchString(p) {
-					return true
-				}
-			}
-		}
-		return false
-	}
 	return s
 }
 
@@ -181,17 +167,12 @@ func (e *Expr) decodeNode(d *decoder, n *yaml.Node) error {
 }
 
 // exprOptions are shared by every compilation: the typed scope, the extra
-// functions, and absent-is-nil member access.
+// functions, and absent-is-nil member access. compileExpr adds the patch that
+// compiles the globs of changed() and glob().
 var exprOptions = append([]expr.Option{
 	expr.Env(&Scope{}),
 	expr.Patch(absentIsNil{}),
-	expr.Function("glob", func(args ...any) (any, error) {
-		m, err := cachedGlob(args[1].(string))
-		if err != nil {
-			return nil, err
-		}
-		return m.MatchString(args[0].(string)), nil
-	}, new(func(string, string) bool)),
+	globFunctions,
 	expr.Function("toJSON", func(args ...any) (any, error) {
 		b, err := json.Marshal(args[0])
 		return string(b), err
@@ -206,11 +187,16 @@ var exprOptions = append([]expr.Option{
 }, budgetOptions...)
 
 // compileExpr compiles src against the scope type and records what it reads.
+// A bad glob literal in changed() or glob() is an error.
 func compileExpr(src string) (*Expr, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, errors.New("empty expression")
 	}
-	p, err := expr.Compile(src, exprOptions...)
+	globs := &globCalls{}
+	p, err := expr.Compile(src, append(slices.Clip(exprOptions), expr.Patch(globs))...)
+	if globs.err != nil {
+		return nil, globs.err.Bind(file.NewSource(src))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -286,35 +272,6 @@ func exprError(fileName string, n *yaml.Node, offset int, err error) *PosError {
 func firstLine(s string) string {
 	first, _, _ := strings.Cut(s, "\n")
 	return first
-}
-
-// globCache holds globs compiled at run time by glob() and changed(), so that a
-// constant pattern is compiled once. It is bounded: patterns computed from event
-// data must not grow it without limit.
-var globCache = struct {
-	sync.Mutex
-	m map[string]globMatcher
-}{m: map[string]globMatcher{}}
-
-const globCacheSize = 1024
-
-func cachedGlob(pattern string) (globMatcher, error) {
-	globCache.Lock()
-	m, ok := globCache.m[pattern]
-	globCache.Unlock()
-	if ok {
-		return m, nil
-	}
-	m, err := compileGlob(pattern)
-	if err != nil {
-		return nil, err
-	}
-	globCache.Lock()
-	if len(globCache.m) < globCacheSize {
-		globCache.m[pattern] = m
-	}
-	globCache.Unlock()
-	return m, nil
 }
 
 // UsesStatus reports whether the expression calls success(), failure(),

@@ -1,19 +1,43 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
+
+// Globs are matched by the code below rather than by a glob library such as
+// github.com/bmatcuk/doublestar/v4, for three reasons:
+//
+//   - Cost on untrusted input. Names (branches, changed paths) come from
+//     events, and so may patterns: glob(s, p) takes a pattern computed from
+//     event data. Every pattern here is a literal, a prefix or suffix test,
+//     or an RE2 regular expression, so matching time is at most the name's
+//     length times the pattern's, whatever either holds. doublestar (v4.10.4)
+//     tries {a,b} alternatives by recursion, exponential in their number: a
+//     120-byte pattern of {a,a} repeated, against a 25-byte name, took close
+//     to two seconds.
+//   - The semantics of GitHub Actions' filters, which the SPEC follows: `**`
+//     matches across segments wherever it stands (`**.js` is every .js file)
+//     and `deploy/**` does not match a file named deploy. doublestar treats a
+//     `**` that is not a whole segment as `*`, and lets `deploy/**` match
+//     deploy itself.
+//   - The trigger index (index.go) needs the shape of a pattern (a literal,
+//     dir/**) to look it up in a map; a library's matcher does not tell it.
+//
+// There is no {a,b} alternation and no \ escape: both are literal characters.
 
 // globMatcher matches a path or name against a compiled glob.
 type globMatcher interface{ MatchString(string) bool }
 
 // compileGlob turns a glob into a matcher: `*` and `?` stay within a path
 // segment, `**` crosses segments (`a/**` matches a/b/c, `**/x` matches x too),
-// `[...]` is a character class.
+// `[...]` is a character class, negated by a leading ! or ^. An error says
+// what is wrong with the pattern and names it.
 //
 // The shapes filters use most (a literal name, dir/**, *.ext, prefix*) get
 // string comparisons instead of a regular expression: matching runs once per
@@ -21,6 +45,14 @@ type globMatcher interface{ MatchString(string) bool }
 // Everything else becomes a regular expression, whose matching time is linear
 // whatever the input.
 func compileGlob(pattern string) (globMatcher, error) {
+	m, err := compileGlobShape(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("bad glob %s: %s", quoteText(pattern), err)
+	}
+	return m, nil
+}
+
+func compileGlobShape(pattern string) (globMatcher, error) {
 	const meta = "*?["
 	switch {
 	case pattern == "**":
@@ -53,12 +85,15 @@ func compileGlob(pattern string) (globMatcher, error) {
 			b.WriteString("[^/]")
 		case c == '[':
 			end := strings.IndexByte(pattern[i:], ']')
-			if end < 2 {
-				return nil, fmt.Errorf("glob %s: unclosed [", quoteText(pattern))
+			if end < 0 {
+				return nil, errors.New("[ without a closing ]")
 			}
 			class := pattern[i+1 : i+end]
 			if strings.HasPrefix(class, "!") {
 				class = "^" + class[1:]
+			}
+			if strings.TrimPrefix(class, "^") == "" {
+				return nil, fmt.Errorf("empty character class %s", pattern[i:i+end+1])
 			}
 			b.WriteString("[" + strings.ReplaceAll(class, `\`, `\\`) + "]")
 			i += end
@@ -68,10 +103,11 @@ func compileGlob(pattern string) (globMatcher, error) {
 	}
 	b.WriteString("$")
 	re, err := regexp.Compile(b.String())
-	if err != nil {
-		return nil, fmt.Errorf("glob %s: %w", quoteText(pattern), err)
+	var bad *syntax.Error
+	if errors.As(err, &bad) {
+		return nil, fmt.Errorf("%s: %s", bad.Code, bad.Expr)
 	}
-	return re, nil
+	return re, err
 }
 
 type anyString struct{}
@@ -104,21 +140,12 @@ func (g suffixGlob) MatchString(s string) bool {
 
 // Globs is an ordered list of globs where a leading ! excludes, as in GitHub
 // Actions' branches and paths filters: the last pattern that matches decides.
+// The globs are compiled when the list is read, and the trigger index uses
+// them as they are.
 type Globs struct {
 	Patterns []string
 	matchers []globMatcher
 	negated  []bool
-}
-
-// Match reports whether s is selected by the list.
-func (g *Globs) Match(s string) bool {
-	selected := false
-	for i, m := range g.matchers {
-		if m.MatchString(s) {
-			selected = !g.negated[i]
-		}
-	}
-	return selected
 }
 
 // Empty reports whether the list has no patterns (and so filters nothing).
@@ -147,12 +174,4 @@ func (g *Globs) decodeNode(d *decoder, n *yaml.Node) error {
 		g.negated = append(g.negated, neg)
 	}
 	return nil
-}
-
-// patterns returns the list's patterns; nil for an empty list.
-func (g *Globs) patterns() []string {
-	if g == nil {
-		return nil
-	}
-	return g.Patterns
 }

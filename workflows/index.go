@@ -36,8 +36,9 @@ type filter struct {
 
 func (f *filter) empty() bool { return len(f.refs) == 0 }
 
-// add adds a glob, or a plain name when literal is true, and returns its id.
-func (t *patternTable) add(pattern string, literal bool) int32 {
+// add adds a pattern and returns its id: a glob compiled as m, or a plain
+// name when m is nil.
+func (t *patternTable) add(pattern string, m globMatcher) int32 {
 	if id, ok := t.ids[pattern]; ok {
 		return id
 	}
@@ -47,16 +48,9 @@ func (t *patternTable) add(pattern string, literal bool) int32 {
 	id := int32(t.size)
 	t.size++
 	t.ids[pattern] = id
-	if literal {
-		t.literal[pattern] = append(t.literal[pattern], id)
-		return id
-	}
-	m, err := compileGlob(pattern)
-	if err != nil {
-		// Validated when the workflow loaded; an invalid glob matches nothing.
-		return id
-	}
 	switch g := m.(type) {
+	case nil:
+		t.literal[pattern] = append(t.literal[pattern], id)
 	case literalGlob:
 		t.literal[string(g)] = append(t.literal[string(g)], id)
 	case prefixGlob:
@@ -71,16 +65,26 @@ func (t *patternTable) add(pattern string, literal bool) int32 {
 	return id
 }
 
-// newFilter interns patterns (a leading ! negates) and returns the filter.
-func (t *patternTable) newFilter(patterns []string, literal bool) filter {
+// nameFilter interns plain names (event names) and returns their filter.
+func (t *patternTable) nameFilter(names []string) filter {
 	var f filter
-	for _, p := range patterns {
-		neg := !literal && strings.HasPrefix(p, "!")
-		if neg {
-			p = p[1:]
-			f.negated = true
-		}
-		f.refs = append(f.refs, patRef{id: t.add(p, literal), negated: neg})
+	for _, name := range names {
+		f.refs = append(f.refs, patRef{id: t.add(name, nil)})
+	}
+	return f
+}
+
+// globFilter interns the compiled globs of g (nil for none) and returns
+// their filter.
+func (t *patternTable) globFilter(g *Globs) filter {
+	var f filter
+	if g == nil {
+		return f
+	}
+	for i, p := range g.Patterns {
+		neg := g.negated[i]
+		f.negated = f.negated || neg
+		f.refs = append(f.refs, patRef{id: t.add(strings.TrimPrefix(p, "!"), g.matchers[i]), negated: neg})
 	}
 	return f
 }

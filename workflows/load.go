@@ -43,12 +43,18 @@ func SuggestKey(key string, known []string) *KeyError {
 	return &KeyError{Key: key, Hint: suggest(key, known)}
 }
 
-// CronParser is how schedules are read: 5 fields, or 6 with seconds first, and
-// descriptors such as @daily and @every 5m.
-var CronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+// cronFields are what a schedule may hold: 5 fields, or 6 with seconds first,
+// and descriptors such as @daily and @every 5m.
+const cronFields = cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor
 
-// Providers are the accepted `provider:` values.
-var Providers = []string{"github", "gitlab", "gitea", "forgejo", "bitbucket", "alertmanager", "grafana", "slack", "stripe", "standard", "generic"}
+// CronParser returns how schedules are read: 5 fields, or 6 with seconds
+// first, and descriptors such as @daily and @every 5m.
+func CronParser() cron.Parser { return cron.NewParser(cronFields) }
+
+// ProviderNames returns the accepted `provider:` values, in a new slice.
+func ProviderNames() []string {
+	return []string{"github", "gitlab", "gitea", "forgejo", "bitbucket", "alertmanager", "grafana", "slack", "stripe", "standard", "generic"}
+}
 
 var (
 	namePattern   = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
@@ -135,7 +141,7 @@ func validate(d *decoder, w *Workflow, root *yaml.Node, actions ActionChecker, d
 		validateWebhook(h, at)
 	}
 	for _, c := range w.On.Cron {
-		if _, err := CronParser.Parse(c.Schedule); err != nil {
+		if _, err := CronParser().Parse(c.Schedule); err != nil {
 			at(c.Pos, "cron schedule %s: %s (write 5 fields like \"0 3 * * *\", 6 with seconds, or @every 5m)", quoteText(c.Schedule), errText(err))
 		}
 		if c.Timezone != "" {
@@ -204,8 +210,8 @@ func validateWebhook(h *Webhook, at func(Pos, string, ...any)) {
 	if h.Provider == "" {
 		h.Provider = "generic"
 	}
-	if !contains(Providers, h.Provider) {
-		at(h.Pos, "webhook provider %s is not known: use one of %s", quoteText(h.Provider), strings.Join(Providers, ", "))
+	if providers := ProviderNames(); !contains(providers, h.Provider) {
+		at(h.Pos, "webhook provider %s is not known: use one of %s", quoteText(h.Provider), strings.Join(providers, ", "))
 	}
 	if h.Signature != nil && h.Provider != "generic" {
 		at(h.Pos, "webhook signature: only the generic provider is configured this way; %s signs its own way", clip(h.Provider, maxEcho))

@@ -40,7 +40,7 @@ func Schema(actionParams map[string]any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	provider["enum"] = Providers
+	provider["enum"] = ProviderNames()
 
 	if len(actionParams) > 0 {
 		step, err := schemaObject(root, "$defs", "step")

@@ -314,7 +314,7 @@ func TestSchemaEnums(t *testing.T) {
 	}{
 		{"/properties/on_interrupt", []string{InterruptFail, InterruptRequeue}},
 		{"/properties/keep_workspace", []string{KeepNever, KeepOnFailure, KeepAlways}},
-		{"/$defs/webhook/properties/provider", Providers},
+		{"/$defs/webhook/properties/provider", ProviderNames()},
 		{"/$defs/webhook/properties/respond", []string{RespondAsync, RespondSync}},
 		{"/$defs/input/properties/type", []string{InputString, InputNumber, InputBoolean, InputChoice}},
 		{"/$defs/concurrency/oneOf/1/properties/pending", []string{PendingAll, PendingLatest}},

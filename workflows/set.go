@@ -78,9 +78,9 @@ func NewSet(revision string, list []*Workflow) (*Set, error) {
 				}
 			}
 			r := route{workflow: w, hook: h,
-				events:      idx.events.newFilter(h.Events, true),
-				branches:    idx.branches.newFilter(h.Branches.patterns(), false),
-				paths:       idx.paths.newFilter(h.Paths.patterns(), false),
+				events:      idx.events.nameFilter(h.Events),
+				branches:    idx.branches.globFilter(h.Branches),
+				paths:       idx.paths.globFilter(h.Paths),
 				methodsList: " not in [" + strings.Join(h.Methods, ", ") + "]",
 				eventsList:  " not in [" + strings.Join(h.Events, ", ") + "]",
 			}

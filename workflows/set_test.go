@@ -200,6 +200,9 @@ func TestNamesAndPaths(t *testing.T) {
 	}
 }
 
+// TestGlobs pins the glob language (docs/workflows.md#globs): `*` and `?`
+// within a segment, `**` across segments wherever it stands, classes, and
+// everything else literal.
 func TestGlobs(t *testing.T) {
 	tests := []struct {
 		pattern, path string
@@ -207,16 +210,57 @@ func TestGlobs(t *testing.T) {
 	}{
 		{"*.go", "main.go", true},
 		{"*.go", "cmd/main.go", false},
-		{"**/*.go", "cmd/main.go", true},
-		{"**/*.go", "main.go", true},
-		{"deploy/**", "deploy/a/b.yaml", true},
-		{"deploy/**", "deployment/a", false},
+		{"*", "", true},
+		{"*", "a/b", false},
 		{"release/*", "release/1.0", true},
 		{"release/*", "release/1.0/x", false},
+		{"release/*", "release/", true},
+		{"a*b*c", "axxbyyc", true},
+		{"a*b*c", "ax/bc", false},
+
+		// ** at the start: any folders, none included.
+		{"**/*.go", "cmd/main.go", true},
+		{"**/*.go", "main.go", true},
+		{"**/x.txt", "a/b/x.txt", true},
+		{"**/x.txt", "ax.txt", false},
+		// ** in the middle: zero or more folders.
+		{"a/**/b", "a/b", true},
+		{"a/**/b", "a/x/y/b", true},
+		{"a/**/b", "a/xb", false},
+		{"src/**/*_test.go", "src/a/b/c_test.go", true},
+		{"src/**/*_test.go", "src/c_test.go", true},
+		// ** at the end: everything below, not the folder itself.
+		{"deploy/**", "deploy/a/b.yaml", true},
+		{"deploy/**", "deploy/", true},
+		{"deploy/**", "deploy", false},
+		{"deploy/**", "deployment/a", false},
+		{"**", "any/thing/at/all", true},
+		// ** inside a segment still crosses segments, as in GitHub Actions.
+		{"**.js", "a/b/c.js", true},
+		{"docs/**.md", "docs/a/b.md", true},
+		{"feature**", "feature/x/y", true},
+
 		{"v?.*", "v1.2", true},
+		{"v?", "v12", false},
+		{"a?b", "a/b", false},
 		{"[abc].txt", "b.txt", true},
+		{"[abc].txt", "d.txt", false},
+		{"[a-c]x", "bx", true},
+		{"[a-c]x", "dx", false},
 		{"[!abc].txt", "b.txt", false},
+		{"[!abc].txt", "d.txt", true},
+		{"[^abc].txt", "d.txt", true},
+		{"v[0-9].[0-9]*", "v1.25", true},
+		{"v[0-9].[0-9]*", "vx.25", false},
+
+		// Regular-expression and other glob syntax is literal.
 		{"a+b(c).txt", "a+b(c).txt", true},
+		{"a+b(c).txt", "aab(c).txt", false},
+		{"{a,b}.txt", "{a,b}.txt", true},
+		{"{a,b}.txt", "a.txt", false},
+		{`a\b`, `a\b`, true},
+		{"a.b", "axb", false},
+		{"$x^", "$x^", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pattern+" "+tt.path, func(t *testing.T) {
@@ -228,6 +272,22 @@ func TestGlobs(t *testing.T) {
 				t.Errorf("match = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestBadGlobs checks that a malformed pattern is refused, with a message
+// that names it and says what is wrong.
+func TestBadGlobs(t *testing.T) {
+	for pattern, want := range map[string]string{
+		"[":          `bad glob "[": [ without a closing ]`,
+		"release/[a": `bad glob "release/[a": [ without a closing ]`,
+		"[]":         `bad glob "[]": empty character class []`,
+		"x[!]":       `bad glob "x[!]": empty character class [!]`,
+		"[z-a]":      `bad glob "[z-a]": invalid character class range: z-a`,
+	} {
+		if _, err := compileGlob(pattern); err == nil || err.Error() != want {
+			t.Errorf("compileGlob(%q) = %v, want %s", pattern, err, want)
+		}
 	}
 }
 
@@ -282,6 +342,21 @@ func TestParseBytes(t *testing.T) {
 		if _, err := ParseBytes(bad); err == nil {
 			t.Errorf("ParseBytes(%q) accepted", bad)
 		}
+	}
+}
+
+// TestProviderNamesIsACopy checks that changing the list ProviderNames
+// returns changes neither what later callers get nor what workflows accept.
+func TestProviderNamesIsACopy(t *testing.T) {
+	names := ProviderNames()
+	names[slices.Index(names, "github")] = "gitbucket"
+	if got := ProviderNames(); !slices.Contains(got, "github") || slices.Contains(got, "gitbucket") {
+		t.Errorf("ProviderNames() = %v after a caller changed its copy", got)
+	}
+	mustParse(t, "gh", "on: {webhook: {path: gh, provider: github}}\nsteps: [{run: echo}]")
+	_, err := Parse("gb.yaml", []byte("on: {webhook: {path: gh, provider: gitbucket}}\nsteps: [{run: echo}]"), nil)
+	if err == nil || !strings.Contains(err.Error(), `webhook provider "gitbucket" is not known`) {
+		t.Errorf("provider gitbucket: %v", err)
 	}
 }
 

@@ -65,7 +65,7 @@ func eventHeaders(event string) http.Header {
 // a successful result can be encoded as JSON, as the store and steps need.
 func normalizeNoPanic(t *testing.T, r *Request) {
 	t.Helper()
-	for _, provider := range workflows.Providers {
+	for _, provider := range workflows.ProviderNames() {
 		var ev workflows.Event
 		err := Normalize(provider, r, Options{EventHeader: "X-Event", DeliveryHeader: "X-GitHub-Delivery"}, &ev)
 		if err != nil {

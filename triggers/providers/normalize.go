@@ -43,7 +43,7 @@ type normalizer func(ev *workflows.Event, opt Options)
 
 // normalizers is every provider's normaliser, by the name a workflow's
 // `provider:` uses. It is the single list of providers here; a test checks it
-// against workflows.Providers.
+// against workflows.ProviderNames().
 var normalizers = map[string]normalizer{
 	"github":       forge([]string{"x-github-event"}, []string{"x-github-delivery"}),
 	"gitea":        forge([]string{"x-gitea-event"}, []string{"x-gitea-delivery"}),

@@ -122,9 +122,9 @@ func mustTime(t *testing.T, s string) time.Time {
 
 func TestEveryWorkflowProviderHasANormalizer(t *testing.T) {
 	names := slices.Sorted(maps.Keys(normalizers))
-	want := slices.Sorted(slices.Values(workflows.Providers))
+	want := slices.Sorted(slices.Values(workflows.ProviderNames()))
 	if !slices.Equal(names, want) {
-		t.Errorf("normalizers %v, workflows.Providers %v", names, want)
+		t.Errorf("normalizers %v, workflows.ProviderNames() %v", names, want)
 	}
 }
 

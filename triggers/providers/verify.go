@@ -57,7 +57,7 @@ type scheme struct {
 }
 
 // schemes is every provider's verification scheme, keyed like normalizers; a
-// test checks that both cover workflows.Providers.
+// test checks that both cover workflows.ProviderNames().
 var schemes = map[string]scheme{
 	"github":       {verify: verifyGitHub},
 	"gitlab":       {verify: verifyGitLab},

@@ -482,8 +482,8 @@ func TestVerifyPublishedVectors(t *testing.T) {
 // workflows accept and the normalisers.
 func TestVerifyCoversProviders(t *testing.T) {
 	got := slices.Sorted(maps.Keys(schemes))
-	if want := slices.Sorted(slices.Values(workflows.Providers)); !slices.Equal(got, want) {
-		t.Errorf("schemes cover %v, want workflows.Providers %v", got, want)
+	if want := slices.Sorted(slices.Values(workflows.ProviderNames())); !slices.Equal(got, want) {
+		t.Errorf("schemes cover %v, want workflows.ProviderNames() %v", got, want)
 	}
 	if want := slices.Sorted(maps.Keys(normalizers)); !slices.Equal(got, want) {
 		t.Errorf("schemes cover %v, normalizers %v", got, want)
@@ -493,7 +493,7 @@ func TestVerifyCoversProviders(t *testing.T) {
 // TestVerifyNoCredentials accepts anything on a trigger without credentials,
 // for every provider and for the empty provider (generic).
 func TestVerifyNoCredentials(t *testing.T) {
-	for _, provider := range append(slices.Clone(workflows.Providers), "") {
+	for _, provider := range append(workflows.ProviderNames(), "") {
 		t.Run(provider, func(t *testing.T) {
 			for _, r := range []*Request{nil, {}, {Headers: http.Header{"X-Hub-Signature-256": {"sha256=00"}}, Body: []byte("x")}} {
 				if err := Verify(provider, r, Credentials{Secret: "ignored"}, testNow); err != nil {

@@ -11,6 +11,29 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// The ruleset is built with the raw system calls rather than with
+// github.com/landlock-lsm/go-landlock (v0.11.2 was weighed), because:
+//
+//   - The policy is "everything but the hidden paths", which takes a rule for
+//     each entry of the folders around a hidden path, with folder or file
+//     rights by what the entry is. add opens the entry with O_NOFOLLOW and
+//     reads its type from that descriptor, so an entry swapped for a symbolic
+//     link after the listing grants nothing beyond the link, never its target
+//     (which may be hidden). go-landlock opens a rule's paths itself,
+//     following links, with rights fixed beforehand, and fails the whole
+//     ruleset on a file that was given folder rights.
+//   - An entry the step's user may not open is skipped, being out of its reach
+//     anyway; go-landlock can skip missing paths only.
+//   - go-landlock restricts every thread of the process, on kernels before
+//     ABI 8 through the libcap psx module (a signal to each thread, and C code
+//     linked into the server in cgo builds). The helper needs its one locked
+//     thread restricted: that thread executes the step, and exec keeps no
+//     other.
+//
+// The server decides the ABI (planLandlock refuses version 1, where no file
+// can move between folders); restrictSelf handles exactly the rights of that
+// ABI and grants them all outside the hidden paths, REFER included.
+
 // Landlock keeps a process-level step away from the server's files with the
 // Landlock LSM: everything stays as on the host, except that the hidden paths
 // can be neither read nor changed. Being in a Landlock domain also keeps the

@@ -15,16 +15,22 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// writeFile writes content to path, making its folder, and returns path.
-func writeFile(t *testing.T, path, content string) string {
+// inTempDir writes files, by name, into a new folder and returns its path.
+func inTempDir(t *testing.T, files map[string]string) string {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return dir
+}
+
+// configFile is a hookflow.yaml that holds content.
+func configFile(t *testing.T, content string) string {
+	t.Helper()
+	return filepath.Join(inTempDir(t, map[string]string{"hookflow.yaml": content}), "hookflow.yaml")
 }
 
 // noEnv is an environment without a HOOKFLOW_* variable.
@@ -33,7 +39,7 @@ func noEnv(string) string { return "" }
 // readFinished reads the configuration in content and fills its defaults.
 func readFinished(t *testing.T, content string) (*Config, error) {
 	t.Helper()
-	c, err := Read(writeFile(t, filepath.Join(t.TempDir(), "hookflow.yaml"), content), true, noEnv)
+	c, err := Read(configFile(t, content), true, noEnv)
 	if err != nil {
 		return nil, err
 	}
@@ -43,8 +49,7 @@ func readFinished(t *testing.T, content string) (*Config, error) {
 // TestConfigDurationsInDays checks that hookflow.yaml reads days and weeks, so
 // that SPEC §8's `retention: 30d` is accepted as written.
 func TestConfigDurationsInDays(t *testing.T) {
-	file := writeFile(t, filepath.Join(t.TempDir(), "hookflow.yaml"),
-		"retention: 30d\nshutdown_timeout: 1.5m\nlimits: {dedup_window: 1w, lease: 1d}\nworkflows: {git: https://example.invalid/w.git, poll: 1d}\n")
+	file := configFile(t, "retention: 30d\nshutdown_timeout: 1.5m\nlimits: {dedup_window: 1w, lease: 1d}\nworkflows: {git: https://example.invalid/w.git, poll: 1d}\n")
 	cfg, err := Read(file, true, noEnv)
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +67,7 @@ func TestConfigDurationsInDays(t *testing.T) {
 		}
 	}
 
-	bad := writeFile(t, filepath.Join(t.TempDir(), "hookflow.yaml"), "retention: 30 days\n")
+	bad := configFile(t, "retention: 30 days\n")
 	_, err = Read(bad, true, noEnv)
 	if err == nil || !strings.Contains(err.Error(), "hookflow.yaml:1:12") || !strings.Contains(err.Error(), "d, w") {
 		t.Errorf("retention: 30 days: %v, want an error at 1:12 naming the units", err)
@@ -71,7 +76,7 @@ func TestConfigDurationsInDays(t *testing.T) {
 
 func TestConfigMetricsPublic(t *testing.T) {
 	for content, want := range map[string]bool{"": false, "metrics: {public: false}\n": false, "metrics: {public: true}\n": true} {
-		file := writeFile(t, filepath.Join(t.TempDir(), "hookflow.yaml"), "listen: 127.0.0.1:0\n"+content)
+		file := configFile(t, "listen: 127.0.0.1:0\n"+content)
 		cfg, err := Read(file, true, noEnv)
 		if err != nil {
 			t.Fatalf("%q: %v", content, err)
@@ -80,7 +85,7 @@ func TestConfigMetricsPublic(t *testing.T) {
 			t.Errorf("%q: metrics.public %v, want %v", content, cfg.Metrics.Public, want)
 		}
 	}
-	file := writeFile(t, filepath.Join(t.TempDir(), "hookflow.yaml"), "metrics: {open: true}\n")
+	file := configFile(t, "metrics: {open: true}\n")
 	if _, err := Read(file, true, noEnv); err == nil || !strings.Contains(err.Error(), "open") {
 		t.Errorf("an unknown metrics key: %v, want an error naming it", err)
 	}
@@ -191,9 +196,8 @@ func TestRefusesBadValues(t *testing.T) {
 // TestAPITokens reads tokens from the file, the token file (without blank
 // lines and comments) and HOOKFLOW_API_TOKENS, trimmed.
 func TestAPITokens(t *testing.T) {
-	dir := t.TempDir()
-	tokenFile := writeFile(t, filepath.Join(dir, "tokens"), "# ops\n  token-from-the-file-1  \n\n"+"token-from-the-file-2\n")
-	file := writeFile(t, filepath.Join(dir, "hookflow.yaml"), "api: {tokens: [token-in-hookflow-yaml], token_file: "+tokenFile+"}\n")
+	tokenFile := filepath.Join(inTempDir(t, map[string]string{"tokens": "# ops\n  token-from-the-file-1  \n\ntoken-from-the-file-2\n"}), "tokens")
+	file := configFile(t, "api: {tokens: [token-in-hookflow-yaml], token_file: "+tokenFile+"}\n")
 	c, err := Read(file, true, noEnv)
 	if err != nil {
 		t.Fatal(err)
@@ -225,8 +229,7 @@ func TestFlagsOverEnvironmentOverFile(t *testing.T) {
 	for _, k := range []string{"HOOKFLOW_LISTEN", "HOOKFLOW_WORKFLOWS", "HOOKFLOW_DATA", "HOOKFLOW_STORE", "HOOKFLOW_NODE", "HOOKFLOW_PUBLIC_URL", "HOOKFLOW_API_TOKENS"} {
 		t.Setenv(k, "")
 	}
-	dir := t.TempDir()
-	file := writeFile(t, filepath.Join(dir, "hookflow.yaml"), `listen: 127.0.0.1:1001
+	file := configFile(t, `listen: 127.0.0.1:1001
 workflows: {git: https://example.invalid/w.git}
 data_dir: /file/data
 store: sqlite:///file/hookflow.db
@@ -301,7 +304,7 @@ public_url: https://file.example
 		}
 	})
 	t.Run("a named file that is missing", func(t *testing.T) {
-		missing := filepath.Join(dir, "missing.yaml")
+		missing := filepath.Join(t.TempDir(), "missing.yaml")
 		_, err := load(t, "--config", missing)
 		if err == nil || err.Error() != "config: open "+missing+": no such file or directory" {
 			t.Errorf("%v", err)
@@ -310,10 +313,15 @@ public_url: https://file.example
 }
 
 func TestSecretLookup(t *testing.T) {
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "KEY"), "from the folder\r\n")
-	writeFile(t, filepath.Join(dir, "BOTH"), "from the folder")
-	writeFile(t, filepath.Join(filepath.Dir(dir), "OUTSIDE"), "outside the folder")
+	dir := filepath.Join(inTempDir(t, map[string]string{"OUTSIDE": "outside the folder"}), "secrets")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{"KEY": "from the folder\r\n", "BOTH": "from the folder"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	env := map[string]string{"APP_BOTH": "from the environment", "APP_EMPTY": ""}
 	c := &Config{Secrets: SecretConfig{EnvPrefix: "APP_", Dir: dir}}
 	lookup := c.SecretLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/hookflow/hookflow/config"
 	"io"
 	"net/http"
 	"slices"
@@ -21,7 +22,7 @@ func BenchmarkWebhook(b *testing.B) {
 	const secret = "bench-secret-value"
 	a := startApp(b, map[string]string{
 		"deploy.yaml": "on: {webhook: {path: gh, provider: github, secret: " + secret + ", branches: [main]}}\nsteps: [{run: 'true'}]\n",
-	}, func(c *Config) { c.Durability = "sync" })
+	}, func(c *config.Config) { c.Durability = "sync" })
 	body := `{"ref":"refs/heads/feature","after":"abc","repository":{"full_name":"org/repo"}}`
 	for _, tt := range []struct {
 		name      string

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/config"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/store/postgres/pgtest"
 	"github.com/hookflow/hookflow/workflows"
@@ -163,7 +164,7 @@ func TestCancelStopsTheStepAtOnce(t *testing.T) {
 	} {
 		t.Run(st.name, func(t *testing.T) {
 			dsn := st.dsn(t)
-			a := startApp(t, sleepWorkflow, func(c *Config) {
+			a := startApp(t, sleepWorkflow, func(c *config.Config) {
 				c.Store = dsn
 				c.Limits.Lease = workflows.Duration(cancelLease)
 			})

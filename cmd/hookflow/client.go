@@ -9,134 +9,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
+	"text/tabwriter"
 	"time"
+
+	"github.com/hookflow/hookflow/client"
 )
 
 // The server clients (dispatch, runs, events) talk to the management API of
-// SPEC §8.
-
-const (
-	defaultServer = "http://127.0.0.1:8080"
-	// clientTimeout bounds every request except a followed log.
-	clientTimeout = 30 * time.Second
-	// maxAnswer bounds a JSON answer; the API pages its lists, so a larger one
-	// means --server points at something else.
-	maxAnswer = 32 << 20
-)
-
-// apiClient sends requests to one hookflow server.
-type apiClient struct {
-	base  string // scheme://host[/prefix], no trailing slash
-	token string
-	http  *http.Client
-}
-
-// apiError is an error the server answered.
-type apiError struct {
-	Status  int
-	Message string
-}
-
-func (e *apiError) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status) }
-
-// send makes one request and returns the response when its status is 2xx; the
-// caller closes its body. body, when not nil, is sent as JSON.
-func (c *apiClient) send(ctx context.Context, hc *http.Client, method, path string, body any, header http.Header) (*http.Response, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	if req.Header.Get("Accept") == "" {
-		req.Header.Set("Accept", "application/json")
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	req.Header.Set("User-Agent", "hookflow/"+version)
-	resp, err := hc.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("cannot reach the server at %s: %w", c.redacted(), err)
-	}
-	if resp.StatusCode/100 != 2 {
-		defer resp.Body.Close()
-		return nil, answerError(resp)
-	}
-	return resp, nil
-}
-
-// do makes one request and decodes the JSON answer into out, which may be a
-// *json.RawMessage to keep it as sent. An empty answer leaves out unchanged.
-func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
-	resp, err := c.send(ctx, c.http, method, path, body, nil)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
-	if err != nil {
-		return fmt.Errorf("read answer from %s: %w", c.redacted(), err)
-	}
-	if len(data) > maxAnswer {
-		return fmt.Errorf("answer from %s is larger than %d MiB", c.redacted(), maxAnswer>>20)
-	}
-	if len(bytes.TrimSpace(data)) == 0 || out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("the answer from %s is not hookflow's JSON (%s): %w", c.redacted(), resp.Header.Get("Content-Type"), err)
-	}
-	return nil
-}
-
-// redacted is the server URL without a password, for messages.
-func (c *apiClient) redacted() string {
-	u, err := url.Parse(c.base)
-	if err != nil {
-		return c.base
-	}
-	return u.Redacted()
-}
-
-// answerError turns a non-2xx answer into an *apiError, with the message of
-// the API's {"error": "..."} body, or the status text when there is none.
-func answerError(resp *http.Response) error {
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var body struct {
-		Error string `json:"error"`
-	}
-	msg := http.StatusText(resp.StatusCode)
-	if json.Unmarshal(data, &body) == nil && body.Error != "" {
-		msg = body.Error
-	}
-	if msg == "" {
-		msg = "unexpected answer"
-	}
-	return &apiError{Status: resp.StatusCode, Message: msg}
-}
+// SPEC §8 through package client; here are their flags and their output.
 
 // clientCall is one server-client command being run: its name for messages,
 // its connection flags, and where it writes.
@@ -146,7 +28,7 @@ type clientCall struct {
 	server string
 	token  string
 	output string
-	api    *apiClient
+	api    *client.Client
 	stdout io.Writer
 	stderr io.Writer
 }
@@ -158,7 +40,7 @@ func newClientCall(name, synopsis string, withOutput bool, stdout, stderr io.Wri
 	c.fs = newFlags(name, synopsis, stderr)
 	// The defaults come from the environment after parsing, so that -h never
 	// prints a token.
-	c.fs.StringVar(&c.server, "server", "", "server URL (default $HOOKFLOW_SERVER or "+defaultServer+")")
+	c.fs.StringVar(&c.server, "server", "", "server URL (default $HOOKFLOW_SERVER or "+client.DefaultServer+")")
 	c.fs.StringVar(&c.token, "token", "", "API token (default $HOOKFLOW_TOKEN)")
 	if withOutput {
 		c.fs.StringVar(&c.output, "o", "text", "output format: text or json")
@@ -190,31 +72,37 @@ func (c *clientCall) parse(args []string, want ...string) (pos []string, code in
 	if c.output != "text" && c.output != "json" {
 		return nil, usageError(c.stderr, c.name, fmt.Errorf("-o %q: use text or json", c.output)), false
 	}
-	api, err := newAPIClient(c.server, c.token)
-	if err != nil {
-		return nil, usageError(c.stderr, c.name, err), false
+	if c.server == "" {
+		c.server = os.Getenv("HOOKFLOW_SERVER")
 	}
+	if c.token == "" {
+		c.token = os.Getenv("HOOKFLOW_TOKEN")
+	}
+	api, err := client.New(c.server, c.token, nil)
+	if err != nil {
+		return nil, usageError(c.stderr, c.name, fmt.Errorf("--server %w", err)), false
+	}
+	api.UserAgent = "hookflow/" + version
 	c.api = api
 	return pos, exitOK, true
 }
 
-// newAPIClient checks the server URL; empty server and token fall back to
-// HOOKFLOW_SERVER and HOOKFLOW_TOKEN.
-func newAPIClient(server, token string) (*apiClient, error) {
-	if server == "" {
-		server = os.Getenv("HOOKFLOW_SERVER")
+// pageFlags adds --limit and --before, which page a list of noun, to page.
+func (c *clientCall) pageFlags(noun string, page *client.Page) {
+	c.fs.IntVar(&page.Limit, "limit", 0, "at most this many "+noun+" (default: the server's)")
+	c.fs.StringVar(&page.Before, "before", "", "only "+noun+" older than this cursor (the \"next\" of an earlier page)")
+}
+
+// parsePage is parse for a list command, which takes no arguments; it checks
+// the page flags.
+func (c *clientCall) parsePage(args []string, page *client.Page) (code int, ok bool) {
+	if _, code, ok := c.parse(args); !ok {
+		return code, false
 	}
-	if server == "" {
-		server = defaultServer
+	if page.Limit < 0 {
+		return usageError(c.stderr, c.name, fmt.Errorf("--limit %d: use a positive number", page.Limit)), false
 	}
-	if token == "" {
-		token = os.Getenv("HOOKFLOW_TOKEN")
-	}
-	u, err := url.Parse(server)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("--server %q: write a URL such as %s", server, defaultServer)
-	}
-	return &apiClient{base: strings.TrimRight(server, "/"), token: token, http: &http.Client{Timeout: clientTimeout}}, nil
+	return exitOK, true
 }
 
 // fail prints err as the command's one-line error and returns exitFail.
@@ -223,22 +111,25 @@ func (c *clientCall) fail(err error) int {
 		err = errors.New("interrupted")
 	}
 	msg := err.Error()
-	var ae *apiError
-	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && c.api.token == "" {
+	var ae *client.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && c.token == "" {
 		msg += "; pass --token or set HOOKFLOW_TOKEN"
 	}
 	fmt.Fprintf(c.stderr, "hookflow %s: %s\n", c.name, msg)
 	return exitFail
 }
 
-// clientShow sends one request and prints its answer: as the server's JSON
-// with -o json, else decoded into a T and printed by text.
-func clientShow[T any](ctx context.Context, c *clientCall, method, path string, body any, text func(w io.Writer, v *T)) int {
-	var raw json.RawMessage
-	if err := c.api.do(ctx, method, path, body, &raw); err != nil {
+// answer is an answer of the API, which knows its JSON as sent.
+type answer interface{ JSON() json.RawMessage }
+
+// show prints the answer v of a request that ended with err: as the server's
+// JSON with -o json, else by text.
+func show[T answer](c *clientCall, v T, err error, text func(w io.Writer, v T)) int {
+	if err != nil {
 		return c.fail(err)
 	}
 	if c.output == "json" {
+		raw := v.JSON()
 		if len(raw) == 0 {
 			return exitOK
 		}
@@ -250,14 +141,21 @@ func clientShow[T any](ctx context.Context, c *clientCall, method, path string, 
 		c.stdout.Write(buf.Bytes())
 		return exitOK
 	}
-	v := new(T)
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, v); err != nil {
-			return c.fail(fmt.Errorf("the answer from %s does not fit: %w", c.api.redacted(), err))
-		}
-	}
 	text(c.stdout, v)
 	return exitOK
+}
+
+// byID runs the command name, which takes a run's or an event's ID, sends
+// call's request for it and shows the answer.
+func byID[T answer](ctx context.Context, name string, args []string, stdout, stderr io.Writer,
+	call func(api *client.Client, ctx context.Context, id string) (T, error), text func(w io.Writer, v T)) int {
+	c := newClientCall(name, "ID [-o json]", true, stdout, stderr)
+	pos, code, ok := c.parse(args, "ID")
+	if !ok {
+		return code
+	}
+	v, err := call(c.api, ctx, pos[0])
+	return show(c, v, err, text)
 }
 
 // clientSub is a subcommand of a server client, such as `runs show`.
@@ -288,6 +186,35 @@ func clientGroup(ctx context.Context, group string, subs []clientSub, args []str
 	return usageError(stderr, group, fmt.Errorf("unknown subcommand %q: use %s", args[0], choices))
 }
 
+// printPage prints a page of a list of noun: a table of header and rows, or
+// "no <noun>", then the cursor of the next page.
+func printPage(w io.Writer, noun, header string, rows []string, next string) {
+	if len(rows) == 0 {
+		fmt.Fprintf(w, "no %s\n", noun)
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, header)
+		for _, r := range rows {
+			fmt.Fprintln(tw, r)
+		}
+		tw.Flush()
+	}
+	if next != "" {
+		fmt.Fprintf(w, "next: %s\n", next)
+	}
+}
+
+// printFields prints name: value lines, aligned, leaving out empty values.
+func printFields(w io.Writer, fields ...string) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for i := 0; i+1 < len(fields); i += 2 {
+		if fields[i+1] != "" {
+			fmt.Fprintf(tw, "%s:\t%s\n", fields[i], fields[i+1])
+		}
+	}
+	tw.Flush()
+}
+
 // clientTime shows a time in the local zone; "-" when it has not happened.
 func clientTime(t time.Time) string {
 	if t.IsZero() {
@@ -312,26 +239,22 @@ func clientDuration(start, end time.Time) string {
 	}
 }
 
-// clientPath joins escaped path segments under /api/v1.
-func clientPath(segments ...string) string {
-	var b strings.Builder
-	b.WriteString("/api/v1")
-	for _, s := range segments {
-		b.WriteByte('/')
-		b.WriteString(url.PathEscape(s))
-	}
-	return b.String()
+// oneLine keeps multi-line text on one line of a table.
+func oneLine(s string) string {
+	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", `\n`)
 }
 
-// clientQuery appends the non-empty values of q to path.
-func clientQuery(path string, q url.Values) string {
-	for k, v := range q {
-		if len(v) == 0 || v[0] == "" {
-			delete(q, k)
-		}
+// clientReason is " (reason)", or nothing without one.
+func clientReason(reason string) string {
+	if reason == "" {
+		return ""
 	}
-	if len(q) == 0 {
-		return path
+	return " (" + oneLine(reason) + ")"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
 	}
-	return path + "?" + q.Encode()
+	return s
 }

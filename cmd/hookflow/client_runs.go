@@ -5,15 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 
-	"github.com/hookflow/hookflow/runner"
-	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/client"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -25,14 +21,16 @@ func cmdDispatch(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if !ok {
 		return code
 	}
-	body := map[string]any{"inputs": inputs.Map()}
-	return clientShow(ctx, c, http.MethodPost, clientPath("workflows", pos[0], "dispatch"), body, func(w io.Writer, r *store.Run) {
-		printQueued(w, r)
-	})
+	in := map[string]any{}
+	for k, v := range inputs.Map() {
+		in[k] = v
+	}
+	r, err := c.api.Dispatch(ctx, pos[0], in)
+	return show(c, r, err, printQueued)
 }
 
 // printQueued tells about a run the server just queued (or did not).
-func printQueued(w io.Writer, r *store.Run) {
+func printQueued(w io.Writer, r *client.Run) {
 	if r.Status == workflows.StatusQueued {
 		attempt := ""
 		if r.Attempt > 1 {
@@ -41,6 +39,11 @@ func printQueued(w io.Writer, r *store.Run) {
 		fmt.Fprintf(w, "queued run %s of %s%s\n", r.ID, r.Workflow, attempt)
 		return
 	}
+	printEnded(w, r)
+}
+
+// printEnded tells how a run ended, or why it did not start.
+func printEnded(w io.Writer, r *client.Run) {
 	fmt.Fprintf(w, "run %s of %s: %s%s\n", r.ID, r.Workflow, r.Status, clientReason(r.Reason))
 }
 
@@ -54,109 +57,60 @@ func cmdRuns(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}, args, stdout, stderr)
 }
 
-// runList is the answer of GET /api/v1/runs.
-type runList struct {
-	Runs []*store.Run `json:"runs"`
-	Next string       `json:"next"`
-}
-
 func runsList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := newClientCall("runs list", "[--workflow W] [--status S] [--event E] [--limit N] [--before CURSOR] [-o json]", true, stdout, stderr)
-	workflow := c.fs.String("workflow", "", "only runs of this workflow")
-	status := c.fs.String("status", "", "only runs with this status (queued, running, succeeded, failed, cancelled, timed_out, skipped)")
-	event := c.fs.String("event", "", "only runs started by this event id")
-	limit := c.fs.Int("limit", 0, "at most this many runs (default: the server's)")
-	before := c.fs.String("before", "", "only runs older than this cursor (the \"next\" of an earlier page)")
-	if _, code, ok := c.parse(args); !ok {
+	var f client.RunFilter
+	c.fs.StringVar(&f.Workflow, "workflow", "", "only runs of this workflow")
+	c.fs.StringVar(&f.Status, "status", "", "only runs with this status (queued, running, succeeded, failed, cancelled, timed_out, skipped)")
+	c.fs.StringVar(&f.Event, "event", "", "only runs started by this event id")
+	c.pageFlags("runs", &f.Page)
+	if code, ok := c.parsePage(args, &f.Page); !ok {
 		return code
 	}
-	if *limit < 0 {
-		return usageError(stderr, c.name, fmt.Errorf("--limit %d: use a positive number", *limit))
-	}
-	q := url.Values{"workflow": {*workflow}, "status": {*status}, "event": {*event}, "before": {*before}}
-	if *limit > 0 {
-		q.Set("limit", strconv.Itoa(*limit))
-	}
-	return clientShow(ctx, c, http.MethodGet, clientQuery(clientPath("runs"), q), nil, func(w io.Writer, l *runList) {
-		if len(l.Runs) == 0 {
-			fmt.Fprintln(w, "no runs")
-		} else {
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tWORKFLOW\tSTATUS\tQUEUED\tDURATION\tREASON")
-			for _, r := range l.Runs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Workflow, r.Status, clientTime(r.QueuedAt),
-					clientDuration(r.StartedAt, r.FinishedAt), orDash(oneLine(r.Reason)))
-			}
-			tw.Flush()
+	l, err := c.api.ListRuns(ctx, f)
+	return show(c, l, err, func(w io.Writer, l *client.RunList) {
+		rows := make([]string, len(l.Runs))
+		for i, r := range l.Runs {
+			rows[i] = fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", r.ID, r.Workflow, r.Status, clientTime(r.QueuedAt),
+				clientDuration(r.StartedAt, r.FinishedAt), orDash(oneLine(r.Reason)))
 		}
-		if l.Next != "" {
-			fmt.Fprintf(w, "next: %s\n", l.Next)
-		}
+		printPage(w, "runs", "ID\tWORKFLOW\tSTATUS\tQUEUED\tDURATION\tREASON", rows, l.Next)
 	})
 }
 
 func runsShow(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c := newClientCall("runs show", "ID [-o json]", true, stdout, stderr)
-	pos, code, ok := c.parse(args, "ID")
-	if !ok {
-		return code
-	}
-	return clientShow(ctx, c, http.MethodGet, clientPath("runs", pos[0]), nil, printRun)
+	return byID(ctx, "runs show", args, stdout, stderr, (*client.Client).GetRun, printRun)
 }
 
 // printRun shows a run's fields, then a table of its steps.
-func printRun(w io.Writer, r *store.Run) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	field := func(name, value string) {
-		if value != "" {
-			fmt.Fprintf(tw, "%s:\t%s\n", name, value)
-		}
-	}
-	field("run", r.ID)
-	field("workflow", r.Workflow)
-	field("revision", r.Revision)
+func printRun(w io.Writer, r *client.Run) {
 	status := r.Status
 	if r.CancelRequested && r.Status == workflows.StatusRunning {
 		status += " (cancel requested)"
 	}
-	field("status", status)
-	field("reason", oneLine(r.Reason))
-	field("event", r.EventID)
 	attempt := strconv.Itoa(r.Attempt)
 	if r.RerunOf != "" {
 		attempt += " (rerun of " + r.RerunOf + ")"
 	}
-	field("attempt", attempt)
+	item := ""
 	if len(r.Item) > 0 && string(r.Item) != "null" {
-		field("item", string(r.Item))
+		item = string(r.Item)
 	}
-	field("group", r.Group)
-	field("queued", clientTime(r.QueuedAt))
-	field("started", clientTime(r.StartedAt))
-	field("finished", clientTime(r.FinishedAt))
-	field("duration", clientDuration(r.StartedAt, r.FinishedAt))
-	field("node", r.Node)
-	field("sandbox", r.Sandbox)
-	tw.Flush()
-
-	var steps []runner.StepResult
-	if len(r.Steps) > 0 {
-		if err := json.Unmarshal(r.Steps, &steps); err != nil {
-			fmt.Fprintf(w, "\nsteps: unreadable: %s\n", err)
-			return
-		}
-	}
-	if len(steps) == 0 {
+	printFields(w, "run", r.ID, "workflow", r.Workflow, "revision", r.Revision, "status", status,
+		"reason", oneLine(r.Reason), "event", r.EventID, "attempt", attempt, "item", item, "group", r.Group,
+		"queued", clientTime(r.QueuedAt), "started", clientTime(r.StartedAt), "finished", clientTime(r.FinishedAt),
+		"duration", clientDuration(r.StartedAt, r.FinishedAt), "node", r.Node, "sandbox", r.Sandbox)
+	if len(r.Steps) == 0 {
 		return
 	}
 	fmt.Fprintln(w, "\nsteps:")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  ID\tNAME\tOUTCOME\tEXIT\tDURATION")
-	for _, s := range steps {
+	for _, s := range r.Steps {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", s.ID, s.Name, s.Outcome, exitText(s.ExitCode), clientDuration(s.StartedAt, s.FinishedAt))
 	}
 	tw.Flush()
-	for _, s := range steps {
+	for _, s := range r.Steps {
 		if s.Error == "" && len(s.Outputs) == 0 {
 			continue
 		}
@@ -187,44 +141,27 @@ func outputValue(v any) string {
 	return string(b)
 }
 
-// oneLine keeps multi-line text on one line of a table.
-func oneLine(s string) string {
-	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", `\n`)
-}
-
-// clientReason is " (reason)", or nothing without one.
-func clientReason(reason string) string {
-	if reason == "" {
-		return ""
-	}
-	return " (" + oneLine(reason) + ")"
-}
-
 func runsCancel(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := newClientCall("runs cancel", "ID [-o json]", true, stdout, stderr)
 	pos, code, ok := c.parse(args, "ID")
 	if !ok {
 		return code
 	}
-	return clientShow(ctx, c, http.MethodPost, clientPath("runs", pos[0], "cancel"), nil, func(w io.Writer, r *store.Run) {
+	r, err := c.api.Cancel(ctx, pos[0])
+	return show(c, r, err, func(w io.Writer, r *client.Run) {
 		switch {
 		case r.ID == "":
 			fmt.Fprintf(w, "cancel requested for run %s\n", pos[0])
 		case r.Status == workflows.StatusRunning:
 			fmt.Fprintf(w, "cancelling run %s of %s\n", r.ID, r.Workflow)
 		default:
-			fmt.Fprintf(w, "run %s of %s: %s%s\n", r.ID, r.Workflow, r.Status, clientReason(r.Reason))
+			printEnded(w, r)
 		}
 	})
 }
 
 func runsRerun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c := newClientCall("runs rerun", "ID [-o json]", true, stdout, stderr)
-	pos, code, ok := c.parse(args, "ID")
-	if !ok {
-		return code
-	}
-	return clientShow(ctx, c, http.MethodPost, clientPath("runs", pos[0], "rerun"), nil, printQueued)
+	return byID(ctx, "runs rerun", args, stdout, stderr, (*client.Client).Rerun, printQueued)
 }
 
 // exitText shows a step's exit code, or "-" while it runs and for a step

@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hookflow/hookflow/client/clienttest"
+	"github.com/hookflow/hookflow/config"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -17,72 +22,72 @@ func TestClientCommands(t *testing.T) {
 	// The clients read these; the developer's own must not leak in.
 	t.Setenv("HOOKFLOW_SERVER", "")
 	t.Setenv("HOOKFLOW_TOKEN", "")
-	api := newClientAPI(t)
-	t0 := clientT0()
-	conn := []string{"--server", api.URL + "/", "--token", clientToken}
-	auth := "Bearer " + clientToken
+	api := clienttest.NewAPI(t)
+	t0 := clienttest.T0()
+	conn := []string{"--server", api.URL + "/", "--token", clienttest.Token}
+	auth := "Bearer " + clienttest.Token
 
 	tests := []struct {
 		name string
 		args []string
 		code int
-		req  *clientRequest // the one request the command makes; nil for none
-		out  string         // all of stdout
-		err  string         // all of stderr
+		req  *clienttest.Request // the one request the command makes; nil for none
+		out  string              // all of stdout
+		err  string              // all of stderr
 	}{
 		{
 			name: "dispatch",
 			args: []string{"dispatch", "deploy", "--input", "who=ada", "--input", "env=prod"},
-			req:  &clientRequest{Method: "POST", Path: "/api/v1/workflows/deploy/dispatch", Body: `{"inputs":{"env":"prod","who":"ada"}}`},
-			out:  "queued run " + clientRunNew + " of deploy\n",
+			req:  &clienttest.Request{Method: "POST", Path: "/api/v1/workflows/deploy/dispatch", Body: `{"inputs":{"env":"prod","who":"ada"}}`},
+			out:  "queued run " + clienttest.RunNew + " of deploy\n",
 		},
 		{
 			name: "dispatch without inputs",
 			args: []string{"dispatch", "deploy", "-o", "json"},
-			req:  &clientRequest{Method: "POST", Path: "/api/v1/workflows/deploy/dispatch", Body: `{"inputs":{}}`},
-			out: clientJSONOut(t, &store.Run{ID: clientRunNew, Workflow: "deploy", EventID: clientEventReplay,
+			req:  &clienttest.Request{Method: "POST", Path: "/api/v1/workflows/deploy/dispatch", Body: `{"inputs":{}}`},
+			out: clientJSONOut(t, &store.Run{ID: clienttest.RunNew, Workflow: "deploy", EventID: clienttest.EventReplay,
 				Attempt: 1, Status: workflows.StatusQueued, QueuedAt: t0.Add(time.Hour)}),
 		},
 		{
 			name: "dispatch unknown workflow",
 			args: []string{"dispatch", "nope"},
 			code: exitFail,
-			req:  &clientRequest{Method: "POST", Path: "/api/v1/workflows/nope/dispatch", Body: `{"inputs":{}}`},
+			req:  &clienttest.Request{Method: "POST", Path: "/api/v1/workflows/nope/dispatch", Body: `{"inputs":{}}`},
 			err:  "hookflow dispatch: no workflow \"nope\" (HTTP 404)\n",
 		},
 		{
 			name: "runs list",
-			args: []string{"runs", "list", "--workflow", "deploy", "--limit", "3", "--status", "failed", "--event", clientEventPush, "--before", "01JQ9"},
-			req:  &clientRequest{Method: "GET", Path: "/api/v1/runs", Query: "before=01JQ9&event=" + clientEventPush + "&limit=3&status=failed&workflow=deploy"},
+			args: []string{"runs", "list", "--workflow", "deploy", "--limit", "3", "--status", "failed", "--event", clienttest.EventPush, "--before", "01JQ9"},
+			req:  &clienttest.Request{Method: "GET", Path: "/api/v1/runs", Query: "before=01JQ9&event=" + clienttest.EventPush + "&limit=3&status=failed&workflow=deploy"},
 			out: "ID                          WORKFLOW  STATUS     QUEUED               DURATION  REASON\n" +
-				clientRunQueued + "  deploy    queued     " + clientLocal(t0.Add(time.Minute)) + "  -         -\n" +
-				clientRunSucceeded + "  lint      succeeded  " + clientLocal(t0.Add(time.Second)) + "  450ms     -\n" +
-				clientRunFailed + "  deploy    failed     " + clientLocal(t0.Add(time.Second)) + "  7.2s      step \"build\" failed: exit status 2\n" +
-				"next: " + clientRunFailed + "\n",
+				clienttest.RunQueued + "  deploy    queued     " + clientLocal(t0.Add(time.Minute)) + "  -         -\n" +
+				clienttest.RunSucceeded + "  lint      succeeded  " + clientLocal(t0.Add(time.Second)) + "  450ms     -\n" +
+				clienttest.RunFailed + "  deploy    failed     " + clientLocal(t0.Add(time.Second)) + "  7.2s      step \"build\" failed: exit status 2\n" +
+				"next: " + clienttest.RunFailed + "\n",
 		},
 		{
 			name: "runs list empty",
 			args: []string{"runs", "list", "--status", "cancelled"},
-			req:  &clientRequest{Method: "GET", Path: "/api/v1/runs", Query: "status=cancelled"},
+			req:  &clienttest.Request{Method: "GET", Path: "/api/v1/runs", Query: "status=cancelled"},
 			out:  "no runs\n",
 		},
 		{
 			name: "runs list json",
 			args: []string{"runs", "list", "-o", "json"},
-			req:  &clientRequest{Method: "GET", Path: "/api/v1/runs"},
-			out: clientJSONOut(t, map[string]any{"runs": []*store.Run{api.runs[clientRunQueued], api.runs[clientRunSucceeded],
-				api.runs[clientRunFailed]}, "next": ""}),
+			req:  &clienttest.Request{Method: "GET", Path: "/api/v1/runs"},
+			out: clientJSONOut(t, map[string]any{"runs": []*store.Run{api.Runs[clienttest.RunQueued], api.Runs[clienttest.RunSucceeded],
+				api.Runs[clienttest.RunFailed]}, "next": ""}),
 		},
 		{
 			name: "runs show",
-			args: []string{"runs", "show", clientRunFailed},
-			req:  &clientRequest{Method: "GET", Path: "/api/v1/runs/" + clientRunFailed},
-			out: "run:       " + clientRunFailed + "\n" +
+			args: []string{"runs", "show", clienttest.RunFailed},
+			req:  &clienttest.Request{Method: "GET", Path: "/api/v1/runs/" + clienttest.RunFailed},
+			out: "run:       " + clienttest.RunFailed + "\n" +
 				"workflow:  deploy\n" +
 				"revision:  3f2a9c1\n" +
 				"status:    failed\n" +
 				"reason:    step \"build\" failed: exit status 2\n" +
-				"event:     " + clientEventPush + "\n" +
+				"event:     " + clienttest.EventPush + "\n" +
 				"attempt:   1\n" +
 				"group:     deploy-main\n" +
 				"queued:    " + clientLocal(t0.Add(time.Second)) + "\n" +
@@ -104,12 +109,12 @@ func TestClientCommands(t *testing.T) {
 		},
 		{
 			name: "runs show queued",
-			args: []string{"runs", "show", clientRunQueued},
-			req:  &clientRequest{Method: "GET", Path: "/api/v1/runs/" + clientRunQueued},
-			out: "run:       " + clientRunQueued + "\n" +
+			args: []string{"runs", "show", clienttest.RunQueued},
+			req:  &clienttest.Request{Method: "GET", Path: "/api/v1/runs/" + clienttest.RunQueued},
+			out: "run:       " + clienttest.RunQueued + "\n" +
 				"workflow:  deploy\n" +
 				"status:    queued\n" +
-				"event:     " + clientEventPush + "\n" +
+				"event:     " + clienttest.EventPush + "\n" +
 				"attempt:   1\n" +
 				"queued:    " + clientLocal(t0.Add(time.Minute)) + "\n" +
 				"started:   -\n" +
@@ -118,83 +123,83 @@ func TestClientCommands(t *testing.T) {
 		},
 		{
 			name: "runs show json",
-			args: []string{"runs", "show", "-o", "json", clientRunFailed},
-			req:  &clientRequest{Method: "GET", Path: "/api/v1/runs/" + clientRunFailed},
-			out:  clientJSONOut(t, api.runs[clientRunFailed]),
+			args: []string{"runs", "show", "-o", "json", clienttest.RunFailed},
+			req:  &clienttest.Request{Method: "GET", Path: "/api/v1/runs/" + clienttest.RunFailed},
+			out:  clientJSONOut(t, api.Runs[clienttest.RunFailed]),
 		},
 		{
 			name: "runs show unknown",
 			args: []string{"runs", "show", "01NOPE"},
 			code: exitFail,
-			req:  &clientRequest{Method: "GET", Path: "/api/v1/runs/01NOPE"},
+			req:  &clienttest.Request{Method: "GET", Path: "/api/v1/runs/01NOPE"},
 			err:  "hookflow runs show: run 01NOPE: not found (HTTP 404)\n",
 		},
 		{
 			name: "runs logs",
-			args: []string{"runs", "logs", clientRunFailed},
-			req:  &clientRequest{Method: "GET", Path: "/api/v1/runs/" + clientRunFailed + "/logs", Accept: "text/plain"},
+			args: []string{"runs", "logs", clienttest.RunFailed},
+			req:  &clienttest.Request{Method: "GET", Path: "/api/v1/runs/" + clienttest.RunFailed + "/logs", Accept: "text/plain"},
 			out:  "2025-03-14T09:26:55.000Z checkout stdout | cloning\n2025-03-14T09:26:56.000Z build stderr | boom\n",
 		},
 		{
 			name: "runs cancel queued",
-			args: []string{"runs", "cancel", clientRunQueued},
-			req:  &clientRequest{Method: "POST", Path: "/api/v1/runs/" + clientRunQueued + "/cancel"},
-			out:  "run " + clientRunQueued + " of deploy: skipped (cancelled before start)\n",
+			args: []string{"runs", "cancel", clienttest.RunQueued},
+			req:  &clienttest.Request{Method: "POST", Path: "/api/v1/runs/" + clienttest.RunQueued + "/cancel"},
+			out:  "run " + clienttest.RunQueued + " of deploy: skipped (cancelled before start)\n",
 		},
 		{
 			name: "runs cancel running",
-			args: []string{"runs", "cancel", clientRunRunning},
-			req:  &clientRequest{Method: "POST", Path: "/api/v1/runs/" + clientRunRunning + "/cancel"},
-			out:  "cancelling run " + clientRunRunning + " of lint\n",
+			args: []string{"runs", "cancel", clienttest.RunRunning},
+			req:  &clienttest.Request{Method: "POST", Path: "/api/v1/runs/" + clienttest.RunRunning + "/cancel"},
+			out:  "cancelling run " + clienttest.RunRunning + " of lint\n",
 		},
 		{
 			name: "runs cancel finished",
-			args: []string{"runs", "cancel", clientRunFailed},
+			args: []string{"runs", "cancel", clienttest.RunFailed},
 			code: exitFail,
-			req:  &clientRequest{Method: "POST", Path: "/api/v1/runs/" + clientRunFailed + "/cancel"},
-			err:  "hookflow runs cancel: run " + clientRunFailed + " has already finished (HTTP 409)\n",
+			req:  &clienttest.Request{Method: "POST", Path: "/api/v1/runs/" + clienttest.RunFailed + "/cancel"},
+			err:  "hookflow runs cancel: run " + clienttest.RunFailed + " has already finished (HTTP 409)\n",
 		},
 		{
 			name: "runs rerun",
-			args: []string{"runs", "rerun", clientRunFailed},
-			req:  &clientRequest{Method: "POST", Path: "/api/v1/runs/" + clientRunFailed + "/rerun"},
-			out:  "queued run " + clientRunNew + " of deploy (attempt 2)\n",
+			args: []string{"runs", "rerun", clienttest.RunFailed},
+			req:  &clienttest.Request{Method: "POST", Path: "/api/v1/runs/" + clienttest.RunFailed + "/rerun"},
+			out:  "queued run " + clienttest.RunNew + " of deploy (attempt 2)\n",
 		},
 		{
 			name: "events list",
 			args: []string{"events", "list", "--limit", "2"},
-			req:  &clientRequest{Method: "GET", Path: "/api/v1/events", Query: "limit=2"},
+			req:  &clienttest.Request{Method: "GET", Path: "/api/v1/events", Query: "limit=2"},
 			out: "ID                          RECEIVED             TRIGGER           PATH    TYPE      RUNS  SKIPPED\n" +
-				clientEventReplay + "  " + clientLocal(t0.Add(time.Hour)) + "  dispatch          -       dispatch  0     0\n" +
-				clientEventPush + "  " + clientLocal(t0) + "  webhook (github)  deploy  push      2     1\n" +
-				"next: " + clientEventPush + "\n",
+				clienttest.EventReplay + "  " + clientLocal(t0.Add(time.Hour)) + "  dispatch          -       dispatch  0     0\n" +
+				clienttest.EventPush + "  " + clientLocal(t0) + "  webhook (github)  deploy  push      2     1\n" +
+				"next: " + clienttest.EventPush + "\n",
 		},
 		{
 			name: "events list by path",
-			args: []string{"events", "list", "--path", "nowhere", "--before", clientEventPush},
-			req:  &clientRequest{Method: "GET", Path: "/api/v1/events", Query: "before=" + clientEventPush + "&path=nowhere"},
+			args: []string{"events", "list", "--path", "nowhere", "--before", clienttest.EventPush},
+			req:  &clienttest.Request{Method: "GET", Path: "/api/v1/events", Query: "before=" + clienttest.EventPush + "&path=nowhere"},
 			out:  "no events\n",
 		},
 		{
 			name: "events show",
-			args: []string{"events", "show", clientEventPush},
-			req:  &clientRequest{Method: "GET", Path: "/api/v1/events/" + clientEventPush},
-			out: "event:     " + clientEventPush + "\n" +
+			args: []string{"events", "show", clienttest.EventPush},
+			req:  &clienttest.Request{Method: "GET", Path: "/api/v1/events/" + clienttest.EventPush},
+			out: "event:     " + clienttest.EventPush + "\n" +
 				"trigger:   webhook (github)\n" +
 				"path:      deploy\n" +
 				"type:      push\n" +
 				"delivery:  72d3162e-cc78-11e3\n" +
 				"received:  " + clientLocal(t0) + "\n" +
 				"\nverdicts:\n" +
-				"  run   deploy  " + clientRunFailed + "\n" +
-				"  run   lint    " + clientRunSucceeded + "\n" +
+				"  run   deploy  " + clienttest.RunFailed + "\n" +
+				"  run   lint    " + clienttest.RunSucceeded + "\n" +
 				"  skip  docs    paths: no changed file matches \"docs/**\"\n",
 		},
 		{
 			name: "events show without verdicts",
-			args: []string{"events", "show", clientEventReplay},
-			req:  &clientRequest{Method: "GET", Path: "/api/v1/events/" + clientEventReplay},
-			out: "event:     " + clientEventReplay + "\n" +
+			args: []string{"events", "show", clienttest.EventReplay},
+			req:  &clienttest.Request{Method: "GET", Path: "/api/v1/events/" + clienttest.EventReplay},
+			out: "event:     " + clienttest.EventReplay + "\n" +
 				"trigger:   dispatch\n" +
 				"type:      dispatch\n" +
 				"received:  " + clientLocal(t0.Add(time.Hour)) + "\n" +
@@ -202,37 +207,37 @@ func TestClientCommands(t *testing.T) {
 		},
 		{
 			name: "events show json",
-			args: []string{"events", "show", clientEventPush, "-o", "json"},
-			req:  &clientRequest{Method: "GET", Path: "/api/v1/events/" + clientEventPush},
-			out:  clientJSONOut(t, api.events[clientEventPush]),
+			args: []string{"events", "show", clienttest.EventPush, "-o", "json"},
+			req:  &clienttest.Request{Method: "GET", Path: "/api/v1/events/" + clienttest.EventPush},
+			out:  clientJSONOut(t, api.Events[clienttest.EventPush]),
 		},
 		{
 			name: "events replay",
-			args: []string{"events", "replay", clientEventPush},
-			req:  &clientRequest{Method: "POST", Path: "/api/v1/events/" + clientEventPush + "/replay"},
-			out: "event " + clientEventReplay + ": 1 run(s) queued, 1 workflow(s) skipped\n" +
-				"  run   deploy  " + clientRunNew + "  queued\n" +
+			args: []string{"events", "replay", clienttest.EventPush},
+			req:  &clienttest.Request{Method: "POST", Path: "/api/v1/events/" + clienttest.EventPush + "/replay"},
+			out: "event " + clienttest.EventReplay + ": 1 run(s) queued, 1 workflow(s) skipped\n" +
+				"  run   deploy  " + clienttest.RunNew + "  queued\n" +
 				"  skip  docs    paths: no changed file matches \"docs/**\"\n",
 		},
 		{
 			name: "events replay json",
-			args: []string{"events", "replay", clientEventPush, "-o", "json"},
-			req:  &clientRequest{Method: "POST", Path: "/api/v1/events/" + clientEventPush + "/replay"},
-			out: clientJSONOut(t, &workflows.Receipt{EventID: clientEventReplay,
-				Runs:    []workflows.RunRef{{ID: clientRunNew, Workflow: "deploy", Status: workflows.StatusQueued}},
+			args: []string{"events", "replay", clienttest.EventPush, "-o", "json"},
+			req:  &clienttest.Request{Method: "POST", Path: "/api/v1/events/" + clienttest.EventPush + "/replay"},
+			out: clientJSONOut(t, &workflows.Receipt{EventID: clienttest.EventReplay,
+				Runs:    []workflows.RunRef{{ID: clienttest.RunNew, Workflow: "deploy", Status: workflows.StatusQueued}},
 				Skipped: []workflows.Skip{{Workflow: "docs", Reason: `paths: no changed file matches "docs/**"`}}}),
 		},
 		{
 			name: "events replay unknown",
 			args: []string{"events", "replay", "01NOPE"},
 			code: exitFail,
-			req:  &clientRequest{Method: "POST", Path: "/api/v1/events/01NOPE/replay"},
+			req:  &clienttest.Request{Method: "POST", Path: "/api/v1/events/01NOPE/replay"},
 			err:  "hookflow events replay: event 01NOPE: not found (HTTP 404)\n",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := len(api.requests())
+			before := len(api.Requests())
 			code, out, errOut := clientMain(t, context.Background(), append(tt.args, conn...)...)
 			if code != tt.code {
 				t.Errorf("exit %d, want %d\nstderr: %s", code, tt.code, errOut)
@@ -243,7 +248,7 @@ func TestClientCommands(t *testing.T) {
 			if errOut != tt.err {
 				t.Errorf("stderr %q, want %q", errOut, tt.err)
 			}
-			reqs := api.requests()[before:]
+			reqs := api.Requests()[before:]
 			if len(reqs) != 1 {
 				t.Fatalf("%d requests, want 1: %+v", len(reqs), reqs)
 			}
@@ -260,24 +265,24 @@ func TestClientCommands(t *testing.T) {
 }
 
 func TestClientEnvironment(t *testing.T) {
-	api := newClientAPI(t)
+	api := clienttest.NewAPI(t)
 
 	t.Run("server and token from the environment", func(t *testing.T) {
 		t.Setenv("HOOKFLOW_SERVER", api.URL)
-		t.Setenv("HOOKFLOW_TOKEN", clientToken)
-		code, out, errOut := clientMain(t, context.Background(), "runs", "rerun", clientRunFailed)
-		if code != exitOK || out != "queued run "+clientRunNew+" of deploy (attempt 2)\n" {
+		t.Setenv("HOOKFLOW_TOKEN", clienttest.Token)
+		code, out, errOut := clientMain(t, context.Background(), "runs", "rerun", clienttest.RunFailed)
+		if code != exitOK || out != "queued run "+clienttest.RunNew+" of deploy (attempt 2)\n" {
 			t.Fatalf("exit %d\n%s%s", code, out, errOut)
 		}
-		reqs := api.requests()
-		if got := reqs[len(reqs)-1].Auth; got != "Bearer "+clientToken {
+		reqs := api.Requests()
+		if got := reqs[len(reqs)-1].Auth; got != "Bearer "+clienttest.Token {
 			t.Errorf("Authorization %q", got)
 		}
 	})
 	t.Run("flags win over the environment", func(t *testing.T) {
 		t.Setenv("HOOKFLOW_SERVER", "http://127.0.0.1:1")
 		t.Setenv("HOOKFLOW_TOKEN", "stale")
-		code, _, errOut := clientMain(t, context.Background(), "runs", "show", clientRunFailed, "--server", api.URL, "--token", clientToken)
+		code, _, errOut := clientMain(t, context.Background(), "runs", "show", clienttest.RunFailed, "--server", api.URL, "--token", clienttest.Token)
 		if code != exitOK {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
@@ -290,16 +295,16 @@ func TestClientEnvironment(t *testing.T) {
 		if code != exitFail || out != "" || errOut != want {
 			t.Errorf("exit %d, stdout %q, stderr %q; want stderr %q", code, out, errOut, want)
 		}
-		if reqs := api.requests(); reqs[len(reqs)-1].Auth != "" {
+		if reqs := api.Requests(); reqs[len(reqs)-1].Auth != "" {
 			t.Errorf("sent Authorization %q without a token", reqs[len(reqs)-1].Auth)
 		}
 	})
 	t.Run("the token is never printed", func(t *testing.T) {
 		t.Setenv("HOOKFLOW_SERVER", api.URL)
-		t.Setenv("HOOKFLOW_TOKEN", "wrong-"+clientToken)
+		t.Setenv("HOOKFLOW_TOKEN", "wrong-"+clienttest.Token)
 		for _, args := range [][]string{{"runs", "list"}, {"runs", "list", "-h"}, {"events", "show", "-h"}, {"runs", "logs", "x", "-f"}} {
 			_, out, errOut := clientMain(t, context.Background(), args...)
-			if strings.Contains(out+errOut, clientToken) {
+			if strings.Contains(out+errOut, clienttest.Token) {
 				t.Errorf("%v printed the token:\n%s%s", args, out, errOut)
 			}
 		}
@@ -312,7 +317,7 @@ func TestClientErrors(t *testing.T) {
 	down := httptest.NewServer(http.NotFoundHandler())
 	downURL := down.URL
 	down.Close()
-	api := newClientAPI(t)
+	api := clienttest.NewAPI(t)
 	// other is a web server that is not hookflow: a page, and a proxy's error.
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/v1/runs/") {
@@ -352,7 +357,7 @@ func TestClientErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := len(api.requests())
+			before := len(api.Requests())
 			code, out, errOut := clientMain(t, context.Background(), tt.args...)
 			if code != tt.code {
 				t.Errorf("exit %d, want %d\nstderr: %s", code, tt.code, errOut)
@@ -366,9 +371,80 @@ func TestClientErrors(t *testing.T) {
 			if code == exitFail && strings.Count(errOut, "\n") != 1 {
 				t.Errorf("want one line, got:\n%s", errOut)
 			}
-			if n := len(api.requests()) - before; code == exitUsage && n != 0 {
+			if n := len(api.Requests()) - before; code == exitUsage && n != 0 {
 				t.Errorf("a usage error sent %d request(s)", n)
 			}
 		})
+	}
+}
+
+// clientLocal is a time as the clients show it.
+func clientLocal(ts time.Time) string { return ts.Local().Format("2006-01-02 15:04:05") }
+
+// clientMain runs the command line in-process with ctx.
+func clientMain(t *testing.T, ctx context.Context, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = Main(ctx, args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// clientJSONOut is v as `-o json` prints it: the server's JSON, indented.
+func clientJSONOut(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b) + "\n"
+}
+
+// TestClientAgainstServer runs the server clients against a real server, to
+// prove that they read what it answers.
+func TestClientAgainstServer(t *testing.T) {
+	const token = "cli-token-0123456789"
+	a := startApp(t, map[string]string{"greet.yaml": dispatchWorkflow}, func(c *config.Config) { c.API.Tokens = []string{token} })
+	hookflow := func(t *testing.T, wantCode int, args ...string) string {
+		t.Helper()
+		code, out, errOut := clientMain(t, context.Background(), append(args, "--server", a.url, "--token", token)...)
+		if code != wantCode {
+			t.Fatalf("%v: exit %d, want %d\n%s%s", args, code, wantCode, out, errOut)
+		}
+		return out + errOut
+	}
+
+	var run struct {
+		ID      string `json:"id"`
+		EventID string `json:"event_id"`
+		Status  string `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(hookflow(t, exitOK, "dispatch", "greet", "--input", "who=ada", "-o", "json")), &run); err != nil || run.Status != workflows.StatusQueued {
+		t.Fatalf("dispatch: %+v, %v", run, err)
+	}
+	if out := hookflow(t, exitOK, "runs", "logs", run.ID, "-f"); !strings.Contains(out, "\nhello ada\n") ||
+		!regexp.MustCompile(`==> run `+run.ID+` of greet: succeeded in \S+\n$`).MatchString(out) {
+		t.Errorf("runs logs -f:\n%s", out)
+	}
+	if out := hookflow(t, exitOK, "runs", "logs", run.ID); !regexp.MustCompile(`(?m)^\S+ greet stdout \| hello ada$`).MatchString(out) {
+		t.Errorf("runs logs:\n%s", out)
+	}
+	if out := hookflow(t, exitOK, "runs", "show", run.ID); !regexp.MustCompile(`(?m)^status:\s+succeeded$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^  greet\s.*\ssuccess\s+0\s`).MatchString(out) || !strings.Contains(out, "\n  greeting = hello ada\n") {
+		t.Errorf("runs show:\n%s", out)
+	}
+	if out := hookflow(t, exitOK, "runs", "list", "--workflow", "greet"); !regexp.MustCompile(`(?m)^` + run.ID + `\s+greet\s+succeeded\s`).MatchString(out) {
+		t.Errorf("runs list:\n%s", out)
+	}
+	if out := hookflow(t, exitOK, "events", "list"); !regexp.MustCompile(`(?m)^` + run.EventID + `\s.*\sdispatch\s+-\s+dispatch\s+1\s+0$`).MatchString(out) {
+		t.Errorf("events list:\n%s", out)
+	}
+	if out := hookflow(t, exitOK, "events", "show", run.EventID); !regexp.MustCompile(`(?m)^  run\s+greet\s+` + run.ID + `$`).MatchString(out) {
+		t.Errorf("events show:\n%s", out)
+	}
+	if out := hookflow(t, exitOK, "runs", "rerun", run.ID); !regexp.MustCompile(`^queued run \S+ of greet \(attempt 2\)\n$`).MatchString(out) {
+		t.Errorf("runs rerun:\n%s", out)
+	}
+	if out := hookflow(t, exitFail, "runs", "cancel", run.ID); out != "hookflow runs cancel: run "+run.ID+" has already finished (HTTP 409)\n" {
+		t.Errorf("runs cancel of a finished run:\n%s", out)
 	}
 }

@@ -3,19 +3,12 @@ package main
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/store/postgres"
 )
-
-// isPostgres reports whether dsn names a PostgreSQL store, which several
-// nodes may share (SPEC §10).
-func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
-}
 
 // cluster is what a node does because it shares its store with others: it
 // wakes its pool when any node queues runs, recovers the runs of dead nodes,

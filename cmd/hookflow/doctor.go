@@ -7,10 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/hookflow/hookflow/config"
 	"github.com/hookflow/hookflow/runner/sandbox"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -21,22 +21,22 @@ import (
 // working as configured.
 func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("doctor", "[--config F] [--workflows DIR] [--data DIR] [--store DSN]", stderr)
-	flags := addServerFlags(fs)
+	flags := config.BindFlags(fs)
 	if _, err := parseArgs(fs, args); err != nil {
 		return usageError(stderr, "doctor", err)
 	}
 	d := &doctor{w: stdout}
-	cfg, err := flags.load()
+	cfg, err := flags.Load()
 	if err != nil {
 		d.fail("config", "%s", err)
 		// Without a configuration, the sandbox is still worth a look.
-		d.sandbox(&Config{Sandbox: workflows.Sandbox{Level: workflows.LevelAuto}})
+		d.sandbox(&config.Config{Sandbox: workflows.Sandbox{Level: workflows.LevelAuto}})
 		return d.code()
 	}
 	if cfg.File != "" {
 		d.ok("config", "%s", cfg.File)
 	} else {
-		d.ok("config", "no %s; defaults and HOOKFLOW_* variables", *flags.config)
+		d.ok("config", "no %s; defaults and HOOKFLOW_* variables", flags.File())
 	}
 	d.workflows(cfg)
 	d.store(ctx, cfg)
@@ -70,12 +70,12 @@ func (d *doctor) code() int {
 }
 
 // workflows loads a workflows folder; a git source is not fetched.
-func (d *doctor) workflows(c *Config) {
+func (d *doctor) workflows(c *config.Config) {
 	if c.Workflows.Git != nil {
 		d.ok("workflows", "git %s (not fetched by doctor)", c.Workflows.Git.URL)
 		return
 	}
-	set, err := c.workflowFiles(newRegistry()).Paths(c.Workflows.Folder)
+	set, err := c.WorkflowFiles(newRegistry()).Paths(c.Workflows.Folder)
 	if err != nil {
 		d.fail("workflows", "%s", err)
 		return
@@ -85,7 +85,7 @@ func (d *doctor) workflows(c *Config) {
 
 // store opens the store and pings it. An SQLite file that does not exist yet
 // is left alone: serve makes it.
-func (d *doctor) store(ctx context.Context, c *Config) {
+func (d *doctor) store(ctx context.Context, c *config.Config) {
 	if path, ok := strings.CutPrefix(c.Store, "sqlite://"); ok {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			d.ok("store", "%s does not exist yet; hookflow serve makes it", c.Store)
@@ -109,7 +109,7 @@ func (d *doctor) store(ctx context.Context, c *Config) {
 
 // sandbox says which levels this machine offers, what the configured default
 // level comes to, and how limits are applied.
-func (d *doctor) sandbox(c *Config) {
+func (d *doctor) sandbox(c *config.Config) {
 	sup := newSandboxHost(c).Support()
 	level := c.Sandbox.Level
 	switch {
@@ -157,32 +157,16 @@ func (d *doctor) sandbox(c *Config) {
 
 // newSandboxHost probes this machine for the server's sandbox, protecting
 // the server's own files from steps.
-func newSandboxHost(c *Config) *sandbox.Host {
-	return sandbox.NewHost(sandbox.Options{Protected: c.serverFiles()})
+func newSandboxHost(c *config.Config) *sandbox.Host {
+	return sandbox.NewHost(sandbox.Options{Protected: c.ServerFiles()})
 }
 
 // newServerSandbox is the sandbox of a serving process, which it first makes
 // undumpable so that process-level steps cannot read its environment (and
 // the secrets in it) through /proc.
-func newServerSandbox(c *Config, log *slog.Logger) *sandbox.Host {
+func newServerSandbox(c *config.Config, log *slog.Logger) *sandbox.Host {
 	if err := sandbox.HardenServer(); err != nil {
 		log.Warn("steps at the process level may read the server's environment", "err", err)
 	}
 	return newSandboxHost(c)
-}
-
-// serverFiles are the files and folders of the server that steps must not
-// reach: the data folder (store, workspaces, git checkout), the
-// configuration, secrets, tokens and keys, and the store's files when they
-// live elsewhere.
-func (c *Config) serverFiles() []string {
-	files := []string{c.DataDir, c.File, c.Secrets.Dir, c.API.TokenFile, c.TLS.Key}
-	if g := c.Workflows.Git; g != nil {
-		files = append(files, g.SSHKey)
-	}
-	if db, ok := strings.CutPrefix(c.Store, "sqlite://"); ok {
-		db = filepath.Clean(db)
-		files = append(files, db, db+"-wal", db+"-shm", db+"-journal")
-	}
-	return files
 }

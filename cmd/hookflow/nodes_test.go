@@ -498,38 +498,3 @@ steps:
 	}
 	t.Logf("%d ticks", len(seen))
 }
-
-// TestNodeNamesDifferPerProcess: without a configured name, nodes on a
-// shared store are named after the host and their process, so that no node
-// takes another's runs for its own.
-func TestNodeNamesDifferPerProcess(t *testing.T) {
-	for _, tc := range []struct {
-		store  string
-		suffix bool
-	}{
-		{"postgres://db.example/hookflow", true},
-		{"postgresql://db.example/hookflow", true},
-		{"sqlite:///var/lib/hookflow/hookflow.db", false},
-	} {
-		t.Run(strings.Split(tc.store, ":")[0], func(t *testing.T) {
-			c := &Config{Store: tc.store}
-			if err := c.finish(); err != nil {
-				t.Fatal(err)
-			}
-			host, _ := os.Hostname()
-			want := host
-			if tc.suffix {
-				want = fmt.Sprintf("%s-%d", host, os.Getpid())
-			}
-			if c.Node != want {
-				t.Fatalf("node %q, want %q", c.Node, want)
-			}
-		})
-	}
-	t.Run("configured", func(t *testing.T) {
-		c := &Config{Store: "postgres://db.example/hookflow", Node: "web-1"}
-		if err := c.finish(); err != nil || c.Node != "web-1" {
-			t.Fatalf("node %q, %v; want web-1", c.Node, err)
-		}
-	})
-}

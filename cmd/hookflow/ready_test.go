@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hookflow/hookflow/config"
 	"github.com/hookflow/hookflow/store/postgres/pgtest"
 )
 
@@ -28,14 +29,14 @@ func TestReadyzFollowsStoreWrites(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		// setup prepares the store and returns what breaks and mends it.
-		setup func(t *testing.T, c *Config) (breakWrites, mendWrites func())
+		setup func(t *testing.T, c *config.Config) (breakWrites, mendWrites func())
 	}{
 		{"sqlite on a full disk", fullDisk},
 		{"postgres refusing writes", refusingPostgres},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var breakWrites, mendWrites func()
-			a := startApp(t, files, func(c *Config) { breakWrites, mendWrites = tt.setup(t, c) })
+			a := startApp(t, files, func(c *config.Config) { breakWrites, mendWrites = tt.setup(t, c) })
 			deliver := func() int {
 				t.Helper()
 				code, _ := post(t, a.url+"/hooks/quick", `{"n": 1}`, http.Header{})
@@ -103,7 +104,7 @@ func readyz(t *testing.T, url string) (int, string) {
 
 // fullDisk puts the data folder on an 8 MiB tmpfs (mounting needs root); it
 // breaks writes by filling the tmpfs, and mends them by freeing it.
-func fullDisk(t *testing.T, c *Config) (breakWrites, mendWrites func()) {
+func fullDisk(t *testing.T, c *config.Config) (breakWrites, mendWrites func()) {
 	t.Helper()
 	data := filepath.Join(t.TempDir(), "data")
 	if err := os.MkdirAll(data, 0o700); err != nil {
@@ -141,7 +142,7 @@ func fullDisk(t *testing.T, c *Config) (breakWrites, mendWrites func()) {
 // refusingPostgres puts the store in a database of its own; it breaks writes
 // with triggers that refuse every new event and every probe, as a database
 // out of space refuses them, and mends them by dropping the triggers.
-func refusingPostgres(t *testing.T, c *Config) (breakWrites, mendWrites func()) {
+func refusingPostgres(t *testing.T, c *config.Config) (breakWrites, mendWrites func()) {
 	t.Helper()
 	dsn := pgtest.Database(t)
 	c.Store = dsn

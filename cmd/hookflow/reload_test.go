@@ -155,26 +155,3 @@ func TestReloadRefusesHostileFiles(t *testing.T) {
 		t.Errorf("run after the failed reloads: %+v", r)
 	}
 }
-
-func TestConfigMaxWorkflowBytes(t *testing.T) {
-	dir := t.TempDir()
-	for _, tc := range []struct {
-		config string
-		want   int64
-	}{
-		{"listen: 127.0.0.1:0\n", 1 << 20},
-		{"limits: {max_workflow_bytes: 64Ki}\n", 64 << 10},
-	} {
-		file := writeFile(t, filepath.Join(dir, "hookflow.yaml"), tc.config)
-		c, err := loadConfig(file, true, func(string) string { return "" })
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.finish(); err != nil {
-			t.Fatal(err)
-		}
-		if got := c.workflowFiles(nil).MaxFileBytes; got != tc.want {
-			t.Errorf("%q: workflow files limited to %d bytes, want %d", tc.config, got, tc.want)
-		}
-	}
-}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/config"
 )
 
 // leakyKey is a secret of several lines, as a private key is, holding the
@@ -212,8 +213,8 @@ func (a *testApp) get(t *testing.T, path string) string {
 func TestSecretsNeverShow(t *testing.T) {
 	secretsDir := t.TempDir()
 	writeFile(t, filepath.Join(secretsDir, "KEY"), leakyKey+"\n")
-	t.Setenv(defaultSecretPrefix+"TOKEN", leakyToken)
-	a := startApp(t, map[string]string{"leak.yaml": leakWorkflow()}, func(c *Config) { c.Secrets.Dir = secretsDir })
+	t.Setenv(config.DefaultSecretPrefix+"TOKEN", leakyToken)
+	a := startApp(t, map[string]string{"leak.yaml": leakWorkflow()}, func(c *config.Config) { c.Secrets.Dir = secretsDir })
 
 	var run api.RunView
 	if code := a.call(t, "POST", "/api/v1/workflows/leak/dispatch", nil, &run); code != http.StatusAccepted {

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/config"
 	"github.com/hookflow/hookflow/intake"
 	"github.com/hookflow/hookflow/runner"
 	"github.com/hookflow/hookflow/store"
@@ -32,11 +33,11 @@ import (
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("serve", "[--config F] [--listen A] [--workflows DIR] [--data DIR] [--store DSN]", stderr)
-	flags := addServerFlags(fs)
+	flags := config.BindFlags(fs)
 	if _, err := parseArgs(fs, args); err != nil {
 		return usageError(stderr, "serve", err)
 	}
-	cfg, err := flags.load()
+	cfg, err := flags.Load()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitUsage
@@ -65,7 +66,7 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 // App is a whole hookflow server: store, workflows, dispatcher, pool, cron and
 // HTTP. Tests start one in-process on 127.0.0.1:0 with a temporary data folder.
 type App struct {
-	Config Config
+	Config config.Config
 	Logger *slog.Logger
 
 	store      store.Store
@@ -108,10 +109,10 @@ func (a *App) Open(ctx context.Context) error {
 	})
 	runMetrics := runner.NewMetrics(a.registry)
 
-	secrets := c.secretLookup(os.LookupEnv)
+	secrets := c.SecretLookup(os.LookupEnv)
 	reg := newRegistry()
 	a.cron = triggers.NewCron(a.fireCron, a.Logger)
-	files := c.workflowFiles(reg)
+	files := c.WorkflowFiles(reg)
 	load := func(context.Context) (*workflows.Set, error) { return files.Paths(c.Workflows.Folder) }
 	if g := c.Workflows.Git; g != nil {
 		a.git = triggers.NewGitSource(*g, filepath.Join(c.DataDir, "workflows-git"), a.Logger)
@@ -347,8 +348,8 @@ func (a *App) prune(ctx context.Context) {
 }
 
 // openStore opens the store the DSN names.
-func openStore(ctx context.Context, c *Config) (store.Store, error) {
-	if isPostgres(c.Store) {
+func openStore(ctx context.Context, c *config.Config) (store.Store, error) {
+	if config.IsPostgres(c.Store) {
 		st, err := postgres.Open(ctx, c.Store, postgres.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("store: %w", err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/config"
 	"github.com/hookflow/hookflow/store/sqlite"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -29,7 +30,7 @@ type testApp struct {
 
 // startApp writes the workflow files and starts a server on them with a
 // temporary data folder. It is stopped when the test ends.
-func startApp(t testing.TB, files map[string]string, mod ...func(*Config)) *testApp {
+func startApp(t testing.TB, files map[string]string, mod ...func(*config.Config)) *testApp {
 	t.Helper()
 	dir := t.TempDir()
 	wfs := filepath.Join(dir, "workflows")
@@ -39,11 +40,11 @@ func startApp(t testing.TB, files map[string]string, mod ...func(*Config)) *test
 	if len(files) == 0 {
 		os.MkdirAll(wfs, 0o755)
 	}
-	cfg := Config{Listen: "127.0.0.1:0", Workflows: Workflows{Folder: wfs}, DataDir: filepath.Join(dir, "data")}
+	cfg := config.Config{Listen: "127.0.0.1:0", Workflows: config.Workflows{Folder: wfs}, DataDir: filepath.Join(dir, "data")}
 	for _, m := range mod {
 		m(&cfg)
 	}
-	if err := cfg.finish(); err != nil {
+	if err := cfg.Finish(); err != nil {
 		t.Fatal(err)
 	}
 	a := &App{Config: cfg}
@@ -311,7 +312,7 @@ steps:
 
 func TestAPIAuth(t *testing.T) {
 	token := "a-long-enough-test-token"
-	a := startApp(t, map[string]string{"greet.yaml": dispatchWorkflow}, func(c *Config) { c.API.Tokens = []string{token} })
+	a := startApp(t, map[string]string{"greet.yaml": dispatchWorkflow}, func(c *config.Config) { c.API.Tokens = []string{token} })
 	for _, tt := range []struct {
 		name, auth string
 		want       int
@@ -387,7 +388,7 @@ func TestMetricsAccess(t *testing.T) {
 		{"public without tokens", true, nil, 200, 200, 0, 200, 403},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			a := startApp(t, map[string]string{"greet.yaml": dispatchWorkflow}, func(c *Config) {
+			a := startApp(t, map[string]string{"greet.yaml": dispatchWorkflow}, func(c *config.Config) {
 				c.API.Tokens = tt.tokens
 				c.Metrics.Public = tt.public
 			})
@@ -561,7 +562,7 @@ func TestGracefulShutdown(t *testing.T) {
 	a := startApp(t, map[string]string{
 		"short.yaml": "on: {dispatch: {}}\nsteps:\n  - run: echo started; sleep 0.3\n",
 		"long.yaml":  "on: {dispatch: {}}\nsteps:\n  - run: echo started; sleep 600\n",
-	}, func(c *Config) { c.ShutdownTimeout = workflows.Duration(time.Second) })
+	}, func(c *config.Config) { c.ShutdownTimeout = workflows.Duration(time.Second) })
 	var short, long api.RunView
 	a.call(t, "POST", "/api/v1/workflows/short/dispatch", nil, &short)
 	a.call(t, "POST", "/api/v1/workflows/long/dispatch", nil, &long)

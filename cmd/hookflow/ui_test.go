@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/config"
 )
 
 // The web UI's end-to-end tests drive a real headless Chromium against a real
@@ -514,7 +515,7 @@ func TestUIBrowser(t *testing.T) {
 
 func TestUILoginWithToken(t *testing.T) {
 	const token = "ui-test-token-0123456789"
-	a := startApp(t, map[string]string{"greet.yaml": dispatchWorkflow}, func(c *Config) { c.API.Tokens = []string{token} })
+	a := startApp(t, map[string]string{"greet.yaml": dispatchWorkflow}, func(c *config.Config) { c.API.Tokens = []string{token} })
 	b := newBrowser(t)
 	tb := b.open(t)
 

@@ -1,8 +1,10 @@
-package main
+// Package config reads hookflow.yaml (SPEC §8): the file, the HOOKFLOW_*
+// environment variables over it and the flags over both, with the defaults
+// filled and the values checked.
+package config
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -120,8 +122,8 @@ type Limits struct {
 	Rate triggers.RateLimit `yaml:"rate"`
 }
 
-// workflowFiles is how the server reads workflow files.
-func (c *Config) workflowFiles(actions workflows.ActionChecker) workflows.Loader {
+// WorkflowFiles is how the server reads workflow files.
+func (c *Config) WorkflowFiles(actions workflows.ActionChecker) workflows.Loader {
 	return workflows.Loader{Actions: actions, MaxFileBytes: int64(c.Limits.MaxWorkflowBytes)}
 }
 
@@ -131,49 +133,14 @@ const (
 	defaultMaxBody       = 1 << 20
 	defaultMaxQueuedRuns = 10000
 	defaultRetention     = 30 * 24 * time.Hour
-	defaultSecretPrefix  = "HOOKFLOW_SECRET_"
+	// DefaultSecretPrefix starts the environment variable of each secret
+	// unless secrets.env_prefix says otherwise.
+	DefaultSecretPrefix = "HOOKFLOW_SECRET_"
 )
 
-// serverFlags are the flags serve and doctor share: where the configuration
-// is, and the settings a flag may override.
-type serverFlags struct {
-	fs                             *flag.FlagSet
-	config, listen, dir, data, dsn *string
-}
-
-func addServerFlags(fs *flag.FlagSet) *serverFlags {
-	return &serverFlags{fs: fs,
-		config: fs.String("config", "hookflow.yaml", "configuration file"),
-		listen: fs.String("listen", "", "address to listen on (default 127.0.0.1:8080)"),
-		dir:    fs.String("workflows", "", "folder of workflow files (default ./workflows)"),
-		data:   fs.String("data", "", "data folder (default ./.hookflow)"),
-		dsn:    fs.String("store", "", "store: sqlite://FILE (default in the data folder) or postgres://… (several nodes)"),
-	}
-}
-
-// load reads the configuration, applies the environment and the flags, and
-// fills the defaults. Call it after the flags are parsed.
-func (f *serverFlags) load() (*Config, error) {
-	explicit := false
-	f.fs.Visit(func(fl *flag.Flag) { explicit = explicit || fl.Name == "config" })
-	cfg, err := loadConfig(*f.config, explicit, os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	for flagValue, field := range map[string]*string{*f.listen: &cfg.Listen, *f.dir: &cfg.Workflows.Folder, *f.data: &cfg.DataDir, *f.dsn: &cfg.Store} {
-		if flagValue != "" {
-			*field = flagValue
-		}
-	}
-	if err := cfg.finish(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
-}
-
-// loadConfig reads file (optional when it is the default and missing), then
-// applies the environment and the defaults.
-func loadConfig(file string, explicit bool, env func(string) string) (*Config, error) {
+// Read reads file, which may be missing unless explicit, then applies the
+// environment that env reads. Flags go on top; then call Finish.
+func Read(file string, explicit bool, env func(string) string) (*Config, error) {
 	c := &Config{}
 	data, err := os.ReadFile(file)
 	switch {
@@ -200,8 +167,9 @@ func loadConfig(file string, explicit bool, env func(string) string) (*Config, e
 	return c, nil
 }
 
-// finish fills defaults and reads the token file; call after flags are applied.
-func (c *Config) finish() error {
+// Finish fills the defaults, checks the values and reads the token file; call
+// it once the flags are applied.
+func (c *Config) Finish() error {
 	if c.Listen == "" {
 		c.Listen = defaultListen
 	}
@@ -223,14 +191,14 @@ func (c *Config) finish() error {
 			host = "node"
 		}
 		c.Node = host
-		if isPostgres(c.Store) {
+		if IsPostgres(c.Store) {
 			// Nodes that share a store need names of their own: a node takes the
 			// runs its name holds, at its start, for runs of its dead self.
 			c.Node = fmt.Sprintf("%s-%d", host, os.Getpid())
 		}
 	}
 	if c.Secrets.EnvPrefix == "" {
-		c.Secrets.EnvPrefix = defaultSecretPrefix
+		c.Secrets.EnvPrefix = DefaultSecretPrefix
 	}
 	l := &c.Limits
 	if l.MaxBody == 0 {
@@ -309,27 +277,24 @@ func (c *Config) finish() error {
 	return nil
 }
 
-// secretLookup returns the function that reads secret values: the environment
-// first, then the secrets folder. Missing secrets are absent from the map.
-func (c *Config) secretLookup(env func(string) (string, bool)) func(names []string) map[string]string {
-	return func(names []string) map[string]string {
-		out := make(map[string]string, len(names))
-		for _, n := range names {
-			if v, ok := env(c.Secrets.EnvPrefix + n); ok {
-				out[n] = v
-				continue
-			}
-			if c.Secrets.Dir != "" && validSecretName(n) {
-				if b, err := os.ReadFile(filepath.Join(c.Secrets.Dir, n)); err == nil {
-					out[n] = strings.TrimRight(string(b), "\r\n")
-				}
-			}
-		}
-		return out
-	}
+// IsPostgres reports whether dsn names a PostgreSQL store, which several
+// nodes may share (SPEC §10).
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
-// validSecretName keeps secret names from reaching outside the secrets folder.
-func validSecretName(n string) bool {
-	return n != "" && !strings.ContainsAny(n, `/\`) && n != "." && n != ".."
+// ServerFiles are the files and folders of the server that steps must not
+// reach: the data folder (store, workspaces, git checkout), the
+// configuration, secrets, tokens and keys, and the store's files when they
+// live elsewhere.
+func (c *Config) ServerFiles() []string {
+	files := []string{c.DataDir, c.File, c.Secrets.Dir, c.API.TokenFile, c.TLS.Key}
+	if g := c.Workflows.Git; g != nil {
+		files = append(files, g.SSHKey)
+	}
+	if db, ok := strings.CutPrefix(c.Store, "sqlite://"); ok {
+		db = filepath.Clean(db)
+		files = append(files, db, db+"-wal", db+"-shm", db+"-journal")
+	}
+	return files
 }

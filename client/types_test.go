@@ -1,0 +1,52 @@
+package client_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/client"
+	"github.com/hookflow/hookflow/runner"
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// TestTypesKnowEveryField decodes the server's view of a run, with every
+// field set, into the client's, refusing fields it does not know: a field the
+// API's view gains must be added to the client's too, or the CLI would never
+// show it.
+func TestTypesKnowEveryField(t *testing.T) {
+	t0 := time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
+	code := 2
+	steps, err := json.Marshal([]runner.StepResult{{Index: 1, ID: "build", Name: "Build", Outcome: workflows.OutcomeFailure,
+		ExitCode: &code, Outputs: map[string]any{"k": "v"}, Attempts: 2, Error: "exit status 2", Sandbox: "isolated",
+		StartedAt: t0, FinishedAt: t0.Add(time.Second)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := &store.Run{ID: "r", Seq: 1, Workflow: "w", Revision: "rev", EventID: "e", Item: json.RawMessage(`{"n":1}`), Attempt: 2,
+		RerunOf: "r0", Group: "g", CancelInProgress: true, PendingLatest: true, CooldownKey: "c", CooldownPeriod: time.Minute,
+		OnInterrupt: "requeue", Status: workflows.StatusRunning, Reason: "why", QueuedAt: t0, StartedAt: t0, FinishedAt: t0,
+		Node: "n", LeaseUntil: t0, CancelRequested: true, Sandbox: "process", Steps: steps}
+	for name, tc := range map[string]struct {
+		server any
+		client any
+	}{
+		"run":           {api.ViewRun(run), &client.Run{}},
+		"run unstarted": {api.ViewRun(&store.Run{ID: "r", Status: workflows.StatusQueued, QueuedAt: t0}), &client.Run{}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b, err := json.Marshal(tc.server)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(tc.client); err != nil {
+				t.Errorf("%s: %v", b, err)
+			}
+		})
+	}
+}

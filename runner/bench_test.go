@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookflow/hookflow/actions/actiontest"
 	"github.com/hookflow/hookflow/store/sqlite"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -34,7 +35,7 @@ func benchQueue(b *testing.B, maxBatch int, src string) *queue {
 		b.Fatal(err)
 	}
 	q := &queue{store: st, set: set}
-	x := &Executor{WorkspaceRoot: b.TempDir(), Path: os.Getenv("PATH")}
+	x := &Executor{Actions: actiontest.Registry(b), WorkspaceRoot: b.TempDir(), Path: os.Getenv("PATH")}
 	q.pool = NewPool(PoolConfig{Store: st, Executor: x, Workflows: func() *workflows.Set { return set }, Node: "bench", MaxParallel: 4})
 	q.dispatcher = NewDispatcher(DispatcherConfig{Store: st, MaxBatch: maxBatch, Notify: q.pool.Wake})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hookflow/hookflow/internal/mask"
 	"github.com/hookflow/hookflow/workflows"
@@ -65,6 +66,9 @@ type Step struct {
 	// processes must start them through it when it is set. When it is nil the
 	// action starts them itself, each in a process group of its own.
 	Sandbox Sandbox
+	// KillGrace is how long the processes of a step that ctx stops get
+	// between SIGTERM and SIGKILL; 0 means the action's own default.
+	KillGrace time.Duration
 }
 
 // Sandbox starts a step's processes confined: in a namespace sandbox or as a
@@ -153,7 +157,8 @@ type stopCause struct{ cause, err error }
 func (e *stopCause) Error() string   { return e.cause.Error() }
 func (e *stopCause) Unwrap() []error { return []error{e.cause, e.err} }
 
-// Kind is a named action type a step can select with `uses:`.
+// Kind is a named action type a step can select with `uses:`, or, for the
+// kind named workflows.RunAction, the one every `run:` step uses.
 type Kind struct {
 	// Name is what `uses:` says, e.g. "http".
 	Name string
@@ -168,7 +173,8 @@ type Kind struct {
 	New func(with map[string]any) (Action, error)
 }
 
-// Registry holds the kinds steps may use. It is filled once at start-up and only
+// Registry holds the kinds steps may use: those `uses:` names and the one of
+// `run:` steps (workflows.RunAction). It is filled once at start-up and only
 // read after that, so reads need no lock.
 type Registry struct {
 	kinds map[string]Kind
@@ -206,19 +212,22 @@ func (r *Registry) Lookup(name string) (Kind, bool) {
 	return k, ok
 }
 
-// Names lists the registered kinds, for error messages and the schema.
+// Names lists the kinds `uses:` may name, for error messages and the schema:
+// every registered kind but the one of `run:` steps.
 func (r *Registry) Names() []string {
 	names := make([]string, 0, len(r.kinds))
 	for n := range r.kinds {
-		names = append(names, n)
+		if n != workflows.RunAction {
+			names = append(names, n)
+		}
 	}
 	slices.Sort(names)
 	return names
 }
 
-// CheckAction validates a `uses:` step at load time (workflows.ActionChecker):
-// the kind must exist, every key must be one of its settings, and a `with:` that
-// holds no expressions (rendered != nil) must build.
+// CheckAction validates a step's action at load time (workflows.ActionChecker):
+// the kind must exist, every key must be one of its settings, and settings
+// that hold no expressions (rendered != nil) must build.
 func (r *Registry) CheckAction(kind string, keys []string, rendered map[string]any) error {
 	k, ok := r.kinds[kind]
 	if !ok {

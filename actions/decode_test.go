@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookflow/hookflow/workflows"
 )
 
 func TestDecode(t *testing.T) {
@@ -53,6 +55,36 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("unknown key: %v", err)
 	}
 	if err := r.CheckAction("nope", nil, nil); err == nil || !strings.Contains(err.Error(), "use one of demo") {
+		t.Errorf("unknown kind: %v", err)
+	}
+}
+
+// TestRegistryRunKind checks that the kind of run: steps is registered like
+// any other, once, but is not offered to uses:.
+func TestRegistryRunKind(t *testing.T) {
+	newKind := func(name string) Kind {
+		return Kind{Name: name, Params: &struct {
+			Script string `json:"script"`
+		}{}, New: func(with map[string]any) (Action, error) { return nil, nil }}
+	}
+	run, demo := newKind(workflows.RunAction), newKind("demo")
+	if _, err := NewRegistry(run, demo, run); err == nil || !strings.Contains(err.Error(), `"run" registered twice`) {
+		t.Errorf("the run kind twice: %v", err)
+	}
+	r, err := NewRegistry(run, demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, ok := r.Lookup(workflows.RunAction); !ok || k.Name != workflows.RunAction {
+		t.Errorf("Lookup(run) = %v, %v", k.Name, ok)
+	}
+	if got := r.Names(); !slices.Equal(got, []string{"demo"}) {
+		t.Errorf("Names = %v, want [demo]", got)
+	}
+	if err := r.CheckAction(workflows.RunAction, []string{"script"}, map[string]any{"script": "true"}); err != nil {
+		t.Errorf("CheckAction(run): %v", err)
+	}
+	if err := r.CheckAction("nope", nil, nil); err == nil || !strings.HasSuffix(err.Error(), "use one of demo") {
 		t.Errorf("unknown kind: %v", err)
 	}
 }

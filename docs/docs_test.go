@@ -18,6 +18,7 @@ import (
 	applyaction "github.com/hookflow/hookflow/actions/apply"
 	gitaction "github.com/hookflow/hookflow/actions/git"
 	httpaction "github.com/hookflow/hookflow/actions/http"
+	"github.com/hookflow/hookflow/actions/shell"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -35,7 +36,7 @@ type block struct {
 // (cmd/hookflow newRegistry).
 func registry(t *testing.T) *actions.Registry {
 	t.Helper()
-	r, err := actions.NewRegistry(httpaction.Kind(), gitaction.Kind(), applyaction.Kind())
+	r, err := actions.NewRegistry(shell.Kind(), httpaction.Kind(), gitaction.Kind(), applyaction.Kind())
 	if err != nil {
 		t.Fatal(err)
 	}

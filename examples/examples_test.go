@@ -21,6 +21,7 @@ import (
 	applyaction "github.com/hookflow/hookflow/actions/apply"
 	gitaction "github.com/hookflow/hookflow/actions/git"
 	httpaction "github.com/hookflow/hookflow/actions/http"
+	"github.com/hookflow/hookflow/actions/shell"
 	"github.com/hookflow/hookflow/triggers/providers"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -41,7 +42,7 @@ var knownSets = []string{
 // registry is what cmd/hookflow's newRegistry builds: the actions the binary ships.
 func registry(t *testing.T) *actions.Registry {
 	t.Helper()
-	r, err := actions.NewRegistry(httpaction.Kind(), gitaction.Kind(), applyaction.Kind())
+	r, err := actions.NewRegistry(shell.Kind(), httpaction.Kind(), gitaction.Kind(), applyaction.Kind())
 	if err != nil {
 		t.Fatal(err)
 	}

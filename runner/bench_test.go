@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookflow/hookflow/actions/actiontest"
+	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/store/sqlite"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -33,8 +36,8 @@ func benchQueue(b *testing.B, maxBatch int, src string) *queue {
 	if err != nil {
 		b.Fatal(err)
 	}
-	q := &queue{store: st, set: set}
-	x := &Executor{WorkspaceRoot: b.TempDir(), Path: os.Getenv("PATH")}
+	q := &queue{store: &readCounter{Store: st}, set: set}
+	x := &Executor{Actions: actiontest.Registry(b), WorkspaceRoot: b.TempDir(), Path: os.Getenv("PATH")}
 	q.pool = NewPool(PoolConfig{Store: st, Executor: x, Workflows: func() *workflows.Set { return set }, Node: "bench", MaxParallel: 4})
 	q.dispatcher = NewDispatcher(DispatcherConfig{Store: st, MaxBatch: maxBatch, Notify: q.pool.Wake})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -161,5 +164,81 @@ func BenchmarkQueuedRunsMemory(b *testing.B) {
 		b.ReportMetric(float64(depth), "queued")
 		b.ReportMetric(float64(after.HeapInuse)/(1<<20), "heap-MiB")
 		b.ReportMetric((float64(after.HeapInuse)-float64(before.HeapInuse))/(1<<20), "heap-growth-MiB")
+	}
+}
+
+// benchEvent is a webhook event the size of a GitHub push of ten commits,
+// with its headers and raw body.
+func benchEvent() *workflows.Event {
+	commits := make([]any, 10)
+	for i := range commits {
+		commits[i] = map[string]any{
+			"id":        fmt.Sprintf("%040x", i+1),
+			"message":   "Keep the basket when the session is renewed\n\nThe cart lost its items on renewal.",
+			"timestamp": "2024-09-12T09:41:17+02:00",
+			"author":    map[string]any{"name": "Priya Natarajan", "email": "priya@example.com", "username": "priya-n"},
+			"added":     []any{"src/cart/session.go"},
+			"modified":  []any{"src/cart/cart.go", "src/cart/cart_test.go", "docs/cart.md"},
+			"removed":   []any{},
+		}
+	}
+	body := map[string]any{
+		"ref": "refs/heads/main", "before": fmt.Sprintf("%040x", 0), "after": fmt.Sprintf("%040x", 10),
+		"repository": map[string]any{"full_name": "acme/shop", "id": 123456789.0, "private": false,
+			"clone_url": "https://github.com/acme/shop.git", "default_branch": "main"},
+		"pusher":  map[string]any{"name": "priya-n", "email": "priya@example.com"},
+		"sender":  map[string]any{"login": "priya-n", "id": 42.0},
+		"commits": commits, "head_commit": commits[9],
+	}
+	raw, _ := json.Marshal(body)
+	return &workflows.Event{
+		Trigger: workflows.TriggerWebhook, Provider: "github", Path: "github", Method: "POST", Name: "push",
+		Type: "push", Delivery: "72d3162e-cc78-11e3-81ab-4c9367dc0958", ReceivedAt: time.Now().UTC(),
+		Headers: map[string]string{"Accept": "*/*", "Content-Type": "application/json",
+			"User-Agent": "GitHub-Hookshot/044aadd", "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+			"X-GitHub-Event": "push", "X-GitHub-Hook-ID": "292430182", "X-Hub-Signature-256": "[redacted]"},
+		Body: body, Raw: string(raw), Repo: "acme/shop", Ref: "refs/heads/main", Branch: "main",
+		Commit: fmt.Sprintf("%040x", 10), Before: fmt.Sprintf("%040x", 0), CloneURL: "https://github.com/acme/shop.git",
+		Sender: "priya-n", Changed: []string{"src/cart/session.go", "src/cart/cart.go", "docs/cart.md"},
+	}
+}
+
+// BenchmarkJob measures what it costs to give a claimed run its event and
+// for_each item: "store" reads the event back from the store and decodes it
+// with the item, as a run dispatched elsewhere is; "handoff" makes them at
+// dispatch as the store would give them (NormaliseEvent, NormaliseItem) and
+// passes them to the pool typed, both sides counted.
+func BenchmarkJob(b *testing.B) {
+	for _, path := range []string{"store", "handoff"} {
+		b.Run(path, func(b *testing.B) {
+			q := benchQueue(b, 0, "name: bench\non: {dispatch: {}}\nfor_each: ${{ event.body.commits }}\nsteps: [{run: 'true'}]\n")
+			w, _ := q.set.Lookup("bench")
+			ev := benchEvent()
+			v := w.Decide(workflows.NewScope(ev))
+			rc, err := q.dispatcher.Dispatch(context.Background(), ev, []workflows.Verdict{v}, "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			run, err := q.store.GetRun(context.Background(), rc.Runs[0].ID)
+			if err != nil {
+				b.Fatal(err)
+			}
+			data, _ := json.Marshal(ev)
+			if path == "handoff" {
+				h := NewHandoff(HandoffConfig{})
+				q.dispatcher.c.Handoff, q.pool.c.Handoff = h, h
+			}
+			for b.Loop() {
+				if path == "handoff" {
+					q.dispatcher.handOver(ev, data, []*store.Run{run}, v.Items[:1])
+				}
+				if _, err := q.pool.job(context.Background(), run); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if path == "handoff" && q.store.events.Load() != 0 {
+				b.Fatalf("the event was read from the store %d times", q.store.events.Load())
+			}
+		})
 	}
 }

@@ -49,6 +49,9 @@ type DispatcherConfig struct {
 	Now             func() time.Time
 	// Health, when set, is told whether each commit reached the store.
 	Health *WriteHealth
+	// Handoff, when set, is given the event and item of every run queued,
+	// typed, for the Pool of this process (the same Handoff as its).
+	Handoff *Handoff
 }
 
 type dispatchRequest struct {
@@ -154,7 +157,8 @@ func (d *Dispatcher) commit(ctx context.Context, batch []*dispatchRequest) {
 // for_each item), and returns the receipt once that is durable. dedupKey, when
 // not empty, makes a repeat within the dedup window a duplicate. The error is a
 // *workflows.Error: EOverloaded when the queue is full, EUnavailable when the
-// store cannot take it.
+// store cannot take it. The runs may read ev and the verdicts' items as they
+// are (Handoff): the caller must not change them afterwards.
 func (d *Dispatcher) Dispatch(ctx context.Context, ev *workflows.Event, verdicts []workflows.Verdict, dedupKey string) (*workflows.Receipt, error) {
 	if ev.ID == "" {
 		ev.ID = ulid.Make().String()
@@ -167,6 +171,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, ev *workflows.Event, verdicts
 	stored := &store.Event{ID: ev.ID, Trigger: ev.Trigger, Provider: ev.Provider, Path: ev.Path, Type: ev.Type,
 		Delivery: ev.Delivery, DedupKey: dedupKey, ReceivedAt: ev.ReceivedAt, Data: data}
 	item := &store.Dispatch{Event: stored, DedupWindow: d.c.DedupWindow}
+	var items []any // the for_each item of each of item.Runs
 	for _, v := range verdicts {
 		verdict := store.Verdict{Workflow: v.Workflow.Name, Reason: v.Reason}
 		if v.Run {
@@ -174,27 +179,68 @@ func (d *Dispatcher) Dispatch(ctx context.Context, ev *workflows.Event, verdicts
 			if err != nil {
 				verdict.Reason = err.Error()
 			}
-			for _, r := range runs {
+			for i, r := range runs {
 				verdict.Runs = append(verdict.Runs, r.ID)
+				items = append(items, nil)
+				if v.Items != nil {
+					items[len(items)-1] = v.Items[i]
+				}
 			}
 			item.Runs = append(item.Runs, runs...)
 		}
 		stored.Verdicts = append(stored.Verdicts, verdict)
 	}
 
+	// Hand the runs over before the commit, which lets the pool claim them;
+	// forget those the commit does not queue.
+	handed := d.handOver(ev, data, item.Runs, items)
 	req := &dispatchRequest{d: item, done: make(chan struct{})}
 	select {
 	case d.requests <- req:
 	case <-ctx.Done():
+		d.c.Handoff.drop(handed...)
 		return nil, workflows.Errorf(workflows.EUnavailable, "dispatch: %v", ctx.Err())
 	}
 	// Once handed over, wait for the answer even if ctx ends: the event may be
 	// committed, and the receipt must say so.
 	<-req.done
+	if req.err != nil || item.Duplicate != nil {
+		d.c.Handoff.drop(handed...)
+	} else {
+		for _, r := range item.Runs {
+			if r.Status != workflows.StatusQueued {
+				d.c.Handoff.drop(r.ID)
+			}
+		}
+	}
 	if req.err != nil {
 		return nil, dispatchError(req.err)
 	}
 	return receipt(item), nil
+}
+
+// handOver puts the event and the items of runs into the Handoff as the pool
+// would decode them from the store (data is ev's JSON, and each run's Item
+// its item's), and returns the ids of the runs put. A value that would not
+// decode is left to the store, which fails the run alike.
+func (d *Dispatcher) handOver(ev *workflows.Event, data []byte, runs []*store.Run, items []any) []string {
+	if d.c.Handoff == nil || len(runs) == 0 {
+		return nil
+	}
+	typed, err := normaliseEvent(ev, data)
+	if err != nil {
+		return nil
+	}
+	ids := make([]string, 0, len(runs))
+	for i, r := range runs {
+		item, err := normaliseItem(items[i], r.Item)
+		if err != nil {
+			continue
+		}
+		d.c.Handoff.put(r.ID, typed, item)
+		ids = append(ids, r.ID)
+	}
+	return ids
 }
 
 func dispatchError(err error) error {

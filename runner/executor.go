@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/actions"
-	"github.com/hookflow/hookflow/actions/shell"
 	"github.com/hookflow/hookflow/internal/mask"
 	"github.com/hookflow/hookflow/runner/sandbox"
 	"github.com/hookflow/hookflow/workflows"
@@ -94,7 +93,7 @@ type Executor struct {
 	// MaxLogBytes caps each run's log; 0 means DefaultMaxLogBytes.
 	MaxLogBytes int
 	// KillGrace is how long a cancelled step's processes get between SIGTERM
-	// and SIGKILL; 0 means the shell action's default.
+	// and SIGKILL; 0 means the action's default.
 	KillGrace time.Duration
 	// CleanupTimeout bounds steps that run after a cancellation or timeout
 	// (if: always() or cancelled()); 0 means one minute.
@@ -329,29 +328,16 @@ func renderEnv(env workflows.Env, scope *workflows.Scope) (map[string]string, er
 	return out, nil
 }
 
-// buildAction makes the step's action from its rendered settings.
-func (x *Executor) buildAction(step *workflows.Step, w *workflows.Workflow, scope *workflows.Scope) (actions.Action, error) {
-	if step.Run != "" {
-		sh := step.Shell
-		if sh == "" {
-			sh = w.Defaults.Shell
-		}
-		a, err := shell.New(shell.Params{Script: step.Run, Shell: sh})
-		if err != nil {
-			return nil, err
-		}
-		if x.KillGrace > 0 {
-			a.KillGrace = x.KillGrace
-		}
-		return a, nil
-	}
-	kind, ok := x.Actions.Lookup(step.Uses)
+// buildAction makes the step's action, of the kind the workflow's loader
+// chose, from its rendered settings.
+func (x *Executor) buildAction(step *workflows.Step, scope *workflows.Scope) (actions.Action, error) {
+	kind, ok := x.Actions.Lookup(step.Action)
 	if !ok {
-		return nil, fmt.Errorf("unknown action %q", step.Uses)
+		return nil, fmt.Errorf("unknown action %q", step.Action)
 	}
 	with := map[string]any{}
-	if step.With != nil {
-		v, err := step.With.Render(scope)
+	if step.Params != nil {
+		v, err := step.Params.Render(scope)
 		if err != nil {
 			return nil, fmt.Errorf("with: %w", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/actions/actiontest"
 	httpaction "github.com/hookflow/hookflow/actions/http"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -65,17 +67,12 @@ func (r *recorder) text(stream string) string {
 
 func newExecutor(t *testing.T) *Executor {
 	t.Helper()
-	reg, err := actions.NewRegistry(httpaction.Kind())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Executor{Actions: reg, WorkspaceRoot: t.TempDir(), Path: os.Getenv("PATH"), KillGrace: 200 * time.Millisecond, CleanupTimeout: 30 * time.Second}
+	return &Executor{Actions: actiontest.Registry(t, httpaction.Kind()), WorkspaceRoot: t.TempDir(), Path: os.Getenv("PATH"), KillGrace: 200 * time.Millisecond, CleanupTimeout: 30 * time.Second}
 }
 
 func parse(t *testing.T, src string) *workflows.Workflow {
 	t.Helper()
-	reg, _ := actions.NewRegistry(httpaction.Kind())
-	w, err := workflows.Parse("test.yaml", []byte(src), reg)
+	w, err := workflows.Parse("test.yaml", []byte(src), actiontest.Registry(t, httpaction.Kind()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,6 +339,78 @@ func TestCancel(t *testing.T) {
 	}
 	if log := rec.text(System); !strings.Contains(log, "step a stopped: cancelled by test") {
 		t.Errorf("the log does not say who stopped the step:\n%s", log)
+	}
+}
+
+// scriptRecorder is a stand-in for the kind of run: steps that records what
+// it was built with and given.
+type scriptRecorder struct {
+	mu    sync.Mutex
+	with  []map[string]any
+	steps []*actions.Step
+}
+
+func (r *scriptRecorder) kind() actions.Kind {
+	return actions.Kind{Name: workflows.RunAction, Params: &struct {
+		Script string `json:"script"`
+		Shell  string `json:"shell"`
+	}{}, New: func(with map[string]any) (actions.Action, error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.with = append(r.with, with)
+		return r, nil
+	}}
+}
+
+func (r *scriptRecorder) Run(_ context.Context, s *actions.Step) (actions.Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.steps = append(r.steps, s)
+	return actions.Result{Outputs: map[string]any{"ran": "yes"}}, nil
+}
+
+// TestRunStepsUseTheRegisteredKind checks that the runner builds a run:
+// step's action from the registry, like any other, with the settings the
+// loader gave it, and still confines it and hands it the kill grace.
+func TestRunStepsUseTheRegisteredKind(t *testing.T) {
+	rec := &scriptRecorder{}
+	reg, err := actions.NewRegistry(rec.kind())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := newExecutor(t)
+	x.Actions = reg
+	w, err := workflows.Parse("run.yaml", []byte(`
+on: {dispatch: {}}
+defaults: {shell: sh}
+steps:
+  - {id: one, run: 'exit 3'}
+  - {id: two, run: 'print(2)', shell: python3}
+`), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []map[string]any{{"script": "exit 3", "shell": "sh"}, {"script": "print(2)", "shell": "python3"}}
+	if !reflect.DeepEqual(rec.with, want) {
+		t.Errorf("loading built the run kind with %v, want %v", rec.with, want)
+	}
+	rec.with = nil
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res := x.Execute(ctx, &Job{ID: "kind", Workflow: w, Event: &workflows.Event{}, Attempt: 1}, &recorder{})
+	if res.Status != workflows.StatusSucceeded {
+		t.Fatalf("status %s: %s", res.Status, res.Reason)
+	}
+	if !reflect.DeepEqual(rec.with, want) {
+		t.Errorf("the run kind was built with %v, want %v", rec.with, want)
+	}
+	for i, s := range rec.steps {
+		if s.Sandbox == nil || s.KillGrace != x.KillGrace {
+			t.Errorf("step %d: Sandbox %v, KillGrace %s; want a sandbox and %s", i, s.Sandbox, s.KillGrace, x.KillGrace)
+		}
+	}
+	if res.Steps[0].Outputs["ran"] != "yes" || res.Steps[0].Sandbox == "" {
+		t.Errorf("step one: outputs %v, sandbox %q", res.Steps[0].Outputs, res.Steps[0].Sandbox)
 	}
 }
 

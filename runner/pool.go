@@ -49,6 +49,10 @@ type PoolConfig struct {
 	ShutdownGrace time.Duration
 	// BaseURL is the server's public URL, for run.url.
 	BaseURL string
+	// Handoff, when set, holds the events and items of the runs the
+	// Dispatcher of this process queued (the same Handoff as its), typed: a
+	// run found there is not read back from the store.
+	Handoff *Handoff
 	Logger  *slog.Logger
 	Now     func() time.Time
 }
@@ -218,6 +222,7 @@ func (p *Pool) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		case <-p.wake:
 		case <-ticker.C:
+			p.c.Handoff.expire()
 		}
 	}
 
@@ -361,6 +366,7 @@ func (p *Pool) killLeftovers(ctx context.Context, expired time.Time) {
 
 // execute runs one claimed run and records its result.
 func (p *Pool) execute(ctx context.Context, run *store.Run) {
+	defer p.c.Handoff.drop(run.ID) // in case it ends before its job is made
 	if run.CancelRequested {
 		p.finish(run, Result{Status: workflows.StatusCancelled, Reason: "cancelled", StartedAt: p.c.Now(), FinishedAt: p.c.Now()})
 		return
@@ -385,28 +391,41 @@ func (p *Pool) execute(ctx context.Context, run *store.Run) {
 	p.finish(run, res)
 }
 
-// job loads what a run needs from the store and the active workflow set.
+// job makes what a run needs from the active workflow set and its event and
+// item: those the Handoff holds for it, else those the store keeps.
 func (p *Pool) job(ctx context.Context, run *store.Run) (*Job, error) {
 	w, ok := p.c.Workflows().Lookup(run.Workflow)
 	if !ok {
 		return nil, fmt.Errorf("workflow %s is no longer loaded", run.Workflow)
 	}
-	stored, err := p.c.Store.GetEvent(ctx, run.EventID)
-	if err != nil {
-		return nil, fmt.Errorf("event %s: %w", run.EventID, err)
-	}
-	ev := &workflows.Event{}
-	if err := json.Unmarshal(stored.Data, ev); err != nil {
-		return nil, fmt.Errorf("event %s: %w", run.EventID, err)
-	}
-	var item any
-	if len(run.Item) > 0 {
-		if err := json.Unmarshal(run.Item, &item); err != nil {
-			return nil, fmt.Errorf("item: %w", err)
+	ev, item, handed := p.c.Handoff.take(run.ID, run.EventID)
+	if !handed {
+		var err error
+		if ev, item, err = p.load(ctx, run); err != nil {
+			return nil, err
 		}
 	}
 	return &Job{ID: run.ID, Workflow: w, Event: ev, Item: item, Inputs: ev.Inputs,
 		Secrets: p.c.Secrets(w.Secrets), Attempt: run.Attempt, URL: p.c.BaseURL + "/ui/runs/" + run.ID}, nil
+}
+
+// load reads a run's event from the store and decodes it, with its item.
+func (p *Pool) load(ctx context.Context, run *store.Run) (*workflows.Event, any, error) {
+	stored, err := p.c.Store.GetEvent(ctx, run.EventID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("event %s: %w", run.EventID, err)
+	}
+	ev, err := decodeEvent(stored.Data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("event %s: %w", run.EventID, err)
+	}
+	var item any
+	if len(run.Item) > 0 {
+		if item, err = decodeItem(run.Item); err != nil {
+			return nil, nil, fmt.Errorf("item: %w", err)
+		}
+	}
+	return ev, item, nil
 }
 
 // finish records a run's result; a failure to record is logged, and the run is

@@ -14,12 +14,14 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// queue is a real SQLite store with a dispatcher and a pool on one workflow set.
+// queue is a real SQLite store with a dispatcher and a pool on one workflow
+// set, which share a Handoff as in a server.
 type queue struct {
-	store      store.Store
+	store      *readCounter
 	set        *workflows.Set
 	dispatcher *Dispatcher
 	pool       *Pool
+	handoff    *Handoff
 	stop       func()
 }
 
@@ -39,13 +41,14 @@ func newQueue(t *testing.T, parallel, maxQueued int, files map[string]string) *q
 		t.Fatal(err)
 	}
 	x := newExecutor(t)
-	q := &queue{store: st, set: set}
+	q := &queue{store: &readCounter{Store: st}, set: set, handoff: NewHandoff(HandoffConfig{})}
 	// The lease is long, so that its heartbeat (every third of it) cannot be
 	// what tells a run of its cancel within a test.
-	q.pool = NewPool(PoolConfig{Store: st, Executor: x, Workflows: func() *workflows.Set { return set },
-		Node: "test", MaxParallel: parallel, Lease: 10 * time.Minute, Poll: 50 * time.Millisecond, ShutdownGrace: 5 * time.Second})
-	q.dispatcher = NewDispatcher(DispatcherConfig{Store: st, MaxQueued: maxQueued, Notify: q.pool.Wake,
-		CancelRequested: q.pool.CancelRequested})
+	q.pool = NewPool(PoolConfig{Store: q.store, Executor: x, Workflows: func() *workflows.Set { return set },
+		Node: "test", MaxParallel: parallel, Lease: 10 * time.Minute, Poll: 50 * time.Millisecond, ShutdownGrace: 5 * time.Second,
+		Handoff: q.handoff})
+	q.dispatcher = NewDispatcher(DispatcherConfig{Store: q.store, MaxQueued: maxQueued, Notify: q.pool.Wake,
+		CancelRequested: q.pool.CancelRequested, Handoff: q.handoff})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{}, 2)
 	go func() { q.dispatcher.Run(ctx); done <- struct{}{} }()

@@ -30,7 +30,7 @@ func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, 
 		fail(fmt.Errorf("env: %w", err))
 		return nil
 	}
-	action, err := x.buildAction(step, w, scope)
+	action, err := x.buildAction(step, scope)
 	if err != nil {
 		fail(err)
 		return nil
@@ -59,6 +59,7 @@ func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, 
 		Mask:       log.mask,
 		Env:        x.processEnv(job, scope.Env, env, ws, outputFile),
 		Render:     func(text string) (string, error) { return renderText(scope, text) },
+		KillGrace:  x.KillGrace,
 	}
 
 	if step.Run != "" {

@@ -3,6 +3,12 @@
 // Store is the contract; sqlite (the embedded default) and postgres (for several
 // nodes) implement it, and storetest holds the suite every implementation must
 // pass. All times are UTC and stored with at least millisecond precision.
+//
+// The rules both backends keep live here once: Batch applies Dispatch's
+// (validation, dedup, the queue limit, cooldowns, group policies) through a
+// backend's BatchTx, Reads answers the reads and list filters through its
+// Querier, and rows.go maps the columns both schemas share. The backends hold
+// only their SQL and driver code.
 package store
 
 import (
@@ -216,12 +222,6 @@ type CancelNotifier interface {
 	// nobody). The same id may come more than once. The caller must keep
 	// receiving until the channel is closed.
 	CancelRequests(ctx context.Context, logger *slog.Logger) <-chan string
-}
-
-// CancelInProgressReason is the reason recorded on a running run whose cancel
-// was requested by newer, a run of its group with cancel_in_progress.
-func CancelInProgressReason(newer string) string {
-	return "cancelled by a newer run " + newer + " (cancel_in_progress)"
 }
 
 // IsNotFound reports whether err means "no such thing".

@@ -42,6 +42,9 @@ type fixture struct {
 type noActions struct{}
 
 func (noActions) CheckAction(kind string, _ []string, _ map[string]any) error {
+	if kind == workflows.RunAction {
+		return nil
+	}
 	return fmt.Errorf("no action %q in the web tests", kind)
 }
 

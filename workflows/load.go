@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -197,7 +198,7 @@ func validate(d *decoder, w *Workflow, root *yaml.Node, actions ActionChecker, d
 			continue // failed to decode; already reported
 		}
 		s.Index = i
-		validateStep(d, s, ids, at, actions)
+		validateStep(d, s, w.Defaults.Shell, ids, at, actions)
 	}
 	w.Secrets = collectSecrets(w)
 }
@@ -293,7 +294,7 @@ func validateSandbox(s *Sandbox, at func(Pos, string, ...any)) {
 	}
 }
 
-func validateStep(d *decoder, s *Step, ids map[string]bool, at func(Pos, string, ...any), actions ActionChecker) {
+func validateStep(d *decoder, s *Step, defaultShell string, ids map[string]bool, at func(Pos, string, ...any), actions ActionChecker) {
 	if s.ID != "" {
 		if !stepIDPattern.MatchString(s.ID) {
 			at(s.Pos, "step id %s: start with a letter or _, then letters, digits, _ and -", quoteText(s.ID))
@@ -309,6 +310,9 @@ func validateStep(d *decoder, s *Step, ids map[string]bool, at func(Pos, string,
 		return
 	case s.Run == "" && s.Uses == "":
 		at(s.Pos, "a step needs run: (a script) or uses: (an action such as http)")
+	case s.Uses == RunAction:
+		// Its with: would be rendered into the script.
+		at(s.Pos, "uses: %s: write the script under run: and pass values to it through env:", RunAction)
 	case s.Run != "":
 		if i := strings.Index(s.Run, "${{"); i >= 0 {
 			at(d.scriptPos(s.runNode, s.Run[:i]), "${{ }} inside run: would splice data into the script; pass the value through env: (e.g. env: {REF: \"${{ event.ref }}\"}) and use \"$REF\" in the script")
@@ -324,8 +328,18 @@ func validateStep(d *decoder, s *Step, ids map[string]bool, at func(Pos, string,
 			at(s.Pos, "shell: %s", err)
 		}
 	}
-	if s.Uses != "" && actions != nil {
-		checkUses(d, s, actions)
+	switch {
+	case s.Run != "":
+		sh := cmp.Or(s.Shell, defaultShell)
+		s.Action, s.Params = RunAction, runParams(s.Pos, s.Run, sh)
+		if sh != "" && checkShell(sh) != nil {
+			return // reported above, or at defaults.shell
+		}
+	case s.Uses != RunAction:
+		s.Action, s.Params = s.Uses, s.With
+	}
+	if s.Action != "" && actions != nil {
+		checkAction(d, s, actions)
 	}
 	if s.If != nil {
 		checkKind(s.If, at, reflect.Bool)
@@ -341,55 +355,69 @@ func validateStep(d *decoder, s *Step, ids map[string]bool, at func(Pos, string,
 	validateSandbox(s.Sandbox, at)
 }
 
-// checkUses asks the action registry about a uses: step.
-func checkUses(d *decoder, s *Step, actions ActionChecker) {
+// checkAction asks the action registry about a step's action and its
+// settings.
+func checkAction(d *decoder, s *Step, actions ActionChecker) {
+	label := "uses: " + clip(s.Action, maxEcho)
+	if s.Run != "" {
+		label = "run"
+	}
 	var keys []string
 	var rendered map[string]any
-	if s.With != nil {
-		if s.With.kind != yaml.MappingNode {
-			d.errs = append(d.errs, errorAt(s.With.Pos, "with: expected a mapping of settings"))
+	if p := s.Params; p != nil {
+		if p.kind != yaml.MappingNode {
+			d.errs = append(d.errs, errorAt(p.Pos, "with: expected a mapping of settings"))
 			return
 		}
-		keys = s.With.Keys()
-		compileURLs(d, s, actions.URLKeys(s.Uses))
-		if s.With.IsLiteral() {
-			v, _ := s.With.Render(nil)
+		keys = p.Keys()
+		compileURLs(d, s, label, actions.URLKeys(s.Action))
+		if p.IsLiteral() {
+			v, _ := p.Render(nil)
 			rendered = v.(map[string]any)
 		}
 	} else {
 		rendered = map[string]any{}
 	}
-	err := actions.CheckAction(s.Uses, keys, rendered)
+	err := actions.CheckAction(s.Action, keys, rendered)
 	if err == nil {
 		return
 	}
 	p := s.Pos
-	if s.With != nil {
-		p = s.With.Pos
+	if s.Params != nil {
+		p = s.Params.Pos
 	}
 	var ke *KeyError
-	if errors.As(err, &ke) && s.With != nil {
-		if f := s.With.field(ke.Key); f != nil {
+	if errors.As(err, &ke) && s.Params != nil {
+		if f := s.Params.field(ke.Key); f != nil {
 			p = f.Pos
 		}
-		d.errs = append(d.errs, errorAt(p, "uses: %s: with: %s", clip(s.Uses, maxEcho), ke))
+		d.errs = append(d.errs, errorAt(p, "%s: with: %s", label, ke))
 		return
 	}
-	d.errs = append(d.errs, errorAt(p, "uses: %s: %s", clip(s.Uses, maxEcho), errText(err)))
+	d.errs = append(d.errs, errorAt(p, "%s: %s", label, errText(err)))
 }
 
 // compileURLs compiles the templates under the URL-valued keys of a step's
-// `with:` as URL templates.
-func compileURLs(d *decoder, s *Step, keys []string) {
+// settings as URL templates.
+func compileURLs(d *decoder, s *Step, label string, keys []string) {
 	for _, key := range keys {
-		f := s.With.field(key)
+		f := s.Params.field(key)
 		if f == nil || f.template == nil {
 			continue
 		}
 		if err := f.template.compileURL(key); err != nil {
-			d.errs = append(d.errs, errorAt(f.template.Pos, "uses: %s: with: %s: %s", s.Uses, key, err))
+			d.errs = append(d.errs, errorAt(f.template.Pos, "%s: with: %s: %s", label, key, err))
 		}
 	}
+}
+
+// runParams are the settings of a run: step's action (RunAction): its script
+// and shell, literal values that no template reaches.
+func runParams(pos Pos, script, shell string) *Value {
+	literal := func(key, v string) valueField {
+		return valueField{key: key, value: &Value{Pos: pos, literal: v, kind: yaml.ScalarNode}}
+	}
+	return &Value{Pos: pos, kind: yaml.MappingNode, mapping: []valueField{literal("script", script), literal("shell", shell)}}
 }
 
 // checkShell validates a shell: value.

@@ -253,6 +253,10 @@ type Defaults struct {
 	WorkingDirectory string `yaml:"working_directory"`
 }
 
+// RunAction is the action kind of run: steps. Its settings are "script" and
+// "shell"; uses: cannot name it.
+const RunAction = "run"
+
 // Step is one entry of `steps:`.
 type Step struct {
 	ID               string    `yaml:"id"`
@@ -272,6 +276,15 @@ type Step struct {
 
 	// Index is the step's place in the workflow, from 0.
 	Index int `yaml:"-"`
+
+	// Action is the kind of action that does the step's work, and Params
+	// are the settings it is built from, rendered for each run; both are set
+	// when the workflow loads. For a uses: step they are uses: and with:
+	// (nil when absent); for a run: step, RunAction with the script and its
+	// shell (shell:, else defaults.shell) as literal values, which no
+	// template reaches.
+	Action string `yaml:"-"`
+	Params *Value `yaml:"-"`
 
 	// runNode is where run: stands, for errors inside the script.
 	runNode *yaml.Node

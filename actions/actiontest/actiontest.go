@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/actions/shell"
 )
 
 // WantRetryable fails the test unless err is an *actions.Error with the given
@@ -33,4 +34,15 @@ func WantErrorContains(t testing.TB, err error, parts ...string) {
 			t.Errorf("error %q does not contain %q", err, p)
 		}
 	}
+}
+
+// Registry returns a registry of kinds and the kind of `run:` steps, as the
+// binary builds one, failing the test if two kinds share a name.
+func Registry(t testing.TB, kinds ...actions.Kind) *actions.Registry {
+	t.Helper()
+	r, err := actions.NewRegistry(append([]actions.Kind{shell.Kind()}, kinds...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/actions/actiontest"
 	gitaction "github.com/hookflow/hookflow/actions/git"
 	"github.com/hookflow/hookflow/runner"
 	"github.com/hookflow/hookflow/workflows"
@@ -68,10 +68,7 @@ func TestWorkflow(t *testing.T) {
 	git(work, "push", "--quiet", "origin", "main")
 	head := git(work, "rev-parse", "HEAD")
 
-	reg, err := actions.NewRegistry(gitaction.Kind())
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := actiontest.Registry(t, gitaction.Kind())
 	src := `
 on: {dispatch: {}}
 steps:

@@ -49,17 +49,17 @@ func newStep(t testing.TB, env ...string) *actions.Step {
 		Stderr:     &bytes.Buffer{},
 		OutputFile: out,
 		TempDir:    tmp,
+		KillGrace:  testKillGrace,
 	}
 }
 
-// mustNew builds an Action with the tests' short kill grace.
+// mustNew builds an Action.
 func mustNew(t testing.TB, script, shell string) *Action {
 	t.Helper()
 	a, err := New(Params{Script: script, Shell: shell})
 	if err != nil {
 		t.Fatalf("New(%q): %v", shell, err)
 	}
-	a.KillGrace = testKillGrace
 	return a
 }
 

@@ -58,7 +58,7 @@ func (a *Action) execute(ctx context.Context, s *actions.Step, path string, args
 		waitErr = cmd.Wait()
 		close(exited)
 	}()
-	stopped := a.supervise(ctx, proc, exited)
+	stopped := supervise(ctx, proc, exited, killGrace(s))
 	writeErr, cut := out.wait(drainTimeout)
 	// The copying goroutines are done, so the writer is free to use here.
 	if cut && s.Stderr != nil {
@@ -85,14 +85,14 @@ func (a *Action) execute(ctx context.Context, s *actions.Step, path string, args
 
 // supervise waits until the process has exited (exited is closed) and makes
 // sure nothing it started outlives it. When ctx ends first, the step's
-// processes get SIGTERM and, KillGrace later, SIGKILL. It reports whether ctx
+// processes get SIGTERM and, grace later, SIGKILL. It reports whether ctx
 // stopped the step.
 //
 // The process group is signalled after its leader has been reaped. That is
 // safe: a process group's ID is not given to a new process while any member
 // is alive, so the signals reach the step's processes or, once they are all
 // gone, no one.
-func (a *Action) supervise(ctx context.Context, proc actions.Process, exited <-chan struct{}) bool {
+func supervise(ctx context.Context, proc actions.Process, exited <-chan struct{}, grace time.Duration) bool {
 	select {
 	case <-exited:
 		// Background processes a finished script left behind go with it.
@@ -102,11 +102,11 @@ func (a *Action) supervise(ctx context.Context, proc actions.Process, exited <-c
 	}
 
 	proc.Signal(syscall.SIGTERM)
-	grace := time.NewTimer(a.killGrace())
-	defer grace.Stop()
+	deadline := time.NewTimer(grace)
+	defer deadline.Stop()
 	select {
 	case <-exited:
-	case <-grace.C:
+	case <-deadline.C:
 		proc.Signal(syscall.SIGKILL)
 		<-exited
 		return true
@@ -119,7 +119,7 @@ func (a *Action) supervise(ctx context.Context, proc actions.Process, exited <-c
 	defer poll.Stop()
 	for proc.Alive() {
 		select {
-		case <-grace.C:
+		case <-deadline.C:
 			proc.Signal(syscall.SIGKILL)
 			return true
 		case <-poll.C:

@@ -248,7 +248,7 @@ func TestStopGivesGraceToChildren(t *testing.T) {
 	script := `sh -c 'trap "sleep 0.2; echo done > cleaned; exit 0" TERM; : > ready; while :; do sleep 1; done' &
 wait`
 	a := mustNew(t, script, "")
-	a.KillGrace = 20 * time.Second // long enough for any machine to clean up
+	s.KillGrace = 20 * time.Second // long enough for any machine to clean up
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -16,14 +16,32 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // DefaultKillGrace is how long a cancelled step's processes get to exit after
-// SIGTERM before they are sent SIGKILL.
+// SIGTERM before they are sent SIGKILL, unless the step says (KillGrace).
 const DefaultKillGrace = 5 * time.Second
 
 // fileToken is replaced by the script's path in a shell template.
 const fileToken = "{file}"
+
+// Kind is the action kind of `run:` steps (workflows.RunAction). The loader
+// sets its settings from the step's run: and shell: (or defaults.shell);
+// `uses:` cannot name it.
+func Kind() actions.Kind {
+	return actions.Kind{
+		Name:   workflows.RunAction,
+		Params: &Params{},
+		New: func(with map[string]any) (actions.Action, error) {
+			var p Params
+			if err := actions.Decode(with, &p); err != nil {
+				return nil, err
+			}
+			return New(p)
+		},
+	}
+}
 
 // Params are a `run:` step's settings.
 type Params struct {
@@ -37,10 +55,6 @@ type Params struct {
 // Action runs one script. It holds no per-run state, so one Action may serve
 // several attempts and steps.
 type Action struct {
-	// KillGrace is the time between SIGTERM and SIGKILL to the step's process
-	// group when the step is cancelled or times out. Zero means DefaultKillGrace.
-	KillGrace time.Duration
-
 	script string
 	// shell is "", "bash", "sh" or "python3"; template is set instead for a
 	// custom command, already split into its arguments.
@@ -53,9 +67,9 @@ var _ actions.Action = (*Action)(nil)
 // New validates p and returns the Action that runs it. It has no side effects.
 func New(p Params) (*Action, error) {
 	if strings.TrimSpace(p.Script) == "" {
-		return nil, errors.New("run: the script is empty")
+		return nil, errors.New("the script is empty")
 	}
-	a := &Action{KillGrace: DefaultKillGrace, script: p.Script}
+	a := &Action{script: p.Script}
 	switch sh := strings.TrimSpace(p.Shell); sh {
 	case "", "bash", "sh", "python3":
 		a.shell = sh
@@ -126,12 +140,12 @@ func checkEnv(env []string) error {
 	return nil
 }
 
-// killGrace is KillGrace with its default applied.
-func (a *Action) killGrace() time.Duration {
-	if a.KillGrace <= 0 {
+// killGrace is the step's KillGrace with its default applied.
+func killGrace(s *actions.Step) time.Duration {
+	if s.KillGrace <= 0 {
 		return DefaultKillGrace
 	}
-	return a.KillGrace
+	return s.KillGrace
 }
 
 // writeScript writes the script to a new file in the step's temp folder and

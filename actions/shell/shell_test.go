@@ -11,9 +11,42 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/workflows"
 )
+
+// TestKind checks the kind of run: steps: its name, the settings the loader
+// gives it, and that building it decodes them strictly.
+func TestKind(t *testing.T) {
+	k := Kind()
+	if k.Name != workflows.RunAction {
+		t.Errorf("Name = %q, want %q", k.Name, workflows.RunAction)
+	}
+	if got := actions.ParamKeys(k.Params); !slices.Equal(got, []string{"script", "shell"}) {
+		t.Errorf("ParamKeys = %v, want [script shell]", got)
+	}
+	if _, err := actions.NewRegistry(k); err != nil {
+		t.Errorf("NewRegistry: %v", err)
+	}
+	a, err := k.New(map[string]any{"script": "true", "shell": "python3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sh := a.(*Action); sh.script != "true" || sh.shell != "python3" {
+		t.Errorf("built %+v, want script true with python3", sh)
+	}
+	for with, want := range map[string]map[string]any{
+		`unknown field "env"`: {"script": "true", "env": map[string]any{}},
+		"script is empty":     {"shell": "sh"},
+		`shell "zsh"`:         {"script": "true", "shell": "zsh"},
+	} {
+		if _, err := k.New(want); err == nil || !strings.Contains(err.Error(), with) {
+			t.Errorf("New(%v) = %v, want an error containing %q", want, err, with)
+		}
+	}
+}
 
 func TestNew(t *testing.T) {
 	cases := []struct {
@@ -40,10 +73,22 @@ func TestNew(t *testing.T) {
 				return
 			}
 			checkErr(t, err)
-			if a.KillGrace != DefaultKillGrace {
-				t.Errorf("KillGrace = %s, want %s", a.KillGrace, DefaultKillGrace)
+			if a == nil {
+				t.Fatal("New returned no Action")
 			}
 		})
+	}
+}
+
+// TestKillGraceDefault checks that a step that does not say how long its
+// processes get after SIGTERM gets DefaultKillGrace, and one that says gets
+// what it says.
+func TestKillGraceDefault(t *testing.T) {
+	if got := killGrace(&actions.Step{}); got != DefaultKillGrace {
+		t.Errorf("killGrace of a step without KillGrace = %s, want %s", got, DefaultKillGrace)
+	}
+	if got := killGrace(&actions.Step{KillGrace: time.Second}); got != time.Second {
+		t.Errorf("killGrace of a step with KillGrace 1s = %s", got)
 	}
 }
 

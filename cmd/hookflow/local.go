@@ -12,13 +12,14 @@ import (
 	applyaction "github.com/hookflow/hookflow/actions/apply"
 	gitaction "github.com/hookflow/hookflow/actions/git"
 	httpaction "github.com/hookflow/hookflow/actions/http"
+	"github.com/hookflow/hookflow/actions/shell"
 	"github.com/hookflow/hookflow/intake"
 	"github.com/hookflow/hookflow/workflows"
 )
 
 // newRegistry returns the action kinds this binary ships.
 func newRegistry() *actions.Registry {
-	r, err := actions.NewRegistry(httpaction.Kind(), gitaction.Kind(), applyaction.Kind())
+	r, err := actions.NewRegistry(shell.Kind(), httpaction.Kind(), gitaction.Kind(), applyaction.Kind())
 	if err != nil {
 		panic(err) // two kinds with one name: a programming error
 	}

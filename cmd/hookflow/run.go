@@ -57,7 +57,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hookflow run: %s\n", err)
 		return exitFail
 	}
-	ev, verdict := dec.Event, dec.Verdicts[0]
+	verdict := dec.Verdicts[0]
 	if !verdict.Run {
 		fmt.Fprintf(stderr, "hookflow run: %s would not run: %s\n", w.Name, verdict.Reason)
 		return exitFail
@@ -66,11 +66,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if items == nil {
 		items = []any{nil}
 	}
-	// The server stores items as JSON and reads them back; do the same, so
-	// that a template renders an item alike here and there.
+	// A run on the server reads its event and item as stored; read them
+	// the same way, so that a template renders alike here and there.
+	ev, err := runner.NormaliseEvent(dec.Event)
+	if err != nil {
+		fmt.Fprintf(stderr, "hookflow run: %s\n", err)
+		return exitFail
+	}
 	for i, item := range items {
-		if b, err := json.Marshal(item); err == nil {
-			json.Unmarshal(b, &items[i])
+		if items[i], err = runner.NormaliseItem(item); err != nil {
+			fmt.Fprintf(stderr, "hookflow run: %s\n", err)
+			return exitFail
 		}
 	}
 	ws, err := os.MkdirTemp("", "hookflow-run-")

@@ -154,13 +154,12 @@ func runScript(t testing.TB, ctx context.Context, c actions.Sandbox, ws, script 
 		Workspace: ws, Dir: ws, TempDir: tmp, OutputFile: out,
 		Env: append([]string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + filepath.Join(ws, ".hookflow", "home"),
 			"LANG=C.UTF-8", "HOOKFLOW_OUTPUT=" + out, "HOOKFLOW_WORKSPACE=" + ws}, env...),
-		Stdout: &stdout, Stderr: &stderr, Sandbox: c,
+		Stdout: &stdout, Stderr: &stderr, Sandbox: c, KillGrace: 500 * time.Millisecond,
 	}
 	a, err := shell.New(shell.Params{Script: script, Shell: "bash"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.KillGrace = 500 * time.Millisecond
 	ctx, cancel := context.WithTimeout(ctx, safetyNet)
 	defer cancel()
 	res, err := a.Run(ctx, s)

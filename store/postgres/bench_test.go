@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/store/storetest"
 )
 
 // BenchmarkDispatch measures the durable path of webhooks on 1 and 3 nodes:
@@ -32,7 +33,7 @@ func BenchmarkDispatch(b *testing.B) {
 							}
 							batch := make([]*store.Dispatch, 0, size)
 							for i := first; i < min(first+size, b.N); i++ {
-								batch = append(batch, benchDispatch(i, now))
+								batch = append(batch, storetest.BenchDispatch(i, now))
 							}
 							if err := s.Dispatch(b.Context(), batch, 0, now); err != nil {
 								b.Errorf("Dispatch: %v", err)
@@ -66,23 +67,7 @@ func BenchmarkClaim(b *testing.B) {
 		} {
 			b.Run(fmt.Sprintf("nodes=%d/%s", n, tc.name), func(b *testing.B) {
 				stores := nodes(b, n)
-				batch := make([]*store.Dispatch, 0, 256)
-				flush := func() {
-					if err := stores[0].Dispatch(b.Context(), batch, 0, now); err != nil {
-						b.Fatalf("Dispatch: %v", err)
-					}
-					batch = batch[:0]
-				}
-				for i := range b.N {
-					d := benchDispatch(i, now)
-					if tc.groups > 0 {
-						d.Runs[0].Group = fmt.Sprint("g", i%tc.groups)
-					}
-					if batch = append(batch, d); len(batch) == cap(batch) {
-						flush()
-					}
-				}
-				flush()
+				storetest.FillQueue(b, stores[0], b.N, tc.groups, now)
 
 				var (
 					claimed   atomic.Int64
@@ -132,17 +117,5 @@ func BenchmarkClaim(b *testing.B) {
 				}
 			})
 		}
-	}
-}
-
-// benchDispatch is event n with one run, the size of a typical push.
-func benchDispatch(n int, now time.Time) *store.Dispatch {
-	id := fmt.Sprintf("evt-%08d", n)
-	return &store.Dispatch{
-		Event: &store.Event{ID: id, Trigger: "webhook", Provider: "github", Path: "github", Type: "push",
-			Delivery: id, ReceivedAt: now,
-			Data:     []byte(`{"repo":"acme/web","branch":"main","commit":"0123456789abcdef0123456789abcdef01234567"}`),
-			Verdicts: []store.Verdict{{Workflow: "deploy", Runs: []string{"run-" + id}}}},
-		Runs: []*store.Run{{ID: "run-" + id, Workflow: "deploy", EventID: id, Attempt: 1, QueuedAt: now}},
 	}
 }

@@ -31,14 +31,9 @@ func (s *Store) AppendLogs(ctx context.Context, id string, lines []store.LogLine
 	if err != nil {
 		return fmt.Errorf("append logs of %s: %w", id, err)
 	}
-	first := last - int64(len(lines)) + 1
-	now := s.now()
+	first := store.StampLogLines(lines, last, s.now())
 	rows := make([][]any, len(lines))
-	for i := range lines {
-		l := &lines[i]
-		if l.Time.IsZero() {
-			l.Time = now
-		}
+	for i, l := range lines {
 		rows[i] = []any{id, first + int64(i), l.Step, l.Stream, ms(l.Time), text(l.Text)}
 	}
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"logs"}, []string{"run_id", "seq", "step", "stream", "time", "text"},
@@ -53,38 +48,4 @@ func (s *Store) AppendLogs(ctx context.Context, id string, lines []store.LogLine
 		lines[i].Seq = first + int64(i)
 	}
 	return nil
-}
-
-// Logs returns up to limit lines of run id with Seq > after; limit <= 0
-// means all of them.
-func (s *Store) Logs(ctx context.Context, id string, after int64, limit int) ([]store.LogLine, error) {
-	var n any // NULL: LIMIT NULL is no limit
-	if limit > 0 {
-		n = limit
-	}
-	rows, err := s.pool.Query(ctx, `SELECT seq, step, stream, time, text FROM logs
-		WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, id, after, n)
-	if err != nil {
-		return nil, fmt.Errorf("logs of %s: %w", id, err)
-	}
-	defer rows.Close()
-	var lines []store.LogLine
-	for rows.Next() {
-		var l store.LogLine
-		if err := rows.Scan(&l.Seq, &l.Step, &l.Stream, &l.Time, &l.Text); err != nil {
-			return nil, fmt.Errorf("logs of %s: %w", id, err)
-		}
-		l.Time = l.Time.UTC()
-		lines = append(lines, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("logs of %s: %w", id, err)
-	}
-	if len(lines) == 0 {
-		// Tell "no such run" from "no new lines" only when it matters.
-		if _, err := s.GetRun(ctx, id); err != nil {
-			return nil, fmt.Errorf("logs: %w", err)
-		}
-	}
-	return lines, nil
 }

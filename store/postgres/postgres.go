@@ -53,6 +53,7 @@ const defaultMaxConns = 16
 
 // Store is a store.Store kept in a PostgreSQL database.
 type Store struct {
+	store.Reads
 	pool *pgxpool.Pool
 	now  func() time.Time
 }
@@ -80,6 +81,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	s.Reads = store.NewReads(querier{s.pool})
 	if err := s.migrate(ctx); err != nil {
 		s.pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", redact(cfg.ConnConfig), err)
@@ -193,32 +195,7 @@ func (s *Store) Prune(ctx context.Context, before, now time.Time) error {
 // ms drops t's precision below a millisecond, and its location, so that a
 // time computed in Go equals the same time read back (SQLite keeps
 // milliseconds; TIMESTAMPTZ would keep microseconds).
-func ms(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()).UTC() }
-
-// nullTime is ms(t), or NULL for the zero time.
-func nullTime(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return ms(t)
-}
-
-// fromNull is the UTC time of a nullable column, or the zero time for NULL.
-func fromNull(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
-// blob is b for a BYTEA column: NULL when empty, so that "no value" reads back
-// as nil.
-func blob(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
+func ms(t time.Time) time.Time { return store.Millis(t) }
 
 // text makes s storable in a TEXT column: PostgreSQL refuses NUL bytes and
 // invalid UTF-8 there, which SQLite stores as they are. Both become U+FFFD,

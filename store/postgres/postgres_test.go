@@ -18,15 +18,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 func open(t testing.TB, dsn string) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), dsn, Options{})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return s
+	return storetest.Closing(t, s, err)
 }
 
 func TestStore(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/store"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // claimQuery picks and marks the oldest runnable run in one statement. A
@@ -34,19 +33,12 @@ const claimQuery = `UPDATE runs
 		ORDER BY r.seq
 		LIMIT 1
 		FOR UPDATE SKIP LOCKED)
-	RETURNING ` + runColumns
+	RETURNING ` + store.RunColumns
 
 // Claim marks the oldest runnable queued run running on node.
 func (s *Store) Claim(ctx context.Context, node string, lease time.Duration, now time.Time) (*store.Run, error) {
 	now = ms(now)
-	r, err := scanRun(s.pool.QueryRow(ctx, claimQuery, node, now, ms(now.Add(lease))))
-	if errNoRows(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("claim: %w", err)
-	}
-	return r, nil
+	return store.Claimed(store.QueryRuns(ctx, querier{s.pool}, claimQuery, node, now, ms(now.Add(lease))))
 }
 
 // Renew extends the leases of node's running runs among ids.
@@ -54,25 +46,11 @@ func (s *Store) Renew(ctx context.Context, node string, ids []string, until time
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `UPDATE runs SET lease_until = $1
-		WHERE node = $2 AND status = 'running' AND id = ANY($3)
-		RETURNING id, cancel_requested`, ms(until), node, ids)
-	if err != nil {
-		return nil, fmt.Errorf("renew: %w", err)
-	}
-	defer rows.Close()
 	var cancel []string
-	for rows.Next() {
-		var id string
-		var requested bool
-		if err := rows.Scan(&id, &requested); err != nil {
-			return nil, fmt.Errorf("renew: %w", err)
-		}
-		if requested {
-			cancel = append(cancel, id)
-		}
-	}
-	if err := rows.Err(); err != nil {
+	err := querier{s.pool}.Query(ctx, `UPDATE runs SET lease_until = $1
+		WHERE node = $2 AND status = 'running' AND id = ANY($3)
+		RETURNING id, cancel_requested`, []any{ms(until), node, ids}, store.CancelRequested(&cancel))
+	if err != nil {
 		return nil, fmt.Errorf("renew: %w", err)
 	}
 	return cancel, nil
@@ -83,7 +61,7 @@ func (s *Store) Renew(ctx context.Context, node string, ids []string, until time
 func (s *Store) UpdateSteps(ctx context.Context, id string, steps json.RawMessage, sandbox string) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE runs
 		SET steps = $1, sandbox = CASE WHEN $2::text = '' THEN sandbox ELSE $2::text END
-		WHERE id = $3 AND status = 'running'`, blob(steps), sandbox, id)
+		WHERE id = $3 AND status = 'running'`, store.NullBytes(steps), sandbox, id)
 	if err != nil {
 		return fmt.Errorf("update steps of %s: %w", id, err)
 	}
@@ -93,34 +71,21 @@ func (s *Store) UpdateSteps(ctx context.Context, id string, steps json.RawMessag
 	return nil
 }
 
-// terminal reports whether a run can finish with status. (skipped is for
-// runs that never started.)
-func terminal(status string) bool {
-	switch status {
-	case "succeeded", "failed", "cancelled", "timed_out":
-		return true
-	}
-	return false
-}
-
 // Finish records run's final status, steps and sandbox. A zero FinishedAt
 // means now; empty Steps and Sandbox keep what UpdateSteps recorded. Finishing
 // a run of a group wakes the other nodes: the group's next run may go.
 func (s *Store) Finish(ctx context.Context, node string, run *store.Run) error {
-	if !terminal(run.Status) {
-		return workflows.Errorf(workflows.EInvalid, "finish %s: %q is not a final status", run.ID, run.Status)
-	}
-	finished := run.FinishedAt
-	if finished.IsZero() {
-		finished = s.now()
+	finished, err := store.CheckFinish(run, s.now)
+	if err != nil {
+		return err
 	}
 	var group string
-	err := s.pool.QueryRow(ctx, `UPDATE runs SET status = $1, reason = $2, finished_at = $3, lease_until = NULL,
+	err = s.pool.QueryRow(ctx, `UPDATE runs SET status = $1, reason = $2, finished_at = $3, lease_until = NULL,
 			steps = coalesce($4, steps),
 			sandbox = CASE WHEN $5::text = '' THEN sandbox ELSE $5::text END
 		WHERE id = $6 AND node = $7 AND status = 'running'
 		RETURNING grp`,
-		run.Status, text(run.Reason), ms(finished), blob(run.Steps), run.Sandbox, run.ID, node).Scan(&group)
+		run.Status, text(run.Reason), ms(finished), store.NullBytes(run.Steps), run.Sandbox, run.ID, node).Scan(&group)
 	if errNoRows(err) {
 		return s.whyNot(ctx, "finish", run.ID)
 	}
@@ -142,7 +107,7 @@ func (s *Store) Cancel(ctx context.Context, id, reason string) (*store.Run, erro
 		return nil, fmt.Errorf("cancel %s: %w", id, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) // a no-op once committed
-	r, err := scanRun(tx.QueryRow(ctx, `UPDATE runs SET
+	r, err := store.ScanRun(tx.QueryRow(ctx, `UPDATE runs SET
 			status = CASE status WHEN 'queued' THEN 'skipped' ELSE status END,
 			reason = CASE
 				WHEN status = 'queued' THEN 'cancelled before start'
@@ -151,7 +116,7 @@ func (s *Store) Cancel(ctx context.Context, id, reason string) (*store.Run, erro
 			finished_at = CASE status WHEN 'queued' THEN $2 ELSE finished_at END,
 			cancel_requested = CASE status WHEN 'running' THEN true ELSE cancel_requested END
 		WHERE id = $3 AND status IN ('queued', 'running')
-		RETURNING `+runColumns, text(reason), ms(s.now()), id))
+		RETURNING `+store.RunColumns, text(reason), ms(s.now()), id))
 	if errNoRows(err) {
 		return nil, s.whyNot(ctx, "cancel", id)
 	}
@@ -181,7 +146,7 @@ func (s *Store) Recover(ctx context.Context, node string, now time.Time) ([]*sto
 	// SET expressions all see the row as it was, so requeue is decided once
 	// per row from the old cancel_requested.
 	const requeue = `(on_interrupt = 'requeue' AND NOT cancel_requested)`
-	runs, err := collectRuns(s.pool.Query(ctx, `UPDATE runs SET
+	runs, err := store.QueryRuns(ctx, querier{s.pool}, `UPDATE runs SET
 			status = CASE WHEN `+requeue+` THEN 'queued' ELSE 'failed' END,
 			reason = 'interrupted',
 			node = CASE WHEN `+requeue+` THEN '' ELSE node END,
@@ -189,7 +154,7 @@ func (s *Store) Recover(ctx context.Context, node string, now time.Time) ([]*sto
 			finished_at = CASE WHEN `+requeue+` THEN NULL ELSE $1 END,
 			lease_until = NULL
 		WHERE status = 'running' AND (node = $2 OR lease_until < $1)
-		RETURNING `+runColumns, now, node))
+		RETURNING `+store.RunColumns, now, node)
 	if err != nil {
 		return nil, fmt.Errorf("recover: %w", err)
 	}
@@ -208,18 +173,13 @@ func (s *Store) notify(ctx context.Context) {
 	s.pool.Exec(ctx, `SELECT pg_notify($1, '')`, notifyChannel)
 }
 
-// whyNot explains why a change to run id matched no row: it does not exist
-// (ErrNotFound), or it is not in a state that allows the change (ErrConflict).
+// whyNot explains why a change to run id matched no row: what
+// store.NotChanged makes of the run as it is now.
 func (s *Store) whyNot(ctx context.Context, op, id string) error {
 	var status, node string
 	err := s.pool.QueryRow(ctx, `SELECT status, node FROM runs WHERE id = $1`, id).Scan(&status, &node)
-	switch {
-	case errNoRows(err):
-		return fmt.Errorf("%s %s: %w", op, id, store.ErrNotFound)
-	case err != nil:
-		return fmt.Errorf("%s %s: %w", op, id, err)
-	case status == "running":
-		return fmt.Errorf("%s %s: run is running on node %s: %w", op, id, node, store.ErrConflict)
+	if errNoRows(err) {
+		err = store.ErrNotFound
 	}
-	return fmt.Errorf("%s %s: run is %s: %w", op, id, status, store.ErrConflict)
+	return store.NotChanged(op, id, status, node, err)
 }

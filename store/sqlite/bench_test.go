@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/store/storetest"
 )
 
 // BenchmarkDispatch measures the durable path of a webhook: events with one
@@ -19,7 +20,7 @@ func BenchmarkDispatch(b *testing.B) {
 			for b.Loop() {
 				batch := make([]*store.Dispatch, size)
 				for i := range batch {
-					batch[i] = benchDispatch(n, now)
+					batch[i] = storetest.BenchDispatch(n, now)
 					n++
 				}
 				if err := s.Dispatch(b.Context(), batch, 0, now); err != nil {
@@ -44,23 +45,7 @@ func BenchmarkClaim(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			s := benchStore(b)
-			batch := make([]*store.Dispatch, 0, 256)
-			flush := func() {
-				if err := s.Dispatch(b.Context(), batch, 0, now); err != nil {
-					b.Fatalf("Dispatch: %v", err)
-				}
-				batch = batch[:0]
-			}
-			for i := range b.N {
-				d := benchDispatch(i, now)
-				if tc.groups > 0 {
-					d.Runs[0].Group = fmt.Sprint("g", i%tc.groups)
-				}
-				if batch = append(batch, d); len(batch) == cap(batch) {
-					flush()
-				}
-			}
-			flush()
+			storetest.FillQueue(b, s, b.N, tc.groups, now)
 
 			b.ResetTimer()
 			for range b.N {
@@ -82,21 +67,5 @@ func BenchmarkClaim(b *testing.B) {
 func benchStore(b *testing.B) *Store {
 	b.Helper()
 	s, err := Open(b.Context(), b.TempDir()+"/bench.db", Options{Durability: "sync"})
-	if err != nil {
-		b.Fatalf("Open: %v", err)
-	}
-	b.Cleanup(func() { s.Close() })
-	return s
-}
-
-// benchDispatch is event n with one run, the size of a typical push.
-func benchDispatch(n int, now time.Time) *store.Dispatch {
-	id := fmt.Sprintf("evt-%08d", n)
-	return &store.Dispatch{
-		Event: &store.Event{ID: id, Trigger: "webhook", Provider: "github", Path: "github", Type: "push",
-			Delivery: id, ReceivedAt: now,
-			Data:     []byte(`{"repo":"acme/web","branch":"main","commit":"0123456789abcdef0123456789abcdef01234567"}`),
-			Verdicts: []store.Verdict{{Workflow: "deploy", Runs: []string{"run-" + id}}}},
-		Runs: []*store.Run{{ID: "run-" + id, Workflow: "deploy", EventID: id, Attempt: 1, QueuedAt: now}},
-	}
+	return storetest.Closing(b, s, err)
 }

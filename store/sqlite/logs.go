@@ -31,15 +31,9 @@ func (s *Store) AppendLogs(ctx context.Context, id string, lines []store.LogLine
 		return fmt.Errorf("append logs of %s: %w", id, err)
 	}
 	insert := tx.StmtContext(ctx, s.stmts.insertLog)
-	seq := last - int64(len(lines))
-	now := s.now()
-	for i := range lines {
-		l := &lines[i]
-		if l.Time.IsZero() {
-			l.Time = now
-		}
-		seq++
-		if _, err := insert.ExecContext(ctx, id, seq, l.Step, l.Stream, millis(l.Time), l.Text); err != nil {
+	first := store.StampLogLines(lines, last, s.now())
+	for i, l := range lines {
+		if _, err := insert.ExecContext(ctx, id, first+int64(i), l.Step, l.Stream, millis(l.Time), l.Text); err != nil {
 			return fmt.Errorf("append logs of %s: %w", id, err)
 		}
 	}
@@ -47,41 +41,7 @@ func (s *Store) AppendLogs(ctx context.Context, id string, lines []store.LogLine
 		return fmt.Errorf("append logs of %s: commit: %w", id, err)
 	}
 	for i := range lines {
-		lines[i].Seq = last - int64(len(lines)-1-i)
+		lines[i].Seq = first + int64(i)
 	}
 	return nil
-}
-
-// Logs returns up to limit lines of run id with Seq > after; limit <= 0
-// means all of them.
-func (s *Store) Logs(ctx context.Context, id string, after int64, limit int) ([]store.LogLine, error) {
-	if limit <= 0 {
-		limit = -1 // SQLite: no limit
-	}
-	rows, err := s.read.QueryContext(ctx, `SELECT seq, step, stream, time, text FROM logs
-		WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`, id, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("logs of %s: %w", id, err)
-	}
-	defer rows.Close()
-	var lines []store.LogLine
-	for rows.Next() {
-		var l store.LogLine
-		var t int64
-		if err := rows.Scan(&l.Seq, &l.Step, &l.Stream, &t, &l.Text); err != nil {
-			return nil, fmt.Errorf("logs of %s: %w", id, err)
-		}
-		l.Time = fromMillis(t)
-		lines = append(lines, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("logs of %s: %w", id, err)
-	}
-	if len(lines) == 0 {
-		// Tell "no such run" from "no new lines" only when it matters.
-		if _, err := s.GetRun(ctx, id); err != nil {
-			return nil, fmt.Errorf("logs: %w", err)
-		}
-	}
-	return lines, nil
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/store"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // claimQuery picks and marks the oldest runnable run in one statement, so the
@@ -30,19 +29,12 @@ const claimQuery = `UPDATE runs
 				WHERE o.grp = r.grp AND o.grp <> '' AND o.status = 'running'))
 		ORDER BY r.seq
 		LIMIT 1)
-	RETURNING ` + runColumns
+	RETURNING ` + store.RunColumns
 
 // Claim marks the oldest runnable queued run running on node.
 func (s *Store) Claim(ctx context.Context, node string, lease time.Duration, now time.Time) (*store.Run, error) {
-	r, err := scanRun(s.write.QueryRowContext(ctx, claimQuery, sql.Named("node", node),
+	return store.Claimed(store.QueryRuns(ctx, querier{s.write}, claimQuery, sql.Named("node", node),
 		sql.Named("now", millis(now)), sql.Named("until", millis(now.Add(lease)))))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("claim: %w", err)
-	}
-	return r, nil
 }
 
 // Renew extends the leases of node's running runs among ids.
@@ -54,26 +46,13 @@ func (s *Store) Renew(ctx context.Context, node string, ids []string, until time
 	if err != nil {
 		return nil, fmt.Errorf("renew: %w", err)
 	}
-	rows, err := s.write.QueryContext(ctx, `UPDATE runs SET lease_until = :until
+	var cancel []string
+	err = querier{s.write}.Query(ctx, `UPDATE runs SET lease_until = :until
 		WHERE node = :node AND status = 'running' AND id IN (SELECT value FROM json_each(:ids))
 		RETURNING id, cancel_requested`,
-		sql.Named("until", millis(until)), sql.Named("node", node), sql.Named("ids", string(list)))
+		[]any{sql.Named("until", millis(until)), sql.Named("node", node), sql.Named("ids", string(list))},
+		store.CancelRequested(&cancel))
 	if err != nil {
-		return nil, fmt.Errorf("renew: %w", err)
-	}
-	defer rows.Close()
-	var cancel []string
-	for rows.Next() {
-		var id string
-		var requested bool
-		if err := rows.Scan(&id, &requested); err != nil {
-			return nil, fmt.Errorf("renew: %w", err)
-		}
-		if requested {
-			cancel = append(cancel, id)
-		}
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("renew: %w", err)
 	}
 	return cancel, nil
@@ -85,7 +64,7 @@ func (s *Store) UpdateSteps(ctx context.Context, id string, steps json.RawMessag
 	res, err := s.write.ExecContext(ctx, `UPDATE runs
 		SET steps = :steps, sandbox = CASE WHEN :sandbox = '' THEN sandbox ELSE :sandbox END
 		WHERE id = :id AND status = 'running'`,
-		sql.Named("steps", blob(steps)), sql.Named("sandbox", sandbox), sql.Named("id", id))
+		sql.Named("steps", store.NullBytes(steps)), sql.Named("sandbox", sandbox), sql.Named("id", id))
 	if err != nil {
 		return fmt.Errorf("update steps of %s: %w", id, err)
 	}
@@ -95,25 +74,12 @@ func (s *Store) UpdateSteps(ctx context.Context, id string, steps json.RawMessag
 	return nil
 }
 
-// terminal reports whether a run can finish with status. (skipped is for
-// runs that never started.)
-func terminal(status string) bool {
-	switch status {
-	case "succeeded", "failed", "cancelled", "timed_out":
-		return true
-	}
-	return false
-}
-
 // Finish records run's final status, steps and sandbox. A zero FinishedAt
 // means now; empty Steps and Sandbox keep what UpdateSteps recorded.
 func (s *Store) Finish(ctx context.Context, node string, run *store.Run) error {
-	if !terminal(run.Status) {
-		return workflows.Errorf(workflows.EInvalid, "finish %s: %q is not a final status", run.ID, run.Status)
-	}
-	finished := run.FinishedAt
-	if finished.IsZero() {
-		finished = s.now()
+	finished, err := store.CheckFinish(run, s.now)
+	if err != nil {
+		return err
 	}
 	res, err := s.write.ExecContext(ctx, `UPDATE runs
 		SET status = :status, reason = :reason, finished_at = :finished, lease_until = NULL,
@@ -121,7 +87,7 @@ func (s *Store) Finish(ctx context.Context, node string, run *store.Run) error {
 			sandbox = CASE WHEN :sandbox = '' THEN sandbox ELSE :sandbox END
 		WHERE id = :id AND node = :node AND status = 'running'`,
 		sql.Named("status", run.Status), sql.Named("reason", run.Reason),
-		sql.Named("finished", millis(finished)), sql.Named("steps", blob(run.Steps)),
+		sql.Named("finished", millis(finished)), sql.Named("steps", store.NullBytes(run.Steps)),
 		sql.Named("sandbox", run.Sandbox), sql.Named("id", run.ID), sql.Named("node", node))
 	if err != nil {
 		return fmt.Errorf("finish %s: %w", run.ID, err)
@@ -135,7 +101,7 @@ func (s *Store) Finish(ctx context.Context, node string, run *store.Run) error {
 // Cancel skips a queued run or asks a running one to stop. (SET expressions
 // all see the row as it was.)
 func (s *Store) Cancel(ctx context.Context, id, reason string) (*store.Run, error) {
-	r, err := scanRun(s.write.QueryRowContext(ctx, `UPDATE runs SET
+	r, err := store.ScanRun(s.write.QueryRowContext(ctx, `UPDATE runs SET
 			status = CASE status WHEN 'queued' THEN 'skipped' ELSE status END,
 			reason = CASE
 				WHEN status = 'queued' THEN 'cancelled before start'
@@ -144,7 +110,7 @@ func (s *Store) Cancel(ctx context.Context, id, reason string) (*store.Run, erro
 			finished_at = CASE status WHEN 'queued' THEN :now ELSE finished_at END,
 			cancel_requested = CASE status WHEN 'running' THEN 1 ELSE cancel_requested END
 		WHERE id = :id AND status IN ('queued', 'running')
-		RETURNING `+runColumns,
+		RETURNING `+store.RunColumns,
 		sql.Named("now", millis(s.now())), sql.Named("reason", reason), sql.Named("id", id)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, s.whyNot(ctx, "cancel", id, nil)
@@ -161,7 +127,7 @@ func (s *Store) Recover(ctx context.Context, node string, now time.Time) ([]*sto
 	// SET expressions all see the row as it was, so requeue is decided once
 	// per row from the old cancel_requested.
 	const requeue = `(on_interrupt = 'requeue' AND cancel_requested = 0)`
-	rows, err := s.write.QueryContext(ctx, `UPDATE runs SET
+	runs, err := store.QueryRuns(ctx, querier{s.write}, `UPDATE runs SET
 			status = CASE WHEN `+requeue+` THEN 'queued' ELSE 'failed' END,
 			reason = 'interrupted',
 			node = CASE WHEN `+requeue+` THEN '' ELSE node END,
@@ -169,33 +135,24 @@ func (s *Store) Recover(ctx context.Context, node string, now time.Time) ([]*sto
 			finished_at = CASE WHEN `+requeue+` THEN NULL ELSE :now END,
 			lease_until = NULL
 		WHERE status = 'running' AND (node = :node OR lease_until < :now)
-		RETURNING `+runColumns,
+		RETURNING `+store.RunColumns,
 		sql.Named("now", millis(now)), sql.Named("node", node))
-	if err != nil {
-		return nil, fmt.Errorf("recover: %w", err)
-	}
-	runs, err := collectRuns(rows)
 	if err != nil {
 		return nil, fmt.Errorf("recover: %w", err)
 	}
 	return runs, nil
 }
 
-// whyNot explains why a change to run id matched no row: it does not exist
-// (ErrNotFound), or it is not in a state that allows the change (ErrConflict).
+// whyNot explains why a change to run id matched no row: err, or what
+// store.NotChanged makes of the run as it is now.
 func (s *Store) whyNot(ctx context.Context, op, id string, err error) error {
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", op, id, err)
 	}
 	var status, node string
 	err = s.write.QueryRowContext(ctx, `SELECT status, node FROM runs WHERE id = ?`, id).Scan(&status, &node)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("%s %s: %w", op, id, store.ErrNotFound)
-	case err != nil:
-		return fmt.Errorf("%s %s: %w", op, id, err)
-	case status == "running":
-		return fmt.Errorf("%s %s: run is running on node %s: %w", op, id, node, store.ErrConflict)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
 	}
-	return fmt.Errorf("%s %s: run is %s: %w", op, id, status, store.ErrConflict)
+	return store.NotChanged(op, id, status, node, err)
 }

@@ -42,10 +42,11 @@ const busyTimeout = 10 * time.Second
 
 // Store is a store.Store kept in one SQLite file.
 type Store struct {
-	write *sql.DB // one connection: SQLite allows one writer at a time anyway
-	read  *sql.DB
-	now   func() time.Time
-	stmts statements
+	store.Reads         // on read
+	write       *sql.DB // one connection: SQLite allows one writer at a time anyway
+	read        *sql.DB
+	now         func() time.Time
+	stmts       statements
 }
 
 var _ store.Store = (*Store)(nil)
@@ -116,6 +117,7 @@ func (s *Store) init(ctx context.Context, common string) error {
 	if err := s.read.PingContext(ctx); err != nil {
 		return err
 	}
+	s.Reads = store.NewReads(querier{s.read})
 	return s.stmts.prepare(ctx, s.write)
 }
 

@@ -23,15 +23,7 @@ func open(t *testing.T, opt Options) (*Store, string) {
 func openAt(t *testing.T, path string, opt Options) *Store {
 	t.Helper()
 	s, err := Open(t.Context(), path, opt)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return s
+	return storetest.Closing(t, s, err)
 }
 
 func TestStore(t *testing.T) {

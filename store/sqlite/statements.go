@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/hookflow/hookflow/store"
 )
 
 // statements are the statements of the hot write paths (Dispatch and
@@ -31,10 +33,8 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 		stmt  **sql.Stmt
 		query string
 	}{
-		{&st.insertEvent, `INSERT INTO events (` + eventColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&st.insertRun, `INSERT INTO runs (id, workflow, revision, event_id, item, attempt, rerun_of,
-			grp, cancel_in_progress, pending_latest, cooldown_key, cooldown_ms, on_interrupt,
-			status, reason, queued_at, finished_at, steps)
+		{&st.insertEvent, `INSERT INTO events (` + store.EventColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.insertRun, `INSERT INTO runs (` + store.RunInsertColumns + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`},
 		{&st.findDedup, `SELECT event_id FROM dedup_keys WHERE key = ? AND expires_at > ?`},
 		{&st.putDedup, `INSERT INTO dedup_keys (key, event_id, expires_at) VALUES (?, ?, ?)
@@ -47,8 +47,8 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 			WHERE grp = ? AND status = 'running' AND grp <> '' AND cancel_requested = 0 RETURNING id`},
 		{&st.supersede, `UPDATE runs SET status = 'skipped', reason = ?, finished_at = ?
 			WHERE grp = ? AND status = 'queued' AND seq < ? AND grp <> '' RETURNING id`},
-		{&st.eventByID, `SELECT ` + eventColumns + ` FROM events WHERE id = ?`},
-		{&st.runsByEvent, `SELECT ` + runColumns + ` FROM runs WHERE event_id = ? ORDER BY seq`},
+		{&st.eventByID, `SELECT ` + store.EventColumns + ` FROM events WHERE id = ?`},
+		{&st.runsByEvent, `SELECT ` + store.RunColumns + ` FROM runs WHERE event_id = ? ORDER BY seq`},
 		{&st.queueDepth, `SELECT count(*) FROM runs WHERE status = 'queued'`},
 		{&st.insertLog, `INSERT INTO logs (run_id, seq, step, stream, time, text) VALUES (?, ?, ?, ?, ?, ?)`},
 	} {

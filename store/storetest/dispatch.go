@@ -151,6 +151,20 @@ var dispatchTests = []test{
 		}
 		h.wantDepth(3)
 	}},
+	{"QueueLimitCountsSupersedesInBatch", func(t *testing.T, h *harness) {
+		// The first item queues two runs, and its second supersedes its first:
+		// one run is queued after it, so the second item's two exceed 2.
+		first := h.newDispatch(t0, h.newRun("deploy", inGroup("g"), pendingLatest),
+			h.newRun("deploy", inGroup("g"), pendingLatest))
+		second := h.newDispatch(t0, h.newRun("lint"), h.newRun("lint"))
+		h.dispatchLimit(2, t0, first, second)
+		if first.Err != nil {
+			t.Fatalf("first item: %v", first.Err)
+		}
+		h.wantStatus(first.Runs[0].ID, "skipped", "superseded by run "+first.Runs[1].ID)
+		wantErr(t, "second item over the limit", second.Err, store.ErrQueueFull)
+		h.wantDepth(1)
+	}},
 }
 
 var dedupTests = []test{

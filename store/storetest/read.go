@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 var logTests = []test{
@@ -87,6 +88,17 @@ var readTests = []test{
 		}
 		_, err = h.s.GetEvent(h.ctx, "no-such-event")
 		wantErr(t, "GetEvent", err, store.ErrNotFound)
+	}},
+	{"UnknownCursorIsInvalid", func(t *testing.T, h *harness) {
+		h.queue(t0, h.newRun("deploy"))
+		_, err := h.s.ListRuns(h.ctx, store.RunFilter{Before: "no-such-run"})
+		if workflows.ErrorCode(err) != workflows.EInvalid {
+			t.Fatalf("ListRuns before an unknown run = %v, want an %s error", err, workflows.EInvalid)
+		}
+		_, err = h.s.ListEvents(h.ctx, store.EventFilter{Before: "no-such-event"})
+		if workflows.ErrorCode(err) != workflows.EInvalid {
+			t.Fatalf("ListEvents before an unknown event = %v, want an %s error", err, workflows.EInvalid)
+		}
 	}},
 	{"ListRunsFiltersNewestFirst", func(t *testing.T, h *harness) {
 		e1 := h.newDispatch(t0, h.newRun("deploy"), h.newRun("lint"))

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -157,6 +160,130 @@ func TestFollowLive(t *testing.T) {
 	f.finish(t, r, workflows.StatusSucceeded)
 	f.feed.End(id)
 	if e := readSSE(t, stream); e.event != "end" || !strings.Contains(e.data, `"status":"succeeded"`) {
+		t.Fatalf("event %+v, want the end", e)
+	}
+}
+
+// gatedWriter is a response writer whose writes wait while it is closed, as
+// a follower's connection does when the follower reads too slowly.
+type gatedWriter struct {
+	header http.Header
+	mu     sync.Mutex
+	cond   *sync.Cond
+	open   bool
+	body   strings.Builder
+	// blocked counts writes waiting at the closed gate.
+	blocked int
+}
+
+func newGatedWriter() *gatedWriter {
+	w := &gatedWriter{header: http.Header{}, open: true}
+	w.cond = sync.NewCond(&w.mu)
+	return w
+}
+
+func (w *gatedWriter) Header() http.Header { return w.header }
+func (w *gatedWriter) WriteHeader(int)     {}
+func (w *gatedWriter) Flush()              {}
+
+func (w *gatedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for !w.open {
+		w.blocked++
+		w.cond.Broadcast()
+		w.cond.Wait()
+		w.blocked--
+	}
+	w.body.Write(p)
+	w.cond.Broadcast()
+	return len(p), nil
+}
+
+// setOpen opens or closes the gate.
+func (w *gatedWriter) setOpen(open bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.open = open
+	w.cond.Broadcast()
+}
+
+// await waits until cond holds of the body written so far and the number of
+// writes waiting.
+func (w *gatedWriter) await(t *testing.T, what string, cond func(body string, blocked int) bool) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for !cond(w.body.String(), w.blocked) {
+			w.cond.Wait()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatalf("no %s in a minute; written so far:\n%s", what, w.String())
+	}
+}
+
+func (w *gatedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.body.String()
+}
+
+// TestFollowLagging checks that a follower too slow for its live feed, which
+// then drops batches, still gets every line: what was dropped is in the
+// store, and the follower must read it there.
+func TestFollowLagging(t *testing.T) {
+	f := newFixture(t, map[string]string{"manual.yaml": manualYAML}, nil)
+	id := f.dispatchRun(t, "manual").ID
+	r := f.claim(t)
+	f.appendLines(t, id, 1, 1)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req := httptest.NewRequestWithContext(ctx, "GET", "/api/v1/runs/"+id+"/logs?follow=1", nil)
+	req.RemoteAddr, req.Host = "127.0.0.1:40000", "127.0.0.1:8080"
+	req.Header.Set("Accept", "text/event-stream")
+	w := newGatedWriter()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		f.echo.ServeHTTP(w, req)
+	}()
+	w.await(t, "line 1", func(body string, _ int) bool { return strings.Contains(body, "id: 1\n") })
+
+	// The follower stops reading while it holds line 2; the runner goes on
+	// and the feed overflows at line N.
+	w.setOpen(false)
+	f.appendLines(t, id, 2, 2)
+	w.await(t, "blocked write", func(_ string, blocked int) bool { return blocked > 0 })
+	const buffered = 256 // runner's followerBuffer
+	overflow := 3 + buffered
+	f.appendLines(t, id, 3, overflow)
+	w.setOpen(true)
+	w.await(t, "buffered lines", func(body string, _ int) bool {
+		return strings.Contains(body, fmt.Sprintf("id: %d\n", overflow-1))
+	})
+	// The next line reaches the follower live again.
+	f.appendLines(t, id, overflow+1, overflow+1)
+	w.await(t, "the line after the overflow", func(body string, _ int) bool {
+		return strings.Contains(body, fmt.Sprintf("id: %d\n", overflow+1))
+	})
+	f.finish(t, r, workflows.StatusSucceeded)
+	f.feed.End(id)
+	<-served
+
+	stream := bufio.NewReader(strings.NewReader(w.String()))
+	for seq := 1; seq <= overflow+1; seq++ {
+		if e := readSSE(t, stream); e.event != "log" || e.id != strconv.Itoa(seq) {
+			t.Fatalf("event %+v, want line %d", e, seq)
+		}
+	}
+	if e := readSSE(t, stream); e.event != "end" {
 		t.Fatalf("event %+v, want the end", e)
 	}
 }

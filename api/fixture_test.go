@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -39,7 +38,6 @@ type fixture struct {
 	intake *intake.Intake
 	runs   *runsSpy
 	feed   *runner.Broker
-	log    *lockedBuffer // the server's log
 }
 
 // fixtureConfig is what a test may change before the API is served.
@@ -52,7 +50,7 @@ type fixtureConfig struct {
 // mod, when set, changes the configuration before anything starts.
 func newFixture(t *testing.T, files map[string]string, mod func(*fixtureConfig)) *fixture {
 	t.Helper()
-	f := &fixture{dir: filepath.Join(t.TempDir(), "workflows"), log: &lockedBuffer{}, feed: runner.NewBroker()}
+	f := &fixture{dir: filepath.Join(t.TempDir(), "workflows"), feed: runner.NewBroker()}
 	if err := os.MkdirAll(f.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +73,7 @@ func newFixture(t *testing.T, files map[string]string, mod func(*fixtureConfig))
 	cfg := &fixtureConfig{
 		dispatcher: runner.DispatcherConfig{Store: f.store, MaxQueued: 1000},
 		server: &Server{Store: f.store, Workflows: source, Logs: f.feed, Gatherer: prometheus.NewRegistry(),
-			Ready: func(context.Context) error { return nil }, Logger: slogTo(f.log)},
+			Ready: func(context.Context) error { return nil }, Logger: slog.New(slog.DiscardHandler)},
 	}
 	if mod != nil {
 		mod(cfg)
@@ -109,9 +107,6 @@ func newEcho() *echo.Echo {
 	return e
 }
 
-// slogTo is a logger that writes text to w.
-func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
-
 // write puts a workflow file into the folder; reload to make it active.
 func (f *fixture) write(t *testing.T, name, content string) {
 	t.Helper()
@@ -144,24 +139,6 @@ func (r *runsSpy) calls() []cancelCall {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]cancelCall(nil), r.cancels...)
-}
-
-// lockedBuffer is a log destination that the server writes while a test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // answer is an HTTP answer.

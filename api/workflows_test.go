@@ -143,12 +143,6 @@ func TestWorkflowRoutes(t *testing.T) {
 			t.Errorf("workflow %+v", w)
 		}
 	})
-	t.Run("unknown", func(t *testing.T) {
-		a := f.do(t, "GET", "/api/v1/workflows/nope", "", nil)
-		if a.code != http.StatusNotFound || a.errorMessage(t) != `no workflow "nope"` {
-			t.Errorf("%d %s", a.code, a.body)
-		}
-	})
 }
 
 // TestReload checks POST /api/v1/workflows/reload: a good folder becomes the

@@ -268,7 +268,15 @@ func (s *Server) followLogs(c echo.Context, run *store.Run) error {
 			if !ok {
 				return end()
 			}
-			if err := send(lines); err != nil {
+			// A follower that fell behind had batches dropped, and a later
+			// batch would move it past them for good: read them from the store.
+			var err error
+			if sub.Lagged() {
+				err = catchUp()
+			} else {
+				err = send(lines)
+			}
+			if err != nil {
 				return nil
 			}
 		case <-tick.C:

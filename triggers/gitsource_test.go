@@ -2,9 +2,6 @@ package triggers
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"log/slog"
 	"net"
 	"os"
@@ -353,19 +350,12 @@ func TestGitSourceSSH(t *testing.T) {
 
 	t.Run("encrypted key", func(t *testing.T) {
 		knownHosts(t, srv.KnownHosts(srv.HostKey))
-		_, priv, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		block, err := ssh.MarshalPrivateKeyWithPassphrase(priv, "", []byte("open sesame"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		plain, _ := gittest.Key(t)
 		encrypted := filepath.Join(t.TempDir(), "id_ed25519")
-		if err := os.WriteFile(encrypted, pem.EncodeToMemory(block), 0o600); err != nil {
+		if err := os.WriteFile(encrypted, []byte(gittest.EncryptKey(t, plain, "open sesame")), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, err = load(t, GitConfig{URL: srv.URL(repo.Bare), SSHKey: encrypted})
+		_, err := load(t, GitConfig{URL: srv.URL(repo.Bare), SSHKey: encrypted})
 		if want := "ssh_key: the key is encrypted: use a key without a passphrase"; err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("load = %v, want an error containing %q", err, want)
 		}

@@ -1,9 +1,6 @@
 package gitaction
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -72,22 +69,15 @@ func TestSSH(t *testing.T) {
 	})
 
 	t.Run("encrypted key", func(t *testing.T) {
-		_, priv, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		block, err := ssh.MarshalPrivateKeyWithPassphrase(priv, "", []byte("open sesame"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		encrypted := string(pem.EncodeToMemory(block))
+		other, _ := gittest.Key(t)
+		encrypted := gittest.EncryptKey(t, other, "open sesame")
 		with := map[string]any{"url": repoURL, "ssh_key": encrypted, "known_hosts": trusted}
 		if _, err := Kind().New(with); err == nil || !strings.Contains(err.Error(), "set password to its passphrase") {
 			t.Errorf("New without the passphrase: %v", err)
 		}
 		with["password"] = "open sesame"
 		s, _ := newStep(t)
-		_, err = runIn(t, s, with)
+		_, err := runIn(t, s, with)
 		// The key decrypts, but the server does not know it.
 		wantPermanent(t, err, "authentication failed: the server did not accept the ssh key (or password) of user git")
 	})

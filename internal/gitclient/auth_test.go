@@ -1,7 +1,6 @@
 package gitclient
 
 import (
-	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,20 +28,6 @@ func knownHostsFile(t *testing.T, line string) string {
 	return writeFile(t, filepath.Join(t.TempDir(), "known_hosts"), line)
 }
 
-// encrypt returns the private key in pemKey encrypted with passphrase.
-func encrypt(t *testing.T, pemKey, passphrase string) []byte {
-	t.Helper()
-	priv, err := ssh.ParseRawPrivateKey([]byte(pemKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKeyWithPassphrase(priv, "", []byte(passphrase))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(block)
-}
-
 func TestSSH(t *testing.T) {
 	t.Parallel()
 	r := gittest.NewRepo(t, t.TempDir())
@@ -65,8 +50,8 @@ func TestSSH(t *testing.T) {
 		connects, offers bool
 	}{
 		{name: "key", ssh: SSH{Key: []byte(key), KnownHosts: trusted}, connects: true, offers: true},
-		{name: "encrypted key", ssh: SSH{Key: encrypt(t, key, "open sesame"), Password: "open sesame", KnownHosts: trusted}, connects: true, offers: true},
-		{name: "encrypted key without passphrase", ssh: SSH{Key: encrypt(t, key, "open sesame"), KnownHosts: trusted},
+		{name: "encrypted key", ssh: SSH{Key: []byte(gittest.EncryptKey(t, key, "open sesame")), Password: "open sesame", KnownHosts: trusted}, connects: true, offers: true},
+		{name: "encrypted key without passphrase", ssh: SSH{Key: []byte(gittest.EncryptKey(t, key, "open sesame")), KnownHosts: trusted},
 			want: "ssh_key: the key is encrypted: set the-passphrase-setting to its passphrase"},
 		{name: "not a key", ssh: SSH{Key: []byte("-----BEGIN nothing"), KnownHosts: trusted},
 			want: "ssh_key: not a private key in PEM or OpenSSH format"},

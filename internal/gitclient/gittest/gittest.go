@@ -180,3 +180,18 @@ func Key(t testing.TB) (string, ssh.Signer) {
 	}
 	return string(pem.EncodeToMemory(block)), signer
 }
+
+// EncryptKey returns the private key pemKey encrypted with passphrase, in
+// OpenSSH PEM format.
+func EncryptKey(t testing.TB, pemKey, passphrase string) string {
+	t.Helper()
+	priv, err := ssh.ParseRawPrivateKey([]byte(pemKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKeyWithPassphrase(priv, "", []byte(passphrase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(block))
+}

@@ -14,12 +14,10 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
-	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 
+	"github.com/hookflow/hookflow/internal/gitclient"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -30,15 +28,13 @@ const DefaultPoll = time.Minute
 // hold the checkout, and with it every later reload, forever.
 const syncTimeout = 10 * time.Minute
 
-// tokenUser is the basic-auth username sent with a token that names none.
-const tokenUser = "hookflow"
-
 // GitConfig is the `workflows: {git: …}` form of the configuration: workflow
 // files are read from a branch of a git repository.
 type GitConfig struct {
 	// URL is the repository: https://…, ssh://…, user@host:path, or a local path.
 	URL string `yaml:"git"`
-	// Branch is the branch to follow; empty follows the remote's HEAD.
+	// Branch is the branch to follow; empty follows the branch the remote's
+	// HEAD names (or HEAD's commit, when the remote names no branch).
 	Branch string `yaml:"branch"`
 	// Dir is the folder inside the repository that holds the workflows;
 	// empty is the repository's root.
@@ -54,7 +50,8 @@ type GitConfig struct {
 	// SSHKey is the path of an unencrypted private key for ssh URLs. Without
 	// it, ssh URLs use the ssh agent. Host keys are always checked, against
 	// the files in $SSH_KNOWN_HOSTS (separated by colons) or else
-	// ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts.
+	// ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts: a server they do not
+	// list is refused before connecting, as the git action refuses it.
 	SSHKey string `yaml:"ssh_key"`
 }
 
@@ -63,6 +60,7 @@ type GitConfig struct {
 // turns, since they share the checkout.
 type GitSource struct {
 	cfg      GitConfig
+	remote   *gitclient.Remote
 	checkout string
 	poll     time.Duration
 	logger   *slog.Logger
@@ -83,11 +81,15 @@ func NewGitSource(cfg GitConfig, checkout string, logger *slog.Logger) *GitSourc
 	if g.poll <= 0 {
 		g.poll = DefaultPoll
 	}
+	g.remote = gitclient.New(gitclient.Options{URL: cfg.URL, Secrets: g.secrets(), Settings: gitSettings})
 	if u, err := url.Parse(cfg.URL); err == nil && u.Scheme == "http" && cfg.Token != "" {
-		logger.Warn("the git token is sent unencrypted over http; use an https URL", "url", g.url())
+		logger.Warn("the git token is sent unencrypted over http; use an https URL", "url", g.remote.Shown())
 	}
 	return g
 }
+
+// gitSettings name the source's settings in the git client's messages.
+var gitSettings = gitclient.Settings{Ref: "workflows.branch", Credentials: "workflows.token"}
 
 // Sync brings the checkout to the head of the branch: it clones on first use,
 // else fetches and then hard-resets. Until a fetch succeeds the checkout is not
@@ -146,7 +148,7 @@ func (g *GitSource) Poll(ctx context.Context, reload func(context.Context) error
 			return
 		case <-t.C:
 			if err := reload(ctx); err != nil {
-				g.logger.Debug("git poll: reload failed", "url", g.url(), "err", err)
+				g.logger.Debug("git poll: reload failed", "url", g.remote.Shown(), "err", err)
 			}
 		}
 	}
@@ -169,11 +171,11 @@ func (g *GitSource) sync(ctx context.Context) (string, error) {
 	defer cancel()
 	hash, err := g.fetchAndReset(ctx)
 	if err != nil {
-		return "", g.fail(err)
+		return "", g.remote.Fail(ctx, err)
 	}
 	commit := hash.String()
 	if commit != g.commit {
-		g.logger.Info("git checkout updated", "url", g.url(), "commit", commit)
+		g.logger.Info("git checkout updated", "url", g.remote.Shown(), "commit", commit)
 		g.commit = commit
 	}
 	return commit, nil
@@ -183,7 +185,11 @@ func (g *GitSource) fetchAndReset(ctx context.Context) (plumbing.Hash, error) {
 	if g.cfg.URL == "" {
 		return plumbing.ZeroHash, errors.New("no repository URL: set workflows.git")
 	}
-	auth, err := g.auth()
+	creds, err := g.credentials()
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	auth, err := g.remote.Auth(creds)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
@@ -208,118 +214,76 @@ func (g *GitSource) fetchAndReset(ctx context.Context) (plumbing.Hash, error) {
 		return plumbing.ZeroHash, fmt.Errorf("open checkout %s: %w", g.checkout, err)
 	}
 
-	// An in-memory remote, so that the URL (which may carry credentials) is
-	// not written to the checkout's config, and a changed URL takes effect.
-	remote := git.NewRemote(repo.Storer, &config.RemoteConfig{Name: "origin", URLs: []string{g.cfg.URL}})
-	branch, err := g.branch(ctx, remote, auth)
+	// The client fetches without writing the URL (which may carry
+	// credentials) to the checkout's config, so a changed URL takes effect.
+	t, err := g.remote.Fetch(ctx, repo, gitclient.FetchOptions{Ref: g.ref(), Auth: auth})
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	tracking := plumbing.NewRemoteReferenceName("origin", branch.Short())
-	err = remote.FetchContext(ctx, &git.FetchOptions{
-		RefSpecs: []config.RefSpec{config.RefSpec("+" + branch.String() + ":" + tracking.String())},
-		Auth:     auth,
-		Tags:     git.NoTags,
-		Force:    true,
-	})
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return plumbing.ZeroHash, fmt.Errorf("fetch %s: %w", branch.Short(), err)
-	}
-	ref, err := repo.Reference(tracking, true)
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("fetch %s: %w", branch.Short(), err)
-	}
-	if err := checkOut(repo, ref.Hash()); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("check out %s: %w", ref.Hash(), err)
+	// Detached and hard: the checkout follows the remote, has no branch of
+	// its own, and holds exactly the commit's files.
+	if err := gitclient.CheckOut(repo, t.Commit, "", git.HardReset); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("check out %s: %w", t.Commit, err)
 	}
 	if fresh {
 		if err := os.Rename(staging, g.checkout); err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("checkout folder %s is in the way (remove it to clone afresh): %w", g.checkout, err)
 		}
 	}
-	return ref.Hash(), nil
+	return t.Commit, nil
 }
 
-// checkOut makes the work tree and index exactly those of commit, with HEAD
-// detached there: the checkout follows the remote and has no branch of its own.
-func checkOut(repo *git.Repository, commit plumbing.Hash) error {
-	wt, err := repo.Worktree()
-	if err != nil {
-		return err
+// ref is the ref to follow: the configured branch, or empty for the one the
+// remote's HEAD names.
+func (g *GitSource) ref() string {
+	b := g.cfg.Branch
+	if b == "" || strings.HasPrefix(b, "refs/") {
+		return b
 	}
-	if err := repo.Storer.SetReference(plumbing.NewHashReference(plumbing.HEAD, commit)); err != nil {
-		return err
-	}
-	return wt.Reset(&git.ResetOptions{Commit: commit, Mode: git.HardReset})
+	return plumbing.NewBranchReferenceName(b).String()
 }
 
-// branch is the configured branch, or the one the remote's HEAD points at.
-func (g *GitSource) branch(ctx context.Context, remote *git.Remote, auth transport.AuthMethod) (plumbing.ReferenceName, error) {
-	if b := g.cfg.Branch; b != "" {
-		if strings.HasPrefix(b, "refs/") {
-			return plumbing.ReferenceName(b), nil
-		}
-		return plumbing.NewBranchReferenceName(b), nil
-	}
-	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth})
-	if err != nil {
-		return "", fmt.Errorf("list branches: %w", err)
-	}
-	for _, r := range refs {
-		if r.Name() == plumbing.HEAD && r.Type() == plumbing.SymbolicReference {
-			return r.Target(), nil
-		}
-	}
-	return "", errors.New("the remote does not say which branch HEAD is; set workflows.branch")
-}
-
-// auth is how to authenticate to the URL, or nil for none.
-func (g *GitSource) auth() (transport.AuthMethod, error) {
+// credentials are how to log in to the URL: the token for http(s); for ssh
+// the key, or else the ssh agent, with host keys checked against the files in
+// $SSH_KNOWN_HOSTS or else the default ones.
+func (g *GitSource) credentials() (gitclient.Credentials, error) {
+	var none gitclient.Credentials
 	ep, err := transport.NewEndpoint(g.cfg.URL)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	switch ep.Protocol {
 	case "http", "https":
 		if g.cfg.SSHKey != "" {
-			return nil, errors.New("ssh_key is for ssh URLs; for an http(s) URL set token")
+			return none, errors.New("ssh_key is for ssh URLs; for an http(s) URL set token")
 		}
 		if g.cfg.Token == "" {
-			return nil, nil
+			return none, nil
 		}
 		user, token, found := strings.Cut(g.cfg.Token, ":")
 		if !found {
-			user, token = tokenUser, g.cfg.Token
+			user, token = gitclient.TokenUser, g.cfg.Token
 		}
-		return &githttp.BasicAuth{Username: user, Password: token}, nil
+		return gitclient.Credentials{Username: user, Password: token}, nil
 	case "ssh":
 		if g.cfg.Token != "" {
-			return nil, errors.New("token is for http(s) URLs; for an ssh URL set ssh_key")
+			return none, errors.New("token is for http(s) URLs; for an ssh URL set ssh_key")
 		}
-		user := ep.User
-		if user == "" {
-			user = "git"
+		login := &gitclient.SSH{Agent: g.cfg.SSHKey == "", KnownHosts: gitclient.DefaultKnownHosts()}
+		if files := filepath.SplitList(os.Getenv("SSH_KNOWN_HOSTS")); len(files) > 0 {
+			login.KnownHosts = files
 		}
-		if g.cfg.SSHKey == "" {
-			// go-git then asks the ssh agent, and checks host keys against
-			// the same known_hosts files as below.
-			return nil, nil
+		if g.cfg.SSHKey != "" {
+			if login.Key, err = os.ReadFile(g.cfg.SSHKey); err != nil {
+				return none, fmt.Errorf("ssh_key: %w", err)
+			}
 		}
-		pk, err := gitssh.NewPublicKeysFromFile(user, g.cfg.SSHKey, "")
-		if err != nil {
-			return nil, fmt.Errorf("ssh_key %s: %w", g.cfg.SSHKey, err)
-		}
-		// Set explicitly rather than left to go-git's default, so that host
-		// keys are checked whatever that default becomes.
-		if pk.HostKeyCallback, err = gitssh.NewKnownHostsCallback(); err != nil {
-			return nil, fmt.Errorf("ssh known hosts: %w", err)
-		}
-		return pk, nil
+		return gitclient.Credentials{SSH: login}, nil
 	default:
 		if g.cfg.Token != "" || g.cfg.SSHKey != "" {
-			return nil, fmt.Errorf("token and ssh_key are for http(s) and ssh URLs, not %s", ep.Protocol)
+			return none, fmt.Errorf("token and ssh_key are for http(s) and ssh URLs, not %s", ep.Protocol)
 		}
-		return nil, nil
+		return none, nil
 	}
 }
 
@@ -342,42 +306,29 @@ func (g *GitSource) checkedOut() (string, error) {
 func (g *GitSource) load(files workflows.Loader, commit string) (*workflows.Set, error) {
 	dir := path.Clean(filepath.ToSlash(g.cfg.Dir))
 	if !fs.ValidPath(dir) {
-		return nil, fmt.Errorf("git %s: dir %q must be a folder inside the repository, such as workflows", g.url(), g.cfg.Dir)
+		return nil, fmt.Errorf("git %s: dir %q must be a folder inside the repository, such as workflows", g.remote.Shown(), g.cfg.Dir)
 	}
 	// os.Root refuses symlinks that lead out of the checkout, so a pushed
 	// symlink cannot make the server read (and quote in errors) other files.
 	root, err := os.OpenRoot(g.checkout)
 	if err != nil {
-		return nil, fmt.Errorf("git %s: %w", g.url(), err)
+		return nil, fmt.Errorf("git %s: %w", g.remote.Shown(), err)
 	}
 	defer root.Close()
 	fsys := root.FS()
 	if fi, err := fs.Stat(fsys, dir); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("git %s: there is no folder %q at commit %s", g.url(), dir, shortCommit(commit))
+		return nil, fmt.Errorf("git %s: there is no folder %q at commit %s", g.remote.Shown(), dir, gitclient.Short(plumbing.NewHash(commit)))
 	}
 	set, err := files.FS(fsys, dir, commit)
 	if err != nil {
-		return nil, fmt.Errorf("git %s at %s:\n%w", g.url(), shortCommit(commit), err)
+		return nil, fmt.Errorf("git %s at %s:\n%w", g.remote.Shown(), gitclient.Short(plumbing.NewHash(commit)), err)
 	}
 	return set, nil
 }
 
-// fail prefixes err with the repository, with any credentials masked.
-func (g *GitSource) fail(err error) error {
-	msg := err.Error()
-	masked := msg
-	for _, secret := range g.secrets() {
-		masked = strings.ReplaceAll(masked, secret, "xxxxx")
-	}
-	if masked != msg {
-		// The chain goes with the secret; the message is what counts.
-		return fmt.Errorf("git %s: %s", g.url(), masked)
-	}
-	return fmt.Errorf("git %s: %w", g.url(), err)
-}
-
-// secrets are the credentials in the configuration: the token, and a
-// password, or else a username (a token may stand there), in an http(s) URL.
+// secrets are the credentials in the configuration besides those written
+// into the URL, which the git client finds itself: the token, and the part
+// of a "user:token" after the colon.
 func (g *GitSource) secrets() []string {
 	var list []string
 	if t := g.cfg.Token; t != "" {
@@ -386,31 +337,5 @@ func (g *GitSource) secrets() []string {
 			list = append(list, secret)
 		}
 	}
-	if u, err := url.Parse(g.cfg.URL); err == nil && u.User != nil && (u.Scheme == "http" || u.Scheme == "https") {
-		if p, ok := u.User.Password(); ok && p != "" {
-			list = append(list, p)
-		} else if name := u.User.Username(); name != "" {
-			list = append(list, name)
-		}
-	}
 	return list
-}
-
-// url is the repository URL for messages. Credentials written into an http(s)
-// URL are masked, the username too, since a token may stand there.
-func (g *GitSource) url() string {
-	u, err := url.Parse(g.cfg.URL)
-	if err != nil || u.User == nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return g.cfg.URL
-	}
-	u.User = url.User("xxxxx")
-	return u.String()
-}
-
-// shortCommit abbreviates a commit hash for messages.
-func shortCommit(commit string) string {
-	if len(commit) > 12 {
-		return commit[:12]
-	}
-	return commit
 }

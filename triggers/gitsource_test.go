@@ -4,17 +4,18 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/hookflow/hookflow/internal/gitclient/gittest"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -25,60 +26,6 @@ func workflowYAML(name string) string {
 
 // brokenYAML has an unknown key at line 4, column 1.
 const brokenYAML = "on:\n  dispatch: {}\nsteps:\n  - run: echo hi\nstepz: []\n"
-
-// gitCLI runs git in dir and returns its trimmed output.
-func gitCLI(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=test", "GIT_AUTHOR_EMAIL=test@example.com",
-		"GIT_COMMITTER_NAME=test", "GIT_COMMITTER_EMAIL=test@example.com"}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// testRepo is a bare repository (the remote) and a clone to push from.
-type testRepo struct {
-	bare, work string
-}
-
-// newTestRepo makes a bare repository under root whose HEAD is main, and a
-// work tree with it as origin.
-func newTestRepo(t *testing.T, root string) *testRepo {
-	t.Helper()
-	r := &testRepo{bare: filepath.Join(root, "hooks.git"), work: filepath.Join(root, "work")}
-	gitCLI(t, root, "init", "-q", "--bare", "-b", "main", r.bare)
-	gitCLI(t, root, "init", "-q", "-b", "main", r.work)
-	gitCLI(t, r.work, "remote", "add", "origin", r.bare)
-	return r
-}
-
-// push commits files (an empty content deletes the file) on branch and pushes
-// it; it returns the commit hash.
-func (r *testRepo) push(t *testing.T, branch string, files map[string]string) string {
-	t.Helper()
-	for name, content := range files {
-		p := filepath.Join(r.work, filepath.FromSlash(name))
-		if content == "" {
-			if err := os.Remove(p); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		writeTestFile(t, p, content)
-	}
-	gitCLI(t, r.work, "add", "-A")
-	gitCLI(t, r.work, "commit", "-q", "--allow-empty", "-m", "change")
-	gitCLI(t, r.work, "push", "-q", "origin", "HEAD:refs/heads/"+branch)
-	return gitCLI(t, r.work, "rev-parse", "HEAD")
-}
 
 // workflowNames lists the set's workflow names.
 func workflowNames(set *workflows.Set) string {
@@ -109,10 +56,10 @@ func checkSet(t *testing.T, set *workflows.Set, wantNames, commit string) {
 func TestGitSourceReload(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	repo := newTestRepo(t, t.TempDir())
-	first := repo.push(t, "main", map[string]string{"hello.yaml": workflowYAML("hello")})
+	repo := gittest.NewRepo(t, t.TempDir())
+	first := repo.CommitTo("main", map[string]string{"hello.yaml": workflowYAML("hello")})
 
-	git := NewGitSource(GitConfig{URL: repo.bare}, filepath.Join(t.TempDir(), "workflows-git"), slog.New(slog.DiscardHandler))
+	git := NewGitSource(GitConfig{URL: repo.Bare}, filepath.Join(t.TempDir(), "workflows-git"), slog.New(slog.DiscardHandler))
 	src, err := NewSource(ctx, git.Loader(workflows.Loader{}), nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +70,7 @@ func TestGitSourceReload(t *testing.T) {
 	}
 
 	t.Run("valid push", func(t *testing.T) {
-		second := repo.push(t, "main", map[string]string{"ci/build.yaml": workflowYAML("build")})
+		second := repo.CommitTo("main", map[string]string{"ci/build.yaml": workflowYAML("build")})
 		if err := src.Reload(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +79,7 @@ func TestGitSourceReload(t *testing.T) {
 	good := src.Set()
 
 	t.Run("invalid push keeps the last good set", func(t *testing.T) {
-		repo.push(t, "main", map[string]string{"ci/broken.yaml": brokenYAML})
+		repo.CommitTo("main", map[string]string{"ci/broken.yaml": brokenYAML})
 		err := src.Reload(ctx)
 		if err == nil || !strings.Contains(err.Error(), "ci/broken.yaml:5:1:") {
 			t.Fatalf("Reload = %v, want an error at ci/broken.yaml:5:1", err)
@@ -150,7 +97,7 @@ func TestGitSourceReload(t *testing.T) {
 
 	t.Run("fix recovers", func(t *testing.T) {
 		// Deleting files must delete their workflows too.
-		fixed := repo.push(t, "main", map[string]string{"ci/broken.yaml": "", "hello.yaml": "", "ci/build.yaml": workflowYAML("build2")})
+		fixed := repo.CommitTo("main", map[string]string{"ci/broken.yaml": "", "hello.yaml": "", "ci/build.yaml": workflowYAML("build2")})
 		if err := src.Reload(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -164,18 +111,18 @@ func TestGitSourceReload(t *testing.T) {
 func TestGitSourceDir(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	repo := newTestRepo(t, t.TempDir())
+	repo := gittest.NewRepo(t, t.TempDir())
 	// Outside dir, so never read: it would fail the load if it were.
-	first := repo.push(t, "main", map[string]string{"deploy/web.yaml": workflowYAML("web"), "broken.yaml": brokenYAML})
+	first := repo.CommitTo("main", map[string]string{"deploy/web.yaml": workflowYAML("web"), "broken.yaml": brokenYAML})
 
-	git := NewGitSource(GitConfig{URL: repo.bare, Dir: "deploy"}, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
+	git := NewGitSource(GitConfig{URL: repo.Bare, Dir: "deploy"}, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
 	src, err := NewSource(ctx, git.Loader(workflows.Loader{}), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkSet(t, src.Set(), "web", first)
 
-	repo.push(t, "main", map[string]string{"deploy/nested/bad.yml": brokenYAML})
+	repo.CommitTo("main", map[string]string{"deploy/nested/bad.yml": brokenYAML})
 	err = src.Reload(ctx)
 	if err == nil || !strings.Contains(err.Error(), "deploy/nested/bad.yml:5:1:") {
 		t.Errorf("Reload = %v, want an error at deploy/nested/bad.yml:5:1", err)
@@ -187,15 +134,15 @@ func TestGitSourceDir(t *testing.T) {
 
 func TestGitSourceDirMissingOrOutside(t *testing.T) {
 	t.Parallel()
-	repo := newTestRepo(t, t.TempDir())
-	repo.push(t, "main", map[string]string{"web.yaml": workflowYAML("web")})
+	repo := gittest.NewRepo(t, t.TempDir())
+	repo.CommitTo("main", map[string]string{"web.yaml": workflowYAML("web")})
 	for _, tc := range []struct{ dir, want string }{
 		{"nope", `no folder "nope"`},
 		{"../elsewhere", "inside the repository"},
 		{"/etc", "inside the repository"},
 	} {
 		t.Run(tc.dir, func(t *testing.T) {
-			git := NewGitSource(GitConfig{URL: repo.bare, Dir: tc.dir}, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
+			git := NewGitSource(GitConfig{URL: repo.Bare, Dir: tc.dir}, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
 			_, err := git.Loader(workflows.Loader{})(context.Background())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("load = %v, want an error containing %q", err, tc.want)
@@ -209,14 +156,14 @@ func TestGitSourceSymlinkOutOfRepository(t *testing.T) {
 	root := t.TempDir()
 	outside := filepath.Join(root, "outside.yaml")
 	writeTestFile(t, outside, brokenYAML)
-	repo := newTestRepo(t, root)
-	repo.push(t, "main", map[string]string{"web.yaml": workflowYAML("web")})
-	if err := os.Symlink(outside, filepath.Join(repo.work, "leak.yaml")); err != nil {
+	repo := gittest.NewRepo(t, root)
+	repo.CommitTo("main", map[string]string{"web.yaml": workflowYAML("web")})
+	if err := os.Symlink(outside, filepath.Join(repo.Work, "leak.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	repo.push(t, "main", nil)
+	repo.CommitTo("main", nil)
 
-	git := NewGitSource(GitConfig{URL: repo.bare}, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
+	git := NewGitSource(GitConfig{URL: repo.Bare}, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
 	_, err := git.Loader(workflows.Loader{})(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "leak.yaml") || strings.Contains(err.Error(), "stepz") {
 		t.Errorf("load = %v, want leak.yaml refused without reading the file it points to", err)
@@ -226,14 +173,14 @@ func TestGitSourceSymlinkOutOfRepository(t *testing.T) {
 func TestGitSourceFileLimit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	repo := newTestRepo(t, t.TempDir())
-	first := repo.push(t, "main", map[string]string{"web.yaml": workflowYAML("web")})
-	git := NewGitSource(GitConfig{URL: repo.bare}, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
+	repo := gittest.NewRepo(t, t.TempDir())
+	first := repo.CommitTo("main", map[string]string{"web.yaml": workflowYAML("web")})
+	git := NewGitSource(GitConfig{URL: repo.Bare}, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
 	src, err := NewSource(ctx, git.Loader(workflows.Loader{MaxFileBytes: 100}), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo.push(t, "main", map[string]string{"big.yaml": workflowYAML("big") + "# " + strings.Repeat("x", 100) + "\n"})
+	repo.CommitTo("main", map[string]string{"big.yaml": workflowYAML("big") + "# " + strings.Repeat("x", 100) + "\n"})
 	err = src.Reload(ctx)
 	if err == nil || !strings.Contains(err.Error(), "big.yaml:1:1: the file has more than 100 bytes") {
 		t.Errorf("Reload = %v, want big.yaml refused for its size", err)
@@ -243,13 +190,13 @@ func TestGitSourceFileLimit(t *testing.T) {
 
 func TestGitSourceBranch(t *testing.T) {
 	t.Parallel()
-	repo := newTestRepo(t, t.TempDir())
-	repo.push(t, "main", map[string]string{"main.yaml": workflowYAML("on-main")})
-	release := repo.push(t, "release", map[string]string{"release.yaml": workflowYAML("on-release")})
-	gitCLI(t, repo.work, "checkout", "-q", "-b", "prod", "HEAD~1")
-	prod := repo.push(t, "prod", map[string]string{"prod.yaml": workflowYAML("on-prod")})
+	repo := gittest.NewRepo(t, t.TempDir())
+	repo.CommitTo("main", map[string]string{"main.yaml": workflowYAML("on-main")})
+	release := repo.CommitTo("release", map[string]string{"release.yaml": workflowYAML("on-release")})
+	repo.Git("checkout", "-q", "-b", "prod", "HEAD~1")
+	prod := repo.CommitTo("prod", map[string]string{"prod.yaml": workflowYAML("on-prod")})
 	// The remote's HEAD names the default branch.
-	gitCLI(t, repo.bare, "symbolic-ref", "HEAD", "refs/heads/prod")
+	gittest.Git(t, repo.Bare, "symbolic-ref", "HEAD", "refs/heads/prod")
 
 	for _, tc := range []struct {
 		branch, names, commit string
@@ -259,7 +206,7 @@ func TestGitSourceBranch(t *testing.T) {
 		{"", "on-main,on-prod", prod},
 	} {
 		t.Run("branch="+tc.branch, func(t *testing.T) {
-			git := NewGitSource(GitConfig{URL: repo.bare, Branch: tc.branch}, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
+			git := NewGitSource(GitConfig{URL: repo.Bare, Branch: tc.branch}, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
 			set, err := git.Loader(workflows.Loader{})(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -269,7 +216,7 @@ func TestGitSourceBranch(t *testing.T) {
 	}
 
 	t.Run("missing branch", func(t *testing.T) {
-		git := NewGitSource(GitConfig{URL: repo.bare, Branch: "nope"}, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
+		git := NewGitSource(GitConfig{URL: repo.Bare, Branch: "nope"}, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
 		if _, err := git.Sync(context.Background()); err == nil || !strings.Contains(err.Error(), "nope") {
 			t.Errorf("Sync = %v, want an error naming the branch", err)
 		}
@@ -333,29 +280,160 @@ func TestGitSourceConfigErrors(t *testing.T) {
 	}
 }
 
+// writeKey writes a new private key to a file in dir and returns its path
+// and public key.
+func writeKey(t *testing.T, dir string) (string, ssh.PublicKey) {
+	t.Helper()
+	pem, signer := gittest.Key(t)
+	path := filepath.Join(dir, "id_ed25519")
+	if err := os.WriteFile(path, []byte(pem), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, signer.PublicKey()
+}
+
 // TestGitSourceKnownHostsRequired is not parallel: it sets SSH_KNOWN_HOSTS.
 func TestGitSourceKnownHostsRequired(t *testing.T) {
 	dir := t.TempDir()
-	key := filepath.Join(dir, "id_ed25519")
-	out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput()
-	if err != nil {
-		t.Skipf("ssh-keygen: %v %s", err, out)
-	}
-	t.Setenv("SSH_KNOWN_HOSTS", filepath.Join(dir, "no_known_hosts"))
+	key, _ := writeKey(t, dir)
+	missing := filepath.Join(dir, "no_known_hosts")
+	t.Setenv("SSH_KNOWN_HOSTS", missing)
 	git := NewGitSource(GitConfig{URL: "ssh://git@127.0.0.1:1/hooks.git", SSHKey: key}, filepath.Join(dir, "checkout"), slog.New(slog.DiscardHandler))
-	if _, err := git.Sync(context.Background()); err == nil || !strings.Contains(err.Error(), "known hosts") {
-		t.Errorf("Sync = %v, want a refusal for want of known hosts", err)
+	_, err := git.Sync(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "no known_hosts to check the server's key against: create "+missing) {
+		t.Errorf("Sync = %v, want a refusal for want of known hosts naming %s", err, missing)
 	}
+}
+
+// TestGitSourceSSH fetches over ssh with a key file and with the ssh agent,
+// checking the server against $SSH_KNOWN_HOSTS. It is not parallel: it sets
+// SSH_KNOWN_HOSTS and SSH_AUTH_SOCK.
+func TestGitSourceSSH(t *testing.T) {
+	root := t.TempDir()
+	repo := gittest.NewRepo(t, root)
+	commit := repo.CommitTo("main", map[string]string{"hello.yaml": workflowYAML("hello")})
+	keys := t.TempDir()
+	key, public := writeKey(t, keys)
+	srv := gittest.NewSSHServer(t, root, public)
+	knownHosts := func(t *testing.T, line string) {
+		t.Helper()
+		file := filepath.Join(t.TempDir(), "known_hosts")
+		if err := os.WriteFile(file, []byte(line), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("SSH_KNOWN_HOSTS", filepath.Join(t.TempDir(), "missing")+string(filepath.ListSeparator)+file)
+	}
+	load := func(t *testing.T, cfg GitConfig) (*workflows.Set, error) {
+		t.Helper()
+		git := NewGitSource(cfg, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
+		return git.Loader(workflows.Loader{})(context.Background())
+	}
+
+	t.Run("key file", func(t *testing.T) {
+		knownHosts(t, srv.KnownHosts(srv.HostKey))
+		set, err := load(t, GitConfig{URL: srv.URL(repo.Bare), SSHKey: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSet(t, set, "hello", commit)
+	})
+
+	t.Run("agent", func(t *testing.T) {
+		knownHosts(t, srv.KnownHosts(srv.HostKey))
+		startAgent(t, keys)
+		set, err := load(t, GitConfig{URL: srv.URL(repo.Bare)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSet(t, set, "hello", commit)
+	})
+
+	t.Run("encrypted key", func(t *testing.T) {
+		knownHosts(t, srv.KnownHosts(srv.HostKey))
+		plain, _ := gittest.Key(t)
+		encrypted := filepath.Join(t.TempDir(), "id_ed25519")
+		if err := os.WriteFile(encrypted, []byte(gittest.EncryptKey(t, plain, "open sesame")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := load(t, GitConfig{URL: srv.URL(repo.Bare), SSHKey: encrypted})
+		if want := "ssh_key: the key is encrypted: use a key without a passphrase"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("load = %v, want an error containing %q", err, want)
+		}
+	})
+
+	_, other := gittest.Key(t)
+	for _, tc := range []struct {
+		name, knownHosts, want string
+		// untouched counts what the client must not do to the server.
+		untouched *atomic.Int32
+	}{
+		{"host not in known_hosts", knownhosts.Line([]string{"git.example.com"}, srv.HostKey) + "\n", "is not in known_hosts", &srv.Conns},
+		{"host key mismatch", srv.KnownHosts(other.PublicKey()), "host key mismatch", &srv.AuthAttempts},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			knownHosts(t, tc.knownHosts)
+			before := tc.untouched.Load()
+			_, err := load(t, GitConfig{URL: srv.URL(repo.Bare), SSHKey: key})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("load = %v, want an error containing %q", err, tc.want)
+			}
+			if n := tc.untouched.Load() - before; n != 0 {
+				t.Errorf("%d connections or key offers to a server known_hosts does not vouch for", n)
+			}
+		})
+	}
+}
+
+// startAgent serves an ssh agent holding the key in dir/id_ed25519 on a unix
+// socket, and points SSH_AUTH_SOCK at it until the test ends.
+func startAgent(t *testing.T, dir string) {
+	t.Helper()
+	pem, err := os.ReadFile(filepath.Join(dir, "id_ed25519"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := ssh.ParseRawPrivateKey(pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: priv}); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				agent.ServeAgent(keyring, c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+	})
+	t.Setenv("SSH_AUTH_SOCK", sock)
 }
 
 func TestGitSourceFailedSyncKeepsCheckout(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	root := t.TempDir()
-	repo := newTestRepo(t, root)
-	first := repo.push(t, "main", map[string]string{"hello.yaml": workflowYAML("hello")})
+	repo := gittest.NewRepo(t, root)
+	first := repo.CommitTo("main", map[string]string{"hello.yaml": workflowYAML("hello")})
 	checkout := filepath.Join(t.TempDir(), "checkout")
-	if _, err := NewGitSource(GitConfig{URL: repo.bare}, checkout, slog.New(slog.DiscardHandler)).Sync(ctx); err != nil {
+	if _, err := NewGitSource(GitConfig{URL: repo.Bare}, checkout, slog.New(slog.DiscardHandler)).Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
 
@@ -406,34 +484,13 @@ func TestGitSourcePoll(t *testing.T) {
 	}
 }
 
-// gitHTTPServer serves the repositories under root with git http-backend,
-// asking for basic auth as user:password.
-func gitHTTPServer(t *testing.T, root, user, password string) *httptest.Server {
-	t.Helper()
-	backend := filepath.Join(gitCLI(t, root, "--exec-path"), "git-http-backend")
-	if _, err := os.Stat(backend); err != nil {
-		t.Skipf("git http-backend not installed: %v", err)
-	}
-	cgiHandler := &cgi.Handler{Path: backend, Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
-			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		cgiHandler.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 func TestGitSourceTokenOverHTTP(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
-	repo := newTestRepo(t, root)
-	commit := repo.push(t, "main", map[string]string{"hello.yaml": workflowYAML("hello")})
-	srv := gitHTTPServer(t, root, "hookflow", "r1ght-t0ken")
-	gitlab := gitHTTPServer(t, root, "oauth2", "r1ght-t0ken")
+	repo := gittest.NewRepo(t, root)
+	commit := repo.CommitTo("main", map[string]string{"hello.yaml": workflowYAML("hello")})
+	srv, _ := gittest.HTTPServer(t, root, "hookflow", "r1ght-t0ken")
+	gitlab, _ := gittest.HTTPServer(t, root, "oauth2", "r1ght-t0ken")
 
 	for _, tc := range []struct {
 		name, url, token string
@@ -447,7 +504,7 @@ func TestGitSourceTokenOverHTTP(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			url := tc.url + "/hooks.git"
+			url := tc.url + "/" + filepath.Base(repo.Bare)
 			git := NewGitSource(GitConfig{URL: url, Token: tc.token}, filepath.Join(t.TempDir(), "checkout"), slog.New(slog.DiscardHandler))
 			set, err := git.Loader(workflows.Loader{})(context.Background())
 			if !tc.ok {

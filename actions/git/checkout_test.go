@@ -11,24 +11,25 @@ import (
 	"testing"
 
 	"github.com/hookflow/hookflow/actions/actiontest"
+	"github.com/hookflow/hookflow/internal/gitclient/gittest"
 )
 
 func TestClone(t *testing.T) {
 	r := newRemote(t)
-	r.commit(map[string]string{"README.md": "hello\n", "deploy/app.yaml": "kind: x\n", "run.sh": "#!/bin/sh\n"})
-	if err := os.Chmod(filepath.Join(r.work, "run.sh"), 0o755); err != nil {
+	r.Commit(map[string]string{"README.md": "hello\n", "deploy/app.yaml": "kind: x\n", "run.sh": "#!/bin/sh\n"})
+	if err := os.Chmod(filepath.Join(r.Work, "run.sh"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	head := r.commit(nil)
-	if r.git("ls-files", "--stage", "run.sh")[:6] != "100755" {
+	head := r.Commit(nil)
+	if r.Git("ls-files", "--stage", "run.sh")[:6] != "100755" {
 		t.Fatal("run.sh was not committed executable")
 	}
 
 	s, log := newStep(t)
-	res := mustRun(t, s, map[string]any{"url": r.bare})
+	res := mustRun(t, s, map[string]any{"url": r.Bare})
 	dir := filepath.Join(s.Workspace, "src")
 	wantOutputs(t, res, head, "", []string{"README.md", "deploy/app.yaml", "run.sh"}, dir)
-	if got := readFile(t, filepath.Join(dir, "deploy", "app.yaml")); got != "kind: x\n" {
+	if got := gittest.ReadFile(t, filepath.Join(dir, "deploy", "app.yaml")); got != "kind: x\n" {
 		t.Errorf("deploy/app.yaml = %q", got)
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "run.sh")); err != nil || fi.Mode()&0o100 == 0 {
@@ -36,19 +37,19 @@ func TestClone(t *testing.T) {
 	}
 	// The git CLI must see a clean checkout on the default branch, with an
 	// upstream, so that an operator can work with it by hand.
-	if got := gitIn(t, dir, "status", "--porcelain"); got != "" {
+	if got := gittest.Git(t, dir, "status", "--porcelain"); got != "" {
 		t.Errorf("git status --porcelain = %q, want nothing", got)
 	}
-	if got := gitIn(t, dir, "rev-parse", "--abbrev-ref", "HEAD"); got != "main" {
+	if got := gittest.Git(t, dir, "rev-parse", "--abbrev-ref", "HEAD"); got != "main" {
 		t.Errorf("HEAD is on %q, want main", got)
 	}
-	if got := gitIn(t, dir, "rev-parse", "--abbrev-ref", "main@{upstream}"); got != "origin/main" {
+	if got := gittest.Git(t, dir, "rev-parse", "--abbrev-ref", "main@{upstream}"); got != "origin/main" {
 		t.Errorf("upstream of main = %q, want origin/main", got)
 	}
-	if got := gitIn(t, dir, "remote", "get-url", "origin"); got != r.bare {
-		t.Errorf("origin = %q, want %s", got, r.bare)
+	if got := gittest.Git(t, dir, "remote", "get-url", "origin"); got != r.Bare {
+		t.Errorf("origin = %q, want %s", got, r.Bare)
 	}
-	for _, want := range []string{"clone " + r.bare + " (the remote's default branch) into " + dir, "checked out " + head[:12] + " (branch main): 3 files"} {
+	for _, want := range []string{"clone " + r.Bare + " (the remote's default branch) into " + dir, "checked out " + head[:12] + " (branch main): 3 files"} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("log does not contain %q:\n%s", want, log)
 		}
@@ -61,11 +62,11 @@ func TestClone(t *testing.T) {
 
 func TestPullInPlace(t *testing.T) {
 	r := newRemote(t)
-	first := r.commit(map[string]string{
+	first := r.Commit(map[string]string{
 		"keep.txt": "same\n", "edit.txt": "v1\n", "gone.txt": "bye\n", ".gitignore": "*.log\n",
 	})
 	dir := filepath.Join(t.TempDir(), "srv", "app") // parents are made too
-	with := map[string]any{"url": r.bare, "dir": dir}
+	with := map[string]any{"url": r.Bare, "dir": dir}
 
 	s, _ := newStep(t)
 	res := mustRun(t, s, with)
@@ -77,8 +78,8 @@ func TestPullInPlace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r.commit(map[string]string{"edit.txt": "v2\n", "gone.txt": "", "new/dir/file.txt": "new\n"})
-	third := r.commit(map[string]string{"edit.txt": "v3\n"})
+	r.Commit(map[string]string{"edit.txt": "v2\n", "gone.txt": "", "new/dir/file.txt": "new\n"})
+	third := r.Commit(map[string]string{"edit.txt": "v3\n"})
 
 	s, log := newStep(t)
 	res = mustRun(t, s, with)
@@ -87,11 +88,11 @@ func TestPullInPlace(t *testing.T) {
 		"keep.txt": "same\n", "edit.txt": "v3\n", "gone.txt": "<missing>", "new/dir/file.txt": "new\n",
 		".env": "SECRET=1\n", "app.log": "started\n",
 	} {
-		if got := readFile(t, filepath.Join(dir, name)); got != want {
+		if got := gittest.ReadFile(t, filepath.Join(dir, name)); got != want {
 			t.Errorf("%s = %q, want %q", name, got, want)
 		}
 	}
-	if got := gitIn(t, dir, "status", "--porcelain", "--untracked-files=no"); got != "" {
+	if got := gittest.Git(t, dir, "status", "--porcelain", "--untracked-files=no"); got != "" {
 		t.Errorf("git status = %q, want a clean checkout", got)
 	}
 	want := fmt.Sprintf("checked out %s (branch main): 3 files changed since %s", third[:12], first[:12])
@@ -109,8 +110,8 @@ func TestPullInPlace(t *testing.T) {
 	})
 
 	t.Run("history rewritten", func(t *testing.T) {
-		r.git("reset", "--quiet", "--hard", first)
-		forced := r.commit(map[string]string{"other.txt": "x\n"})
+		r.Git("reset", "--quiet", "--hard", first)
+		forced := r.Commit(map[string]string{"other.txt": "x\n"})
 		s, _ := newStep(t)
 		res := mustRun(t, s, with)
 		wantOutputs(t, res, forced, third, []string{"edit.txt", "gone.txt", "new/dir/file.txt", "other.txt"}, dir)
@@ -121,34 +122,34 @@ func TestPullInPlace(t *testing.T) {
 // clone`, the usual start of a deploy folder on a server.
 func TestPullCheckoutOfGitCLI(t *testing.T) {
 	r := newRemote(t)
-	first := r.commit(map[string]string{"a": "1\n"})
+	first := r.Commit(map[string]string{"a": "1\n"})
 	dir := filepath.Join(t.TempDir(), "app")
-	gitIn(t, filepath.Dir(dir), "clone", "--quiet", r.bare, dir)
-	next := r.commit(map[string]string{"a": "2\n"})
+	gittest.Git(t, filepath.Dir(dir), "clone", "--quiet", r.Bare, dir)
+	next := r.Commit(map[string]string{"a": "2\n"})
 
 	s, _ := newStep(t)
-	res := mustRun(t, s, map[string]any{"url": r.bare, "dir": dir, "ref": "main"})
+	res := mustRun(t, s, map[string]any{"url": r.Bare, "dir": dir, "ref": "main"})
 	wantOutputs(t, res, next, first, []string{"a"}, dir)
-	if got := gitIn(t, dir, "status", "--porcelain"); got != "" {
+	if got := gittest.Git(t, dir, "status", "--porcelain"); got != "" {
 		t.Errorf("git status = %q", got)
 	}
 	// The git CLI can go on pulling by hand.
-	if got := gitIn(t, dir, "pull", "--ff-only", "--quiet"); got != "" {
+	if got := gittest.Git(t, dir, "pull", "--ff-only", "--quiet"); got != "" {
 		t.Errorf("git pull said %q", got)
 	}
 }
 
 func TestRefs(t *testing.T) {
 	r := newRemote(t)
-	c1 := r.commit(map[string]string{"v": "1\n"})
-	r.git("tag", "light")
-	r.git("tag", "-a", "-m", "release", "v1.0")
-	c2 := r.commit(map[string]string{"v": "2\n"})
-	r.git("checkout", "--quiet", "-b", "dev")
-	c3 := r.commit(map[string]string{"v": "3\n"})
-	r.git("checkout", "--quiet", "main")
-	c4 := r.commit(map[string]string{"v": "4\n"})
-	r.git("push", "--quiet", "--tags", "origin")
+	c1 := r.Commit(map[string]string{"v": "1\n"})
+	r.Git("tag", "light")
+	r.Git("tag", "-a", "-m", "release", "v1.0")
+	c2 := r.Commit(map[string]string{"v": "2\n"})
+	r.Git("checkout", "--quiet", "-b", "dev")
+	c3 := r.Commit(map[string]string{"v": "3\n"})
+	r.Git("checkout", "--quiet", "main")
+	c4 := r.Commit(map[string]string{"v": "4\n"})
+	r.Git("push", "--quiet", "--tags", "origin")
 
 	tests := []struct {
 		ref, commit, content string
@@ -170,18 +171,18 @@ func TestRefs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run("ref "+tt.ref, func(t *testing.T) {
 			s, _ := newStep(t)
-			res := mustRun(t, s, map[string]any{"url": r.bare, "ref": tt.ref, "dir": "checkout"})
+			res := mustRun(t, s, map[string]any{"url": r.Bare, "ref": tt.ref, "dir": "checkout"})
 			dir := filepath.Join(s.Workspace, "checkout")
 			if res.Outputs["commit"] != tt.commit {
 				t.Errorf("commit = %v, want %s", res.Outputs["commit"], tt.commit)
 			}
-			if got := readFile(t, filepath.Join(dir, "v")); got != tt.content {
+			if got := gittest.ReadFile(t, filepath.Join(dir, "v")); got != tt.content {
 				t.Errorf("v = %q, want %q", got, tt.content)
 			}
-			if got := gitIn(t, dir, "rev-parse", "--abbrev-ref", "HEAD"); got != tt.branch {
+			if got := gittest.Git(t, dir, "rev-parse", "--abbrev-ref", "HEAD"); got != tt.branch {
 				t.Errorf("HEAD is %q, want %q", got, tt.branch)
 			}
-			if got := gitIn(t, dir, "status", "--porcelain"); got != "" {
+			if got := gittest.Git(t, dir, "status", "--porcelain"); got != "" {
 				t.Errorf("git status = %q", got)
 			}
 		})
@@ -190,8 +191,8 @@ func TestRefs(t *testing.T) {
 	t.Run("switching refs in place", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "app")
 		s, _ := newStep(t)
-		mustRun(t, s, map[string]any{"url": r.bare, "ref": "v1.0", "dir": dir})
-		res := mustRun(t, s, map[string]any{"url": r.bare, "ref": "dev", "dir": dir})
+		mustRun(t, s, map[string]any{"url": r.Bare, "ref": "v1.0", "dir": dir})
+		res := mustRun(t, s, map[string]any{"url": r.Bare, "ref": "dev", "dir": dir})
 		wantOutputs(t, res, c3, c1, []string{"v"}, dir)
 		// A commit the checkout already holds needs no remote.
 		res = mustRun(t, s, map[string]any{"url": "/nonexistent/repo.git", "ref": c1, "dir": dir})
@@ -204,9 +205,9 @@ func TestRefs(t *testing.T) {
 // commit alone, and else found among the branches, within depth.
 func TestCommitByHash(t *testing.T) {
 	r := newRemote(t)
-	old := r.commit(map[string]string{"v": "1\n"})
-	r.commit(map[string]string{"v": "2\n"})
-	with := map[string]any{"url": r.bare, "ref": old, "depth": 1}
+	old := r.Commit(map[string]string{"v": "1\n"})
+	r.Commit(map[string]string{"v": "2\n"})
+	with := map[string]any{"url": r.Bare, "ref": old, "depth": 1}
 
 	s, _ := newStep(t)
 	_, err := runIn(t, s, with)
@@ -218,26 +219,26 @@ func TestCommitByHash(t *testing.T) {
 		t.Errorf("commit = %v, want %s", res.Outputs["commit"], old)
 	}
 
-	gitIn(t, r.bare, "config", "uploadpack.allowReachableSHA1InWant", "true")
+	gittest.Git(t, r.Bare, "config", "uploadpack.allowReachableSHA1InWant", "true")
 	with["depth"] = 1
 	s, _ = newStep(t)
 	res = mustRun(t, s, with)
 	dir := filepath.Join(s.Workspace, "src")
-	if res.Outputs["commit"] != old || readFile(t, filepath.Join(dir, "v")) != "1\n" {
+	if res.Outputs["commit"] != old || gittest.ReadFile(t, filepath.Join(dir, "v")) != "1\n" {
 		t.Errorf("outputs %v", res.Outputs)
 	}
-	if got := gitIn(t, dir, "rev-list", "--count", "--all"); got != "1" {
+	if got := gittest.Git(t, dir, "rev-list", "--count", "--all"); got != "1" {
 		t.Errorf("the checkout holds %s commits, want only the one asked for", got)
 	}
 }
 
 func TestUnknownRef(t *testing.T) {
 	r := newRemote(t)
-	r.commit(map[string]string{"a": "1\n"})
-	r.git("tag", "dev")
-	r.git("branch", "dev")
-	r.git("push", "--quiet", "--all", "origin")
-	r.git("push", "--quiet", "--tags", "origin")
+	r.Commit(map[string]string{"a": "1\n"})
+	r.Git("tag", "dev")
+	r.Git("branch", "dev")
+	r.Git("push", "--quiet", "--all", "origin")
+	r.Git("push", "--quiet", "--tags", "origin")
 	tests := []struct {
 		ref   string
 		depth int
@@ -252,9 +253,9 @@ func TestUnknownRef(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.ref, func(t *testing.T) {
 			s, log := newStep(t)
-			_, err := runIn(t, s, map[string]any{"url": r.bare, "ref": tt.ref, "depth": tt.depth})
+			_, err := runIn(t, s, map[string]any{"url": r.Bare, "ref": tt.ref, "depth": tt.depth})
 			wantPermanent(t, err, tt.want...)
-			if !strings.HasPrefix(err.Error(), "git "+r.bare+": ") {
+			if !strings.HasPrefix(err.Error(), "git "+r.Bare+": ") {
 				t.Errorf("error %q does not name the repository first", err)
 			}
 			if !strings.Contains(log.String(), "failed: ") {
@@ -270,35 +271,35 @@ func TestUnknownRef(t *testing.T) {
 
 func TestDepth(t *testing.T) {
 	r := newRemote(t)
-	r.commit(map[string]string{"a": "1\n"})
-	c2 := r.commit(map[string]string{"a": "2\n"})
+	r.Commit(map[string]string{"a": "1\n"})
+	c2 := r.Commit(map[string]string{"a": "2\n"})
 	dir := filepath.Join(t.TempDir(), "app")
-	with := map[string]any{"url": "file://" + r.bare, "depth": 1, "dir": dir}
+	with := map[string]any{"url": "file://" + r.Bare, "depth": 1, "dir": dir}
 
 	s, _ := newStep(t)
 	res := mustRun(t, s, with)
 	wantOutputs(t, res, c2, "", []string{"a"}, dir)
-	if got := gitIn(t, dir, "rev-list", "--count", "HEAD"); got != "1" {
+	if got := gittest.Git(t, dir, "rev-list", "--count", "HEAD"); got != "1" {
 		t.Errorf("history holds %s commits, want 1", got)
 	}
-	if got := gitIn(t, dir, "rev-parse", "--is-shallow-repository"); got != "true" {
+	if got := gittest.Git(t, dir, "rev-parse", "--is-shallow-repository"); got != "true" {
 		t.Errorf("is-shallow-repository = %s", got)
 	}
 
-	c3 := r.commit(map[string]string{"a": "3\n", "b": "new\n"})
+	c3 := r.Commit(map[string]string{"a": "3\n", "b": "new\n"})
 	res = mustRun(t, s, with)
 	wantOutputs(t, res, c3, c2, []string{"a", "b"}, dir)
-	if got := readFile(t, filepath.Join(dir, "b")); got != "new\n" {
+	if got := gittest.ReadFile(t, filepath.Join(dir, "b")); got != "new\n" {
 		t.Errorf("b = %q", got)
 	}
-	if got := gitIn(t, dir, "status", "--porcelain"); got != "" {
+	if got := gittest.Git(t, dir, "status", "--porcelain"); got != "" {
 		t.Errorf("git status = %q", got)
 	}
 }
 
 func TestLocalChanges(t *testing.T) {
 	r := newRemote(t)
-	r.commit(map[string]string{"a.txt": "1\n", "b.txt": "1\n", "c.txt": "1\n"})
+	r.Commit(map[string]string{"a.txt": "1\n", "b.txt": "1\n", "c.txt": "1\n"})
 
 	// setup clones, makes local changes, then pushes a new commit. It
 	// returns the checkout, its commit and the new one.
@@ -306,9 +307,9 @@ func TestLocalChanges(t *testing.T) {
 		t.Helper()
 		dir = filepath.Join(t.TempDir(), "app")
 		s, _ := newStep(t)
-		first = mustRun(t, s, map[string]any{"url": r.bare, "dir": dir}).Outputs["commit"].(string)
+		first = mustRun(t, s, map[string]any{"url": r.Bare, "dir": dir}).Outputs["commit"].(string)
 		change(dir)
-		return dir, first, r.commit(map[string]string{"a.txt": fmt.Sprintf("%s\n", t.Name())})
+		return dir, first, r.Commit(map[string]string{"a.txt": fmt.Sprintf("%s\n", t.Name())})
 	}
 	write := func(t *testing.T, path, content string) {
 		t.Helper()
@@ -323,23 +324,23 @@ func TestLocalChanges(t *testing.T) {
 		write(t, filepath.Join(dir, "a.txt"), "local\n")
 		os.Remove(filepath.Join(dir, "b.txt"))
 		write(t, filepath.Join(dir, "c.txt"), "staged\n")
-		gitIn(t, dir, "add", "c.txt")
+		gittest.Git(t, dir, "add", "c.txt")
 		write(t, filepath.Join(dir, "untracked.txt"), "mine\n")
 	}
 
 	t.Run("refused without clean", func(t *testing.T) {
 		dir, first, _ := setup(t, changeAll)
 		s, _ := newStep(t)
-		_, err := runIn(t, s, map[string]any{"url": r.bare, "dir": dir})
+		_, err := runIn(t, s, map[string]any{"url": r.Bare, "dir": dir})
 		wantPermanent(t, err, dir+" has local changes to a.txt, b.txt, c.txt;", "set clean: true")
 		if strings.Contains(err.Error(), "untracked.txt") {
 			t.Errorf("error %q names an untracked file", err)
 		}
 		// Nothing was touched.
-		if got := gitIn(t, dir, "rev-parse", "HEAD"); got != first {
+		if got := gittest.Git(t, dir, "rev-parse", "HEAD"); got != first {
 			t.Errorf("HEAD moved to %s", got)
 		}
-		if got := readFile(t, filepath.Join(dir, "a.txt")); got != "local\n" {
+		if got := gittest.ReadFile(t, filepath.Join(dir, "a.txt")); got != "local\n" {
 			t.Errorf("a.txt = %q", got)
 		}
 	})
@@ -347,16 +348,16 @@ func TestLocalChanges(t *testing.T) {
 	t.Run("discarded with clean", func(t *testing.T) {
 		dir, first, next := setup(t, changeAll)
 		s, log := newStep(t)
-		res := mustRun(t, s, map[string]any{"url": r.bare, "dir": dir, "clean": true})
+		res := mustRun(t, s, map[string]any{"url": r.Bare, "dir": dir, "clean": true})
 		if res.Outputs["commit"] != next || res.Outputs["previous"] != first {
 			t.Errorf("outputs %v", res.Outputs)
 		}
 		for name, want := range map[string]string{"a.txt": t.Name() + "\n", "b.txt": "1\n", "c.txt": "1\n", "untracked.txt": "mine\n"} {
-			if got := readFile(t, filepath.Join(dir, name)); got != want {
+			if got := gittest.ReadFile(t, filepath.Join(dir, name)); got != want {
 				t.Errorf("%s = %q, want %q", name, got, want)
 			}
 		}
-		if got := gitIn(t, dir, "status", "--porcelain", "--untracked-files=no"); got != "" {
+		if got := gittest.Git(t, dir, "status", "--porcelain", "--untracked-files=no"); got != "" {
 			t.Errorf("git status = %q", got)
 		}
 		if !strings.Contains(log.String(), "discard local changes to a.txt, b.txt, c.txt") {
@@ -368,28 +369,28 @@ func TestLocalChanges(t *testing.T) {
 		dir, _, _ := setup(t, func(dir string) {
 			for i := range 8 {
 				write(t, filepath.Join(dir, fmt.Sprintf("f%d.txt", i)), "x")
-				gitIn(t, dir, "add", fmt.Sprintf("f%d.txt", i))
+				gittest.Git(t, dir, "add", fmt.Sprintf("f%d.txt", i))
 			}
 		})
 		s, _ := newStep(t)
-		_, err := runIn(t, s, map[string]any{"url": r.bare, "dir": dir})
+		_, err := runIn(t, s, map[string]any{"url": r.Bare, "dir": dir})
 		wantPermanent(t, err, "f0.txt, f1.txt, f2.txt, f3.txt, f4.txt and 3 more")
 	})
 
 	t.Run("untracked file in the way", func(t *testing.T) {
 		dir, _, _ := setup(t, func(dir string) { write(t, filepath.Join(dir, "d", "new.txt"), "mine\n") })
-		next := r.commit(map[string]string{"d/new.txt": "theirs\n"})
+		next := r.Commit(map[string]string{"d/new.txt": "theirs\n"})
 		s, _ := newStep(t)
-		_, err := runIn(t, s, map[string]any{"url": r.bare, "dir": dir})
+		_, err := runIn(t, s, map[string]any{"url": r.Bare, "dir": dir})
 		wantPermanent(t, err, "untracked files in "+dir+" would be overwritten by "+next[:12]+": d/new.txt")
-		if got := readFile(t, filepath.Join(dir, "d", "new.txt")); got != "mine\n" {
+		if got := gittest.ReadFile(t, filepath.Join(dir, "d", "new.txt")); got != "mine\n" {
 			t.Errorf("d/new.txt = %q", got)
 		}
-		res := mustRun(t, s, map[string]any{"url": r.bare, "dir": dir, "clean": true})
+		res := mustRun(t, s, map[string]any{"url": r.Bare, "dir": dir, "clean": true})
 		if res.Outputs["commit"] != next {
 			t.Errorf("commit = %v", res.Outputs["commit"])
 		}
-		if got := readFile(t, filepath.Join(dir, "d", "new.txt")); got != "theirs\n" {
+		if got := gittest.ReadFile(t, filepath.Join(dir, "d", "new.txt")); got != "theirs\n" {
 			t.Errorf("d/new.txt = %q", got)
 		}
 	})
@@ -397,32 +398,32 @@ func TestLocalChanges(t *testing.T) {
 
 func TestDirRefused(t *testing.T) {
 	r := newRemote(t)
-	r.commit(map[string]string{"a": "1\n"})
+	r.Commit(map[string]string{"a": "1\n"})
 	t.Run("not empty", func(t *testing.T) {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, "data"), nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		s, _ := newStep(t)
-		_, err := runIn(t, s, map[string]any{"url": r.bare, "dir": dir})
+		_, err := runIn(t, s, map[string]any{"url": r.Bare, "dir": dir})
 		wantPermanent(t, err, dir+" is not empty and not a git checkout")
 	})
 	t.Run("empty folder is cloned into and emptied on failure", func(t *testing.T) {
 		dir := t.TempDir()
 		s, _ := newStep(t)
-		_, err := runIn(t, s, map[string]any{"url": r.bare, "dir": dir, "ref": "nope"})
+		_, err := runIn(t, s, map[string]any{"url": r.Bare, "dir": dir, "ref": "nope"})
 		wantPermanent(t, err, "unknown ref")
 		if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
 			t.Errorf("dir after a failed clone: %v %v", entries, err)
 		}
-		mustRun(t, s, map[string]any{"url": r.bare, "dir": dir})
-		if got := readFile(t, filepath.Join(dir, "a")); got != "1\n" {
+		mustRun(t, s, map[string]any{"url": r.Bare, "dir": dir})
+		if got := gittest.ReadFile(t, filepath.Join(dir, "a")); got != "1\n" {
 			t.Errorf("a = %q", got)
 		}
 	})
 	t.Run("bare repository", func(t *testing.T) {
 		s, _ := newStep(t)
-		_, err := runIn(t, s, map[string]any{"url": r.bare, "dir": r.bare})
+		_, err := runIn(t, s, map[string]any{"url": r.Bare, "dir": r.Bare})
 		wantPermanent(t, err, "is a bare repository")
 	})
 }
@@ -436,16 +437,16 @@ func TestRemoteErrors(t *testing.T) {
 	t.Run("empty repository", func(t *testing.T) {
 		r := newRemote(t)
 		s, _ := newStep(t)
-		_, err := runIn(t, s, map[string]any{"url": r.bare})
+		_, err := runIn(t, s, map[string]any{"url": r.Bare})
 		wantPermanent(t, err, "empty")
 	})
 	t.Run("cancelled", func(t *testing.T) {
 		r := newRemote(t)
-		r.commit(map[string]string{"a": "1\n"})
+		r.Commit(map[string]string{"a": "1\n"})
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		s, _ := newStep(t)
-		_, err := build(t, Kind(), map[string]any{"url": r.bare}).Run(ctx, s)
+		_, err := build(t, Kind(), map[string]any{"url": r.Bare}).Run(ctx, s)
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("error %v does not wrap context.Canceled", err)
 		}

@@ -12,26 +12,18 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/internal/gitclient"
 )
 
-const (
-	// DefaultDir is the checkout's folder in the workspace when `dir` is unset.
-	DefaultDir = "src"
-	// tokenUser is the basic-auth username sent with a token when `username`
-	// is unset; GitHub, GitLab and Gitea accept any name with a token.
-	tokenUser = "hookflow"
-	// sshUser is the ssh login when neither the URL nor `username` names one.
-	sshUser = "git"
-)
+// DefaultDir is the checkout's folder in the workspace when `dir` is unset.
+const DefaultDir = "src"
 
 // Params are the `with:` settings of a git step.
 type Params struct {
@@ -74,20 +66,9 @@ type Config struct {
 	KnownHosts []string
 }
 
-// DefaultKnownHosts are the files OpenSSH itself checks for the user the
-// server runs as: ~/.ssh/known_hosts (from the server's $HOME, not the step's,
-// which is inside the workspace) and /etc/ssh/ssh_known_hosts.
-func DefaultKnownHosts() []string {
-	files := []string{"/etc/ssh/ssh_known_hosts"}
-	if home, err := os.UserHomeDir(); err == nil {
-		files = append([]string{filepath.Join(home, ".ssh", "known_hosts")}, files...)
-	}
-	return files
-}
-
 // Kind returns the git action kind, checking ssh host keys against
-// DefaultKnownHosts when a step sets no `known_hosts`.
-func Kind() actions.Kind { return KindWith(Config{KnownHosts: DefaultKnownHosts()}) }
+// gitclient.DefaultKnownHosts when a step sets no `known_hosts`.
+func Kind() actions.Kind { return KindWith(Config{KnownHosts: gitclient.DefaultKnownHosts()}) }
 
 // KindWith returns the git action kind with the server-side settings of cfg.
 func KindWith(cfg Config) actions.Kind {
@@ -124,7 +105,7 @@ var _ actions.Action = (*Action)(nil)
 // sshParams are the ssh settings of a step, checked but not yet read from
 // files: relative paths are resolved against the workspace at run time.
 type sshParams struct {
-	user           string
+	user           string // `username`; empty lets the client take the URL's, else git
 	key            []byte // inline key; nil when keyPath is set
 	keyPath        string
 	password       string // the key's passphrase, or the login's password without a key
@@ -165,7 +146,6 @@ func newAction(with map[string]any, cfg Config) (*Action, error) {
 	if a.ssh != nil && a.ssh.key != nil {
 		a.secrets = append(a.secrets, p.SSHKey) // a key's path is no secret
 	}
-	a.secrets = append(a.secrets, urlSecrets(a.url)...)
 	return a, nil
 }
 
@@ -275,7 +255,7 @@ func (a *Action) setAuth(p Params, cfg Config) error {
 		case p.Token != "" && p.Password != "":
 			return errors.New("token and password: give one of them")
 		case p.Token != "":
-			a.basic.Username, a.basic.Password = cmp.Or(p.Username, tokenUser), p.Token
+			a.basic.Username, a.basic.Password = cmp.Or(p.Username, gitclient.TokenUser), p.Token
 		case p.Password != "" && p.Username == "":
 			return errors.New("password: set username too")
 		case p.Username != "":
@@ -302,14 +282,14 @@ func (a *Action) setAuth(p Params, cfg Config) error {
 }
 
 func (a *Action) setSSH(p Params, cfg Config) error {
-	s := &sshParams{user: cmp.Or(p.Username, a.endpoint.User, sshUser), password: p.Password, defaultHosts: cfg.KnownHosts}
+	s := &sshParams{user: p.Username, password: p.Password, defaultHosts: cfg.KnownHosts}
 	switch {
 	case p.SSHKey == "" && p.Password == "":
 		// The server's own keys and ssh agent are not lent to workflows.
 		return errors.New("ssh_key: an ssh URL needs a key (or password); hookflow does not use the server's own keys or ssh agent")
 	case strings.Contains(p.SSHKey, "-----BEGIN"):
 		s.key = []byte(p.SSHKey)
-		if _, err := parseKey(s.key, p.Password); err != nil {
+		if _, err := gitclient.ParseKey(s.key, p.Password, settings.Passphrase); err != nil {
 			return fmt.Errorf("ssh_key: %w", err)
 		}
 	case p.SSHKey != "":
@@ -318,7 +298,7 @@ func (a *Action) setSSH(p Params, cfg Config) error {
 	switch {
 	case strings.ContainsAny(p.KnownHosts, " \t\n"):
 		s.knownHosts = []byte(p.KnownHosts)
-		if err := checkKnownHosts(s.knownHosts); err != nil {
+		if err := gitclient.CheckKnownHosts(s.knownHosts); err != nil {
 			return fmt.Errorf("known_hosts: %w", err)
 		}
 	case p.KnownHosts != "":
@@ -326,66 +306,4 @@ func (a *Action) setSSH(p Params, cfg Config) error {
 	}
 	a.ssh = s
 	return nil
-}
-
-// parseKey reads a private key, decrypting it with passphrase when it is
-// encrypted. Its errors never quote the key.
-func parseKey(pem []byte, passphrase string) (ssh.Signer, error) {
-	signer, err := ssh.ParsePrivateKey(pem)
-	var missing *ssh.PassphraseMissingError
-	switch {
-	case errors.As(err, &missing) && passphrase == "":
-		return nil, errors.New("the key is encrypted: set password to its passphrase")
-	case errors.As(err, &missing):
-		signer, err = ssh.ParsePrivateKeyWithPassphrase(pem, []byte(passphrase))
-		if err != nil {
-			return nil, errors.New("the password does not decrypt the key")
-		}
-	case err != nil:
-		return nil, errors.New("not a private key in PEM or OpenSSH format")
-	}
-	return signer, nil
-}
-
-// checkKnownHosts checks that every line of data is a known_hosts entry, a
-// comment or blank, so that a typo is found when the workflow loads.
-func checkKnownHosts(data []byte) error {
-	for i, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if _, _, _, _, _, err := ssh.ParseKnownHosts([]byte(line)); err != nil {
-			return fmt.Errorf("line %d is not a known_hosts entry (write lines like the output of ssh-keyscan)", i+1)
-		}
-	}
-	return nil
-}
-
-// urlSecrets are the credentials written into an http(s) URL: the password,
-// or else the username, since a token may stand there.
-func urlSecrets(raw string) []string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil
-	}
-	if pw, ok := u.User.Password(); ok && pw != "" {
-		return []string{pw}
-	}
-	if name := u.User.Username(); name != "" {
-		return []string{name}
-	}
-	return nil
-}
-
-// storedURL is the URL written to the checkout's configuration as origin:
-// without the user information of an http(s) URL, so that no credential is
-// left on disk.
-func storedURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return raw
-	}
-	u.User = nil
-	return u.String()
 }

@@ -3,97 +3,24 @@ package gitaction
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/actions/actiontest"
+	"github.com/hookflow/hookflow/internal/gitclient/gittest"
 	"github.com/hookflow/hookflow/internal/mask"
 )
 
-// gitEnv is the environment of the git commands tests run: no user or
-// system configuration, fixed identities and dates.
-func gitEnv(home string) []string {
-	return []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + home,
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com",
-		"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com",
-		"LANG=C",
-	}
-}
-
-// gitIn runs the git CLI in dir and returns its trimmed output.
-func gitIn(t *testing.T, dir string, args ...string) string {
+// newRemote makes an empty bare repository whose default branch is main,
+// with a clone to commit and push from.
+func newRemote(t *testing.T) *gittest.Repo {
 	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = gitEnv(t.TempDir())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// remote is a bare repository made by the test, with a clone of its own
-// to commit and push from.
-type remote struct {
-	t    *testing.T
-	bare string // the repository; also its URL as a local path
-	work string
-}
-
-// newRemote makes an empty bare repository whose default branch is main.
-func newRemote(t *testing.T) *remote {
-	t.Helper()
-	root := t.TempDir()
-	r := &remote{t: t, bare: filepath.Join(root, "repo.git"), work: filepath.Join(root, "work")}
-	gitIn(t, root, "init", "--quiet", "--bare", "--initial-branch=main", r.bare)
-	gitIn(t, root, "init", "--quiet", "--initial-branch=main", r.work)
-	gitIn(t, r.work, "remote", "add", "origin", r.bare)
-	return r
-}
-
-// commit writes files (path to content; an empty content deletes the file)
-// on the current branch of the work clone, commits, pushes and returns the
-// commit's hash.
-func (r *remote) commit(files map[string]string) string {
-	r.t.Helper()
-	for path, content := range files {
-		full := filepath.Join(r.work, path)
-		if content == "" {
-			if err := os.Remove(full); err != nil {
-				r.t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			r.t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			r.t.Fatal(err)
-		}
-	}
-	gitIn(r.t, r.work, "add", "--all")
-	gitIn(r.t, r.work, "commit", "--quiet", "--allow-empty", "-m", "change")
-	branch := gitIn(r.t, r.work, "rev-parse", "--abbrev-ref", "HEAD")
-	gitIn(r.t, r.work, "push", "--quiet", "--force", "origin", branch)
-	return gitIn(r.t, r.work, "rev-parse", "HEAD")
-}
-
-// git runs a git command in the work clone.
-func (r *remote) git(args ...string) string {
-	r.t.Helper()
-	return gitIn(r.t, r.work, args...)
+	return gittest.NewRepo(t, t.TempDir())
 }
 
 // newStep returns a step with a workspace of its own and a log to read, and
@@ -188,17 +115,4 @@ func wantOutputs(t *testing.T, res actions.Result, commit, previous string, chan
 	if o["dir"] != dir {
 		t.Errorf("dir = %v, want %s", o["dir"], dir)
 	}
-}
-
-// readFile returns the content of a file, or "<missing>".
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return "<missing>"
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

@@ -3,55 +3,22 @@ package gitaction
 import (
 	"net"
 	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"net/url"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/hookflow/hookflow/actions/actiontest"
+	"github.com/hookflow/hookflow/internal/gitclient/gittest"
 )
-
-// gitHTTPServer serves the bare repositories under root with git
-// http-backend, as a git host does, to requests with the basic-auth
-// credentials user and password only. It counts the requests it refuses.
-func gitHTTPServer(t *testing.T, root, user, password string) (srv *httptest.Server, refused *atomic.Int32) {
-	t.Helper()
-	execPath, err := exec.Command("git", "--exec-path").Output()
-	if err != nil {
-		t.Skipf("git --exec-path: %v", err)
-	}
-	backend := &cgi.Handler{
-		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
-		Env: append(gitEnv(t.TempDir()),
-			"GIT_PROJECT_ROOT="+root,
-			"GIT_HTTP_EXPORT_ALL=1",
-		),
-	}
-	refused = &atomic.Int32{}
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, p, ok := r.BasicAuth()
-		if !ok || u != user || p != password {
-			refused.Add(1)
-			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
-			http.Error(w, "Unauthorized", http.StatusUnauthorized)
-			return
-		}
-		backend.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, refused
-}
 
 func TestHTTPAuth(t *testing.T) {
 	const token = "ghp_s3cr3t-T0ken/with+chars"
 	r := newRemote(t)
-	head := r.commit(map[string]string{"index.html": "<h1>hi</h1>\n"})
-	srv, refused := gitHTTPServer(t, filepath.Dir(r.bare), "hookflow", token)
-	repoURL := srv.URL + "/" + filepath.Base(r.bare)
+	head := r.Commit(map[string]string{"index.html": "<h1>hi</h1>\n"})
+	srv, refused := gittest.HTTPServer(t, filepath.Dir(r.Bare), "hookflow", token)
+	repoURL := srv.URL + "/" + filepath.Base(r.Bare)
 
 	t.Run("token", func(t *testing.T) {
 		s, log := newStep(t, token)
@@ -59,14 +26,14 @@ func TestHTTPAuth(t *testing.T) {
 		if res.Outputs["commit"] != head {
 			t.Errorf("commit = %v, want %s", res.Outputs["commit"], head)
 		}
-		if got := readFile(t, filepath.Join(s.Workspace, "src", "index.html")); got != "<h1>hi</h1>\n" {
+		if got := gittest.ReadFile(t, filepath.Join(s.Workspace, "src", "index.html")); got != "<h1>hi</h1>\n" {
 			t.Errorf("index.html = %q", got)
 		}
 		if strings.Contains(log.String(), token) {
 			t.Errorf("log holds the token:\n%s", log)
 		}
 		// The token is given to each fetch, never written to the checkout.
-		config := readFile(t, filepath.Join(s.Workspace, "src", ".git", "config"))
+		config := gittest.ReadFile(t, filepath.Join(s.Workspace, "src", ".git", "config"))
 		if strings.Contains(config, token) || !strings.Contains(config, repoURL) {
 			t.Errorf(".git/config:\n%s", config)
 		}
@@ -88,7 +55,7 @@ func TestHTTPAuth(t *testing.T) {
 		if strings.Contains(log.String(), token) || !strings.Contains(log.String(), "http://***@") {
 			t.Errorf("log does not mask the URL's credentials:\n%s", log)
 		}
-		if config := readFile(t, filepath.Join(s.Workspace, "app", ".git", "config")); strings.Contains(config, token) {
+		if config := gittest.ReadFile(t, filepath.Join(s.Workspace, "app", ".git", "config")); strings.Contains(config, token) {
 			t.Errorf(".git/config holds the token:\n%s", config)
 		}
 	})
@@ -150,7 +117,7 @@ func TestHTTPAuth(t *testing.T) {
 		with := map[string]any{"url": repoURL, "token": token, "dir": dir, "depth": 1}
 		s, _ := newStep(t)
 		first := mustRun(t, s, with).Outputs["commit"].(string)
-		next := r.commit(map[string]string{"about.html": "about\n"})
+		next := r.Commit(map[string]string{"about.html": "about\n"})
 		res := mustRun(t, s, with)
 		wantOutputs(t, res, next, first, []string{"about.html"}, dir)
 	})

@@ -1,16 +1,12 @@
 package gitaction
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"slices"
 	"strings"
 	"testing"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/internal/gitclient/gittest"
 )
 
 func TestKind(t *testing.T) {
@@ -30,26 +26,8 @@ func TestKind(t *testing.T) {
 	}
 }
 
-// testKey returns a new ed25519 private key in OpenSSH PEM format.
-func testKey(t *testing.T) (string, ssh.Signer) {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(block)), signer
-}
-
 func TestNew(t *testing.T) {
-	key, _ := testKey(t)
+	key, _ := gittest.Key(t)
 	tests := []struct {
 		name string
 		with map[string]any
@@ -82,7 +60,7 @@ func TestNew(t *testing.T) {
 
 func TestNewRejects(t *testing.T) {
 	const u = "https://example.com/o/r.git"
-	key, _ := testKey(t)
+	key, _ := gittest.Key(t)
 	tests := []struct {
 		name string
 		with map[string]any
@@ -153,11 +131,5 @@ func TestNewRejectsQuietly(t *testing.T) {
 		if strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("error %q repeats a secret", err)
 		}
-	}
-}
-
-func TestStoredURL(t *testing.T) {
-	if got := storedURL("https://u:p@example.com/r.git"); got != "https://example.com/r.git" {
-		t.Errorf("storedURL = %q", got)
 	}
 }

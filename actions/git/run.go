@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -17,11 +16,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/hookflow/hookflow/actions"
-	"github.com/hookflow/hookflow/internal/mask"
+	"github.com/hookflow/hookflow/internal/gitclient"
 )
-
-// maxListed is how many file or branch names an error or log line shows.
-const maxListed = 5
 
 // Run brings the checkout to the ref: a folder that is not yet a checkout is
 // cloned into, an existing checkout fetches and moves to the ref's commit.
@@ -44,25 +40,29 @@ func (a *Action) Run(ctx context.Context, s *actions.Step) (actions.Result, erro
 		return actions.Result{}, c.fail(ctx, err)
 	}
 	if !filepath.IsAbs(c.dir) {
-		return actions.Result{}, c.fail(ctx, actions.Permanent(fmt.Errorf("dir %s: the step has no workspace to resolve it in", c.dir)))
+		return actions.Result{}, c.fail(ctx, fmt.Errorf("dir %s: the step has no workspace to resolve it in", c.dir))
 	}
-	auth, err := a.authMethod(s)
+	creds, cleanup, err := a.credentials(s)
 	if err != nil {
 		return actions.Result{}, c.fail(ctx, err)
 	}
-	c.auth = auth
+	// The client reads the files now, so a temporary one can go at once.
+	c.auth, err = c.remote.Auth(creds)
+	cleanup()
+	if err != nil {
+		return actions.Result{}, c.fail(ctx, err)
+	}
 	return c.sync(ctx)
 }
 
-// call is one Run: the settings, where the checkout is, how to log in, and
-// how the repository is shown.
+// call is one Run: the settings, where the checkout is, the remote with the
+// run's secrets to mask, and how to log in.
 type call struct {
 	*Action
-	dir   string // absolute
-	auth  transport.AuthMethod
-	out   io.Writer
-	mask  *mask.Masker
-	shown string // the URL, credentials masked
+	dir    string // absolute
+	remote *gitclient.Remote
+	auth   transport.AuthMethod
+	out    io.Writer
 }
 
 func (a *Action) newCall(s *actions.Step) *call {
@@ -72,14 +72,32 @@ func (a *Action) newCall(s *actions.Step) *call {
 	}
 	// The step's credentials may be written in the workflow rather than
 	// come from secrets.
-	c.mask = s.Mask.With(a.secrets...)
-	c.shown = c.mask.URL(a.url)
+	c.remote = gitclient.New(gitclient.Options{URL: a.url, Mask: s.Mask, Secrets: a.secrets, Settings: settings})
 	return c
+}
+
+// settings name the step's settings in the client's messages.
+var settings = gitclient.Settings{
+	Ref:         "ref",
+	Credentials: "token, or username and password",
+	KnownHosts:  "known_hosts in with:",
+	Passphrase:  "password",
 }
 
 // log writes one progress line, masked.
 func (c *call) log(format string, args ...any) {
-	fmt.Fprintln(c.out, c.mask.Mask(fmt.Sprintf(format, args...)))
+	fmt.Fprintln(c.out, c.remote.Mask(fmt.Sprintf(format, args...)))
+}
+
+// fail logs err and returns it masked, prefixed with the repository, and
+// marked retryable or not as the client classed it.
+func (c *call) fail(ctx context.Context, err error) error {
+	f := c.remote.Fail(ctx, err)
+	c.log("failed: %s", f.Reason)
+	if f.Retryable {
+		return actions.Retryable(f)
+	}
+	return actions.Permanent(f)
 }
 
 // sync is Run after the credentials are ready.
@@ -89,9 +107,9 @@ func (c *call) sync(ctx context.Context) (actions.Result, error) {
 		return actions.Result{}, c.fail(ctx, err)
 	}
 	if co.fresh {
-		c.log("clone %s (%s) into %s", c.shown, c.describe(), c.dir)
+		c.log("clone %s (%s) into %s", c.remote.Shown(), c.describe(), c.dir)
 	} else {
-		c.log("update %s at %s from %s (%s)", c.dir, short(co.previous), c.shown, c.describe())
+		c.log("update %s at %s from %s (%s)", c.dir, gitclient.Short(co.previous), c.remote.Shown(), c.describe())
 	}
 	res, err := c.update(ctx, co)
 	if err != nil {
@@ -119,33 +137,33 @@ func (c *call) describe() string {
 func (c *call) update(ctx context.Context, co *checkout) (actions.Result, error) {
 	wt, err := co.repo.Worktree()
 	if err != nil {
-		return actions.Result{}, actions.Permanent(fmt.Errorf("%s: %w", c.dir, err))
+		return actions.Result{}, fmt.Errorf("%s: %w", c.dir, err)
 	}
 	var st *localState
 	if !co.fresh {
 		if st, err = readLocalState(wt); err != nil {
-			return actions.Result{}, actions.Permanent(fmt.Errorf("reading the state of %s: %w", c.dir, err))
+			return actions.Result{}, fmt.Errorf("reading the state of %s: %w", c.dir, err)
 		}
 		// Found before fetching, so that the answer comes without a network
 		// round trip and the remote is not asked in vain.
 		if len(st.dirty) > 0 && !c.clean {
-			return actions.Result{}, actions.Permanent(fmt.Errorf(
+			return actions.Result{}, fmt.Errorf(
 				"%s has local changes to %s; commit or remove them, or set clean: true to discard them",
-				c.dir, listFiles(st.dirty)))
+				c.dir, gitclient.List(st.dirty))
 		}
 	}
 
-	t, err := c.fetch(ctx, co.repo)
+	t, err := c.remote.Fetch(ctx, co.repo, gitclient.FetchOptions{Ref: c.ref, Depth: c.depth, Auth: c.auth})
 	if err != nil {
 		return actions.Result{}, err
 	}
-	commit, err := co.repo.CommitObject(t.commit)
+	commit, err := co.repo.CommitObject(t.Commit)
 	if err != nil {
-		return actions.Result{}, actions.Permanent(fmt.Errorf("%s: %w", t, err))
+		return actions.Result{}, fmt.Errorf("%s: %w", t, err)
 	}
 	changed, added, err := changes(co.repo, co.previous, commit)
 	if err != nil {
-		return actions.Result{}, actions.Permanent(fmt.Errorf("comparing %s with %s: %w", short(co.previous), short(t.commit), err))
+		return actions.Result{}, fmt.Errorf("comparing %s with %s: %w", gitclient.Short(co.previous), gitclient.Short(t.Commit), err)
 	}
 
 	if st != nil {
@@ -156,67 +174,44 @@ func (c *call) update(ctx context.Context, co *checkout) (actions.Result, error)
 			}
 		}
 		if len(inTheWay) > 0 && !c.clean {
-			return actions.Result{}, actions.Permanent(fmt.Errorf(
+			return actions.Result{}, fmt.Errorf(
 				"untracked files in %s would be overwritten by %s: %s; move them away, or set clean: true to overwrite them",
-				c.dir, short(t.commit), listFiles(inTheWay)))
+				c.dir, gitclient.Short(t.Commit), gitclient.List(inTheWay))
 		}
 		if len(st.dirty) > 0 {
-			c.log("discard local changes to %s", listFiles(st.dirty))
+			c.log("discard local changes to %s", gitclient.List(st.dirty))
 			// Restricted to the changed files: a hard reset of the whole tree
 			// would delete untracked (and ignored) files too.
 			err := wt.Reset(&git.ResetOptions{Commit: co.previous, Mode: git.HardReset, Files: st.dirty})
 			if err != nil {
-				return actions.Result{}, actions.Permanent(fmt.Errorf("discarding local changes in %s: %w", c.dir, err))
+				return actions.Result{}, fmt.Errorf("discarding local changes in %s: %w", c.dir, err)
 			}
 		}
 	}
 
-	if err := c.checkOut(co.repo, wt, t); err != nil {
-		return actions.Result{}, actions.Permanent(fmt.Errorf("check out %s in %s: %w", short(t.commit), c.dir, err))
+	// MergeReset is `git checkout`'s kind of move: it refuses uncommitted
+	// changes (already ruled out or discarded) and keeps untracked files.
+	if err := gitclient.CheckOut(co.repo, t.Commit, t.Branch, git.MergeReset); err != nil {
+		return actions.Result{}, fmt.Errorf("check out %s in %s: %w", gitclient.Short(t.Commit), c.dir, err)
 	}
 	switch {
 	case co.fresh:
-		c.log("checked out %s (%s): %s", short(t.commit), t, files(len(changed)))
-	case co.previous == t.commit:
-		c.log("already at %s (%s)", short(t.commit), t)
+		c.log("checked out %s (%s): %s", gitclient.Short(t.Commit), t, files(len(changed)))
+	case co.previous == t.Commit:
+		c.log("already at %s (%s)", gitclient.Short(t.Commit), t)
 	default:
-		c.log("checked out %s (%s): %s changed since %s", short(t.commit), t, files(len(changed)), short(co.previous))
+		c.log("checked out %s (%s): %s changed since %s", gitclient.Short(t.Commit), t, files(len(changed)), gitclient.Short(co.previous))
 	}
 	previous := ""
 	if !co.previous.IsZero() {
 		previous = co.previous.String()
 	}
 	return actions.Result{Outputs: map[string]any{
-		"commit":   t.commit.String(),
+		"commit":   t.Commit.String(),
 		"previous": previous,
 		"changed":  changed,
 		"dir":      c.dir,
 	}}, nil
-}
-
-// checkOut points HEAD at the target, on a local branch of the same name
-// when the ref is a branch and detached otherwise, and makes the index and
-// the tracked files those of its commit. Only files that differ between the
-// index and the commit are written: untracked files are left alone.
-func (c *call) checkOut(repo *git.Repository, wt *git.Worktree, t *target) error {
-	head := plumbing.NewHashReference(plumbing.HEAD, t.commit)
-	if t.branch != "" {
-		branch := plumbing.NewBranchReferenceName(t.branch)
-		if err := repo.Storer.SetReference(plumbing.NewHashReference(branch, t.commit)); err != nil {
-			return err
-		}
-		head = plumbing.NewSymbolicReference(plumbing.HEAD, branch)
-		// So that `git status` and `git pull` by hand know the upstream.
-		if err := repo.CreateBranch(&config.Branch{Name: t.branch, Remote: "origin", Merge: branch}); err != nil && !errors.Is(err, git.ErrBranchExists) {
-			return err
-		}
-	}
-	if err := repo.Storer.SetReference(head); err != nil {
-		return err
-	}
-	// MergeReset is `git checkout`'s kind of move: it refuses uncommitted
-	// changes (already ruled out or discarded) and keeps untracked files.
-	return wt.Reset(&git.ResetOptions{Commit: t.commit, Mode: git.MergeReset})
 }
 
 // checkout is the repository at dir, opened or newly made.
@@ -242,29 +237,29 @@ func (c *call) open() (*checkout, error) {
 		case errors.Is(err, plumbing.ErrReferenceNotFound):
 			co.fresh = true
 		case err != nil:
-			return nil, actions.Permanent(fmt.Errorf("%s: reading HEAD: %w", c.dir, err))
+			return nil, fmt.Errorf("%s: reading HEAD: %w", c.dir, err)
 		default:
 			co.previous = head.Hash()
 		}
 		if _, err := repo.Worktree(); errors.Is(err, git.ErrIsBareRepository) {
-			return nil, actions.Permanent(fmt.Errorf("%s is a bare repository, which has no files to check out; choose another dir", c.dir))
+			return nil, fmt.Errorf("%s is a bare repository, which has no files to check out; choose another dir", c.dir)
 		}
 		return co, nil
 	case !errors.Is(err, git.ErrRepositoryNotExists):
-		return nil, actions.Permanent(fmt.Errorf("opening %s: %w", c.dir, err))
+		return nil, fmt.Errorf("opening %s: %w", c.dir, err)
 	}
 
 	entries, err := os.ReadDir(c.dir)
 	existed := err == nil
 	switch {
 	case err != nil && !errors.Is(err, os.ErrNotExist):
-		return nil, actions.Permanent(fmt.Errorf("dir: %w", err))
+		return nil, fmt.Errorf("dir: %w", err)
 	case len(entries) > 0:
-		return nil, actions.Permanent(fmt.Errorf(
-			"%s is not empty and not a git checkout; empty it or choose another dir", c.dir))
+		return nil, fmt.Errorf(
+			"%s is not empty and not a git checkout; empty it or choose another dir", c.dir)
 	}
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
-		return nil, actions.Permanent(fmt.Errorf("dir: %w", err))
+		return nil, fmt.Errorf("dir: %w", err)
 	}
 	discard := func() {
 		if !existed {
@@ -280,11 +275,11 @@ func (c *call) open() (*checkout, error) {
 	repo, err = git.PlainInit(c.dir, false)
 	if err == nil {
 		// Without credentials: they are given to every fetch, never stored.
-		_, err = repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{storedURL(c.url)}})
+		_, err = repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{gitclient.WithoutCredentials(c.url)}})
 	}
 	if err != nil {
 		discard()
-		return nil, actions.Permanent(fmt.Errorf("creating a repository in %s: %w", c.dir, err))
+		return nil, fmt.Errorf("creating a repository in %s: %w", c.dir, err)
 	}
 	return &checkout{repo: repo, fresh: true, discard: discard}, nil
 }
@@ -362,26 +357,10 @@ func changes(repo *git.Repository, previous plumbing.Hash, commit *object.Commit
 	return slices.Compact(changed), added, nil
 }
 
-// listFiles shows up to maxListed paths and how many more there are.
-func listFiles(paths []string) string {
-	if len(paths) <= maxListed {
-		return strings.Join(paths, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(paths[:maxListed], ", "), len(paths)-maxListed)
-}
-
 // files is "1 file" or "n files".
 func files(n int) string {
 	if n == 1 {
 		return "1 file"
 	}
 	return fmt.Sprintf("%d files", n)
-}
-
-// short abbreviates a commit hash for messages.
-func short(h plumbing.Hash) string {
-	if h.IsZero() {
-		return "(none)"
-	}
-	return h.String()[:12]
 }

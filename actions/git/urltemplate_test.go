@@ -16,6 +16,7 @@ import (
 	"github.com/hookflow/hookflow/actions"
 	gitaction "github.com/hookflow/hookflow/actions/git"
 	httpaction "github.com/hookflow/hookflow/actions/http"
+	"github.com/hookflow/hookflow/internal/gitclient/gittest"
 	"github.com/hookflow/hookflow/runner"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -41,14 +42,15 @@ func TestWorkflowURLTemplates(t *testing.T) {
 	}))
 	defer api.Close()
 
-	bare, head := gitaction.NewRemote(t, map[string]string{"index.html": "hi\n"})
+	repo := gittest.NewRepo(t, t.TempDir())
+	bare, head := repo.Bare, repo.Commit(map[string]string{"index.html": "hi\n"})
 	// A name that must be escaped in a URL.
 	odd := filepath.Join(filepath.Dir(bare), "my site.git")
 	if err := os.Rename(bare, odd); err != nil {
 		t.Fatal(err)
 	}
 	bare = odd
-	gitSrv, refused := gitaction.GitHTTPServer(t, filepath.Dir(bare), "hookflow", token)
+	gitSrv, refused := gittest.HTTPServer(t, filepath.Dir(bare), "hookflow", token)
 	gitHost := strings.TrimPrefix(gitSrv.URL, "http://")
 
 	reg, err := actions.NewRegistry(gitaction.Kind(), httpaction.Kind())

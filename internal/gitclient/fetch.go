@@ -1,4 +1,4 @@
-package gitaction
+package gitclient
 
 import (
 	"context"
@@ -10,24 +10,40 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-
-	"github.com/hookflow/hookflow/actions"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
 // commitRef is where a commit fetched by its hash alone is kept, so that it
 // stays referenced after the fetch.
 const commitRef = plumbing.ReferenceName("refs/hookflow/commit")
 
-// target is the commit a step checks out, and what it was asked for as.
-type target struct {
-	commit plumbing.Hash
-	// branch is set when the ref is a branch: the checkout is then on a local
-	// branch of that name rather than on a detached HEAD.
-	branch string
+// maxListed is how many names an error or log line shows.
+const maxListed = 5
+
+// FetchOptions say what to fetch, how much, and how to log in.
+type FetchOptions struct {
+	// Ref is a branch, a tag, a full ref name (refs/…) or a commit hash (at
+	// least 4 lower-case hex digits); empty or HEAD is the branch the
+	// remote's HEAD names, or HEAD's commit when the remote names none.
+	Ref string
+	// Depth limits the history fetched to this many commits; 0 is all.
+	Depth int
+	// Auth is the login, from Remote.Auth; nil for none.
+	Auth transport.AuthMethod
+}
+
+// Target is the commit a fetch found, and what it was asked for as.
+type Target struct {
+	// Commit is the commit; an annotated tag is peeled to it.
+	Commit plumbing.Hash
+	// Branch is the branch's short name when the ref is a branch, else
+	// empty. Its commit is kept as refs/remotes/origin/<Branch>.
+	Branch string
 	what   string // "branch main", "tag v1.2", "commit 1a2b3c4d5e6f"
 }
 
-func (t *target) String() string { return t.what }
+// String says what the target was asked for as, such as "branch main".
+func (t *Target) String() string { return t.what }
 
 // wanted is a ref of the remote and where fetching it stores it.
 type wanted struct {
@@ -36,51 +52,63 @@ type wanted struct {
 	what        string
 }
 
-// fetch asks the remote for its refs, finds the one the step names, fetches
-// it and returns its commit. A commit named by its full hash that the
-// checkout already holds is used without asking the remote.
-func (c *call) fetch(ctx context.Context, repo *git.Repository) (*target, error) {
-	ref := c.ref
+// fetch is one Fetch: the remote, what to fetch, and where to.
+type fetch struct {
+	*Remote
+	o      FetchOptions
+	repo   *git.Repository
+	remote *git.Remote
+}
+
+// Fetch asks the remote for its refs, finds the one o.Ref names, fetches it
+// into repo and returns its commit. A commit named by its full hash that repo
+// already holds is used without asking the remote. repo's work tree and HEAD
+// are not touched, nor its configuration: the URL, which may hold
+// credentials, is not written anywhere. Errors from talking to the remote are
+// *Error; others are about this side or the ref, and permanent.
+func (r *Remote) Fetch(ctx context.Context, repo *git.Repository, o FetchOptions) (*Target, error) {
+	f := &fetch{Remote: r, o: o, repo: repo}
+	ref := o.Ref
 	if ref == "HEAD" {
 		ref = ""
 	}
 	if isHex(ref) && len(ref) == 40 {
 		if _, err := repo.CommitObject(plumbing.NewHash(ref)); err == nil {
-			return &target{commit: plumbing.NewHash(ref), what: "commit " + ref[:12] + ", already fetched"}, nil
+			return &Target{Commit: plumbing.NewHash(ref), what: "commit " + ref[:12] + ", already fetched"}, nil
 		}
 	}
 
-	remote := git.NewRemote(repo.Storer, &config.RemoteConfig{Name: "origin", URLs: []string{c.url}})
-	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: c.auth, PeelingOption: git.AppendPeeled})
+	f.remote = git.NewRemote(repo.Storer, &config.RemoteConfig{Name: "origin", URLs: []string{r.url}})
+	refs, err := f.remote.ListContext(ctx, &git.ListOptions{Auth: o.Auth, PeelingOption: git.AppendPeeled})
 	if err != nil {
-		return nil, c.remoteErr(err)
+		return nil, r.explain(err, o.Auth)
 	}
-	w, err := pick(refs, ref)
+	w, err := r.pick(refs, ref)
 	if err != nil {
 		return nil, err
 	}
 	if w == nil {
-		return c.fetchCommit(ctx, remote, repo, refs, ref)
+		return f.commit(ctx, refs, ref)
 	}
 	spec := config.RefSpec("+" + w.name.String() + ":" + w.local.String())
-	if err := c.fetchSpecs(ctx, remote, spec); err != nil {
+	if err := f.specs(ctx, spec); err != nil {
 		return nil, fmt.Errorf("fetching %s: %w", w.what, err)
 	}
 	local, err := repo.Reference(w.local, true)
 	if err != nil {
-		return nil, actions.Permanent(fmt.Errorf("fetching %s: %w", w.what, err))
+		return nil, fmt.Errorf("fetching %s: %w", w.what, err)
 	}
 	commit, err := peel(repo, local.Hash())
 	if err != nil {
-		return nil, actions.Permanent(fmt.Errorf("%s: %w", w.what, err))
+		return nil, fmt.Errorf("%s: %w", w.what, err)
 	}
-	return &target{commit: commit, branch: w.branch, what: w.what}, nil
+	return &Target{Commit: commit, Branch: w.branch, what: w.what}, nil
 }
 
 // pick finds the remote ref that ref names: the remote's HEAD when ref is
 // empty, else a full ref name, a branch or a tag. It returns nil when ref can
 // only be a commit hash, and an error when it is none of these.
-func pick(refs []*plumbing.Reference, ref string) (*wanted, error) {
+func (r *Remote) pick(refs []*plumbing.Reference, ref string) (*wanted, error) {
 	byName := make(map[plumbing.ReferenceName]*plumbing.Reference, len(refs))
 	for _, r := range refs {
 		byName[r.Name()] = r
@@ -94,10 +122,10 @@ func pick(refs []*plumbing.Reference, ref string) (*wanted, error) {
 		head, ok := byName[plumbing.HEAD]
 		switch {
 		case !ok:
-			return nil, actions.Permanent(errors.New("the remote has no HEAD to say which branch is its default; set ref"))
+			return nil, errors.New("the remote has no HEAD to say which branch is its default; set " + r.settings.Ref)
 		case head.Type() == plumbing.SymbolicReference && head.Target().IsBranch():
 			if _, ok := byName[head.Target()]; !ok {
-				return nil, actions.Permanent(fmt.Errorf("the remote's HEAD names %s, which does not exist; set ref", head.Target().Short()))
+				return nil, fmt.Errorf("the remote's HEAD names %s, which does not exist; set %s", head.Target().Short(), r.settings.Ref)
 			}
 			return branchOf(head.Target()), nil
 		default:
@@ -122,7 +150,7 @@ func pick(refs []*plumbing.Reference, ref string) (*wanted, error) {
 	tag, isTag := byName[plumbing.NewTagReferenceName(ref)]
 	switch {
 	case isBranch && isTag:
-		return nil, actions.Permanent(fmt.Errorf("ref %q names both a branch and a tag: write refs/heads/%s or refs/tags/%s", ref, ref, ref))
+		return nil, fmt.Errorf("ref %q names both a branch and a tag: write refs/heads/%s or refs/tags/%s", ref, ref, ref)
 	case isBranch:
 		return branchOf(branch.Name()), nil
 	case isTag:
@@ -133,11 +161,11 @@ func pick(refs []*plumbing.Reference, ref string) (*wanted, error) {
 	return nil, unknownRef(ref, refs, "the remote has no branch or tag of that name")
 }
 
-// fetchCommit fetches the commit that the hex string ref abbreviates, or
-// spells in full. A commit that a branch or tag points at is fetched through
-// it; another is asked for by hash where the server allows it, or else found
+// commit fetches the commit that the hex string ref abbreviates, or spells
+// in full. A commit that a branch or tag points at is fetched through it;
+// another is asked for by hash where the server allows it, or else found
 // among all branches and tags, which are fetched for it.
-func (c *call) fetchCommit(ctx context.Context, remote *git.Remote, repo *git.Repository, refs []*plumbing.Reference, ref string) (*target, error) {
+func (f *fetch) commit(ctx context.Context, refs []*plumbing.Reference, ref string) (*Target, error) {
 	what := "commit " + ref
 	if len(ref) == 40 {
 		hash := plumbing.NewHash(ref)
@@ -157,56 +185,56 @@ func (c *call) fetchCommit(ctx context.Context, remote *git.Remote, repo *git.Re
 		} else {
 			spec = config.RefSpec("+" + ref + ":" + commitRef.String())
 		}
-		err := c.fetchSpecs(ctx, remote, spec)
+		err := f.specs(ctx, spec)
 		switch {
 		case err == nil:
-			commit, err := peel(repo, hash)
+			commit, err := peel(f.repo, hash)
 			if err != nil {
-				return nil, actions.Permanent(fmt.Errorf("%s: %w", what, err))
+				return nil, fmt.Errorf("%s: %w", what, err)
 			}
-			return &target{commit: commit, what: what}, nil
+			return &Target{Commit: commit, what: what}, nil
 		case through != "" || ctx.Err() != nil:
 			return nil, fmt.Errorf("fetching %s: %w", what, err)
 		}
 		// The server does not hand out commits by hash (most do not), or
 		// not this one: look for it among all branches and tags.
 	}
-	err := c.fetchSpecs(ctx, remote, "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*")
+	err := f.specs(ctx, "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*")
 	if err != nil {
 		return nil, fmt.Errorf("fetching all branches and tags to find %s: %w", what, err)
 	}
-	hash, err := repo.ResolveRevision(plumbing.Revision(ref))
+	hash, err := f.repo.ResolveRevision(plumbing.Revision(ref))
 	if err != nil {
 		where := "on any branch or tag"
-		if c.depth > 0 {
-			where += fmt.Sprintf(" within depth %d (raise depth, or drop it)", c.depth)
+		if f.o.Depth > 0 {
+			where += fmt.Sprintf(" within depth %d (raise depth, or drop it)", f.o.Depth)
 		}
 		return nil, unknownRef(ref, refs, "the remote has no branch or tag of that name, and no commit with that hash "+where)
 	}
-	commit, err := peel(repo, *hash)
+	commit, err := peel(f.repo, *hash)
 	if err != nil {
-		return nil, actions.Permanent(fmt.Errorf("%s: %w", what, err))
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if err := repo.Storer.SetReference(plumbing.NewHashReference(commitRef, commit)); err != nil {
-		return nil, actions.Permanent(err)
+	if err := f.repo.Storer.SetReference(plumbing.NewHashReference(commitRef, commit)); err != nil {
+		return nil, err
 	}
-	return &target{commit: commit, what: "commit " + short(commit)}, nil
+	return &Target{Commit: commit, what: "commit " + Short(commit)}, nil
 }
 
-// fetchSpecs fetches specs with the step's credentials and depth. Being
-// up to date already is no error.
-func (c *call) fetchSpecs(ctx context.Context, remote *git.Remote, specs ...config.RefSpec) error {
-	err := remote.FetchContext(ctx, &git.FetchOptions{
+// specs fetches specs with the login and depth. Being up to date already is
+// no error.
+func (f *fetch) specs(ctx context.Context, specs ...config.RefSpec) error {
+	err := f.remote.FetchContext(ctx, &git.FetchOptions{
 		RefSpecs: specs,
-		Auth:     c.auth,
-		Depth:    c.depth,
+		Auth:     f.o.Auth,
+		Depth:    f.o.Depth,
 		Tags:     git.NoTags,
 		Force:    true,
 	})
 	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return nil
 	}
-	return c.remoteErr(err)
+	return f.explain(err, f.o.Auth)
 }
 
 // peel is the commit that hash is, or that the annotated tag hash points to.
@@ -219,7 +247,7 @@ func peel(repo *git.Repository, hash plumbing.Hash) (plumbing.Hash, error) {
 		hash = tag.Target
 	}
 	if _, err := repo.CommitObject(hash); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("%s is not a commit: %w", short(hash), err)
+		return plumbing.ZeroHash, fmt.Errorf("%s is not a commit: %w", Short(hash), err)
 	}
 	return hash, nil
 }
@@ -236,9 +264,9 @@ func unknownRef(ref string, refs []*plumbing.Reference, why string) error {
 	slices.Sort(branches)
 	msg := fmt.Sprintf("unknown ref %q: %s", ref, why)
 	if len(branches) > 0 {
-		msg += "; its branches are " + listFiles(branches)
+		msg += "; its branches are " + List(branches)
 	}
-	return actions.Permanent(errors.New(msg))
+	return errors.New(msg)
 }
 
 // isHex reports whether s is made of lower-case hexadecimal digits only,
@@ -253,4 +281,20 @@ func isHex(s string) bool {
 		}
 	}
 	return true
+}
+
+// List shows up to five names, and how many more there are, for messages.
+func List(names []string) string {
+	if len(names) <= maxListed {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:maxListed], ", "), len(names)-maxListed)
+}
+
+// Short abbreviates a commit hash for messages; "(none)" for no commit.
+func Short(h plumbing.Hash) string {
+	if h.IsZero() {
+		return "(none)"
+	}
+	return h.String()[:12]
 }

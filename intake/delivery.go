@@ -149,11 +149,13 @@ func (d *Delivery) decide(in *Intake, set *workflows.Set, verify bool) (*Decisio
 	providers.RedactHeaders(ev.Headers)
 	providers.RedactQuery(ev.Query)
 
-	scope := workflows.NewScope(ev)
 	if only != nil {
-		ev.Inputs, scope.Inputs = inputs, inputs
+		ev.Inputs = inputs
+		scope := workflows.NewScope(ev)
+		scope.Inputs = inputs
 		return &Decision{Event: ev, Verdicts: []workflows.Verdict{only.Decide(scope)}}, nil
 	}
+	scope := workflows.NewScope(ev)
 	buf := in.verdictBuffer()
 	dec := &Decision{Event: ev, DedupKey: dedupKey(hooks, scope), buf: buf, pool: &in.buffers}
 	dec.Verdicts = set.MatchInto(scope, *buf)

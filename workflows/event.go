@@ -1,6 +1,9 @@
 package workflows
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Trigger kinds: what started an event.
 const (
@@ -73,4 +76,34 @@ type Alert struct {
 	StartsAt    time.Time         `json:"starts_at" expr:"starts_at"`
 	EndsAt      time.Time         `json:"ends_at" expr:"ends_at"`
 	Fingerprint string            `json:"fingerprint" expr:"fingerprint"`
+}
+
+// forExpr returns ev with every string map present, empty where ev has none.
+// expr compiles `event.query.env == "prod"` as a string comparison, and
+// reading a key of a nil map gives it nil rather than "": the expression
+// would fail instead of being false (SPEC §4: absent fields are empty, never
+// an error). ev is not modified; it is returned as it is when nothing lacks.
+func (ev *Event) forExpr() *Event {
+	if ev.Headers != nil && ev.Query != nil && ev.Labels != nil && ev.Annotations != nil && !slices.ContainsFunc(ev.Alerts, Alert.lacksMaps) {
+		return ev
+	}
+	c := *ev
+	c.Headers, c.Query = orEmpty(c.Headers), orEmpty(c.Query)
+	c.Labels, c.Annotations = orEmpty(c.Labels), orEmpty(c.Annotations)
+	if slices.ContainsFunc(c.Alerts, Alert.lacksMaps) {
+		c.Alerts = slices.Clone(c.Alerts)
+		for i := range c.Alerts {
+			c.Alerts[i].Labels, c.Alerts[i].Annotations = orEmpty(c.Alerts[i].Labels), orEmpty(c.Alerts[i].Annotations)
+		}
+	}
+	return &c
+}
+
+func (a Alert) lacksMaps() bool { return a.Labels == nil || a.Annotations == nil }
+
+func orEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }

@@ -75,7 +75,7 @@ func NewScope(ev *Event) *Scope {
 	if ev == nil {
 		ev = &Event{}
 	}
-	s := &Scope{Event: ev}
+	s := &Scope{Event: ev.forExpr()}
 	s.FnSuccess = func() bool { return !s.Status.Failed && !s.Status.Cancelled }
 	s.FnFailure = func() bool { return s.Status.Failed }
 	s.FnAlways = func() bool { return true }

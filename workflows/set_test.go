@@ -399,3 +399,32 @@ func TestSpecExample(t *testing.T) {
 		}
 	}
 }
+
+// TestAbsentMapsAreEmpty: a key of a map the event lacks (no query, no
+// headers, an alert without annotations) reads as "", so that a filter on it
+// is false, never an error (SPEC §4).
+func TestAbsentMapsAreEmpty(t *testing.T) {
+	events := map[string]*Event{
+		"no maps":    {Alerts: []Alert{{Status: "firing"}}},
+		"other keys": {Headers: map[string]string{"a": "b"}, Query: map[string]string{"a": "b"}, Labels: map[string]string{"a": "b"}, Annotations: map[string]string{"a": "b"}, Alerts: []Alert{{Labels: map[string]string{"a": "b"}, Annotations: map[string]string{"a": "b"}}}},
+	}
+	for _, src := range []string{`event.query.env == "prod"`, `event.headers.foo == "x"`, `event.labels.foo == "x"`,
+		`event.annotations.foo == "x"`, `event.alerts[0].labels.foo == "x"`, `event.alerts[0].annotations.foo startsWith "x"`} {
+		e, err := compileExpr(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, ev := range events {
+			t.Run(src+"/"+name, func(t *testing.T) {
+				if ok, err := e.Bool(NewScope(ev)); ok || err != nil {
+					t.Errorf("= %v, %v; want false, no error", ok, err)
+				}
+			})
+		}
+	}
+	ev := &Event{}
+	NewScope(ev)
+	if ev.Headers != nil || ev.Query != nil {
+		t.Error("NewScope modified the event")
+	}
+}

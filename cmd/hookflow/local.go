@@ -74,9 +74,22 @@ func loadSet(dir string, stderr io.Writer) (*workflows.Set, bool) {
 	return set, true
 }
 
-// explainer decides against set alone, storing nothing: the CLI's intake.
-func explainer(set *workflows.Set) *intake.Intake {
-	return &intake.Intake{Workflows: func() *workflows.Set { return set }}
+// explain decides what entry would start against set, storing nothing. On an
+// error it prints it and returns the exit code for command cmd: a usage error
+// for a malformed payload (naming the file), a failure otherwise.
+func explain(ctx context.Context, set *workflows.Set, entry intake.Entry, cmd, file string, stderr io.Writer) (*intake.Decision, int) {
+	dec, err := (&intake.Intake{Workflows: func() *workflows.Set { return set }}).Explain(ctx, entry)
+	switch workflows.ErrorCode(err) {
+	case "":
+		return dec, exitOK
+	case workflows.EInvalid:
+		if file != "" {
+			err = fmt.Errorf("event file %s: %w", file, err)
+		}
+		return nil, usageError(stderr, cmd, err)
+	}
+	fmt.Fprintf(stderr, "hookflow %s: %s\n", cmd, err)
+	return nil, exitFail
 }
 
 // fileDelivery is a delivery of the payload in file to target ("p" or

@@ -8,7 +8,6 @@ import (
 	"io"
 
 	"github.com/hookflow/hookflow/api"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 func cmdMatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -37,14 +36,9 @@ func cmdMatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return usageError(stderr, "match", err)
 	}
-	dec, err := explainer(set).Explain(ctx, d)
-	switch workflows.ErrorCode(err) {
-	case "":
-	case workflows.EInvalid:
-		return usageError(stderr, "match", fmt.Errorf("event file %s: %w", *eventFile, err))
-	default:
-		fmt.Fprintf(stderr, "hookflow match: %s\n", err)
-		return exitFail
+	dec, code := explain(ctx, set, d, "match", *eventFile, stderr)
+	if dec == nil {
+		return code
 	}
 	answer := api.Explanation(dec)
 	if *output == "json" {

@@ -19,7 +19,7 @@ import (
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("run", "WORKFLOW [--event FILE] [--provider P] [--header K=V]... [--input K=V]... [--workflows DIR]", stderr)
-	eventFile := fs.String("event", "", "JSON payload to run with, as a webhook would deliver it")
+	eventFile := fs.String("event", "", "payload file to run with, taken as the webhook endpoint takes it")
 	provider := fs.String("provider", "", "provider that shapes the event (default: the workflow's webhook provider)")
 	dir := fs.String("workflows", "workflows", "folder of workflow files")
 	var headers, inputs pairs
@@ -45,17 +45,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError(stderr, "run", err)
 	}
-	dec, err := explainer(set).Explain(ctx, entry)
-	switch workflows.ErrorCode(err) {
-	case "":
-	case workflows.EInvalid:
-		if *eventFile != "" {
-			err = fmt.Errorf("event file %s: %w", *eventFile, err)
-		}
-		return usageError(stderr, "run", err)
-	default:
-		fmt.Fprintf(stderr, "hookflow run: %s\n", err)
-		return exitFail
+	dec, code := explain(ctx, set, entry, "run", *eventFile, stderr)
+	if dec == nil {
+		return code
 	}
 	verdict := dec.Verdicts[0]
 	if !verdict.Run {
@@ -87,7 +79,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer os.RemoveAll(ws)
 
 	x := &runner.Executor{Actions: newRegistry(), WorkspaceRoot: ws, Path: os.Getenv("PATH")}
-	code := exitOK
+	code = exitOK
 	for _, item := range items {
 		job := &runner.Job{
 			ID: ulid.Make().String(), Workflow: w, Event: ev, Item: item, Inputs: ev.Inputs,

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 
@@ -165,7 +167,8 @@ func (s *Server) DispatchWorkflow(c echo.Context, name string, inputs map[string
 // maxAPIBody bounds API request bodies.
 const maxAPIBody = 1 << 20
 
-// decodeBody reads an optional JSON body strictly.
+// decodeBody reads an optional JSON body strictly: an unknown key (a typo
+// such as "input") is an error rather than silently ignored.
 func decodeBody(c echo.Context, v any) error {
 	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxAPIBody+1))
 	if err != nil {
@@ -174,11 +177,16 @@ func decodeBody(c echo.Context, v any) error {
 	if len(body) > maxAPIBody {
 		return errTooLarge
 	}
-	if len(body) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
-	if err := json.Unmarshal(body, v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return errInvalidJSON(err)
+	}
+	if dec.More() {
+		return errInvalidJSON(errors.New("more than one value"))
 	}
 	return nil
 }

@@ -51,6 +51,8 @@ func TestDispatch(t *testing.T) {
 		{"inputs not an object", "deploy", `{"inputs":["1"]}`, http.StatusBadRequest, "invalid JSON: "},
 		{"body too large", "deploy", `{"inputs":{"version":"` + strings.Repeat("x", maxAPIBody) + `"}}`, http.StatusBadRequest,
 			"request body larger than 1 MiB"},
+		{"unknown key", "deploy", `{"input":{"version":"1"}}`, http.StatusBadRequest, `invalid JSON: json: unknown field "input"`},
+		{"two values", "deploy", `{"inputs":{"version":"1"}} {}`, http.StatusBadRequest, "invalid JSON: more than one value"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

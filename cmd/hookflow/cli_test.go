@@ -129,6 +129,19 @@ func TestMatch(t *testing.T) {
 	if code, _, errOut := hookflow(t, "match", "--path", "nowhere", "--event", push, "--workflows", quickstart+"/workflows"); code != exitFail || !strings.Contains(errOut, "no workflow serves /hooks/nowhere") {
 		t.Errorf("unknown path: exit %d %s", code, errOut)
 	}
+
+	// A GET delivery's payload is its query string, as on the server.
+	wfs := filepath.Join(dir, "get")
+	writeFile(t, filepath.Join(wfs, "ping.yaml"), "on: {webhook: {path: ping, provider: generic, methods: [GET]}}\nif: event.body.host == \"web-07\"\nsteps: [{run: 'true'}]\n")
+	for query, want := range map[string]string{"web-07": "run   ping (1 run(s))", "web-08": "skip  ping: if: false"} {
+		code, out, errOut := hookflow(t, "match", "--path", "ping?host="+query, "--method", "GET", "--workflows", wfs)
+		if code != exitOK || !strings.Contains(out, want) {
+			t.Errorf("GET ?host=%s: exit %d, want %q:\n%s%s", query, code, want, out, errOut)
+		}
+	}
+	if code, _, errOut := hookflow(t, "match", "--path", "ping", "--event", push, "--workflows", wfs); code != exitFail || !strings.Contains(errOut, "method POST not allowed") {
+		t.Errorf("POST to a GET trigger: exit %d %s", code, errOut)
+	}
 }
 
 func TestSchemaAndVersion(t *testing.T) {

@@ -92,12 +92,16 @@ func explain(ctx context.Context, set *workflows.Set, entry intake.Entry, cmd, f
 	return nil, exitFail
 }
 
-// fileDelivery is a delivery of the payload in file to target ("p" or
-// "p?query"), with the headers given, as the webhook endpoint would receive it.
+// fileDelivery is a delivery of the payload in file (none when file is "") to
+// target ("p" or "p?query"), with the headers given, as the webhook endpoint
+// would receive it.
 func fileDelivery(target, file, method string, headers map[string]string) (*intake.Delivery, error) {
-	body, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("event file: %w", errors.Unwrap(err))
+	var body []byte
+	if file != "" {
+		var err error
+		if body, err = os.ReadFile(file); err != nil {
+			return nil, fmt.Errorf("event file: %w", errors.Unwrap(err))
+		}
 	}
 	path, query, err := intake.Target(target)
 	if err != nil {

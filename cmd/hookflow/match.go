@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"strings"
 
 	"github.com/hookflow/hookflow/api"
 )
@@ -22,8 +24,8 @@ func cmdMatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if _, err := parseArgs(fs, args); err != nil {
 		return usageError(stderr, "match", err)
 	}
-	if *path == "" || *eventFile == "" {
-		return usageError(stderr, "match", errors.New("--path and --event are required"))
+	if *path == "" || *eventFile == "" && !strings.EqualFold(*method, http.MethodGet) {
+		return usageError(stderr, "match", errors.New("--path and --event are required (a GET delivery's payload is its query string)"))
 	}
 	if *output != "text" && *output != "json" {
 		return usageError(stderr, "match", fmt.Errorf("-o %q: use text or json", *output))

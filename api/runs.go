@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/oklog/ulid/v2"
 
 	"github.com/hookflow/hookflow/runner"
 	"github.com/hookflow/hookflow/store"
@@ -142,11 +141,8 @@ func (s *Server) rerun(c echo.Context) error {
 	if !ok {
 		return s.fail(c, workflows.Errorf(workflows.EConflict, "workflow %s is no longer loaded", old.Workflow))
 	}
-	run := &store.Run{ID: ulid.Make().String(), Workflow: w.Name, Revision: w.Revision, EventID: old.EventID,
-		Item: old.Item, Attempt: old.Attempt + 1, RerunOf: old.ID, Group: old.Group,
-		CancelInProgress: old.CancelInProgress, PendingLatest: old.PendingLatest, OnInterrupt: w.OnInterrupt,
-		QueuedAt: time.Now().UTC()}
-	if err := s.Runs.Enqueue(ctx, run); err != nil {
+	run, err := s.Runs.Rerun(ctx, old, w)
+	if err != nil {
 		return s.fail(c, err)
 	}
 	return c.JSON(http.StatusAccepted, ViewRun(run))

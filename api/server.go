@@ -49,7 +49,9 @@ type Intake interface {
 // EOverloaded when the queue is full), and stops at once a run this process
 // executes. Both are safe for concurrent use.
 type Runs interface {
-	Enqueue(ctx context.Context, run *store.Run) error
+	// Rerun queues a new attempt of old, of workflow w as loaded now, for
+	// old's event and item, and returns it.
+	Rerun(ctx context.Context, old *store.Run, w *workflows.Workflow) (*store.Run, error)
 	// Cancel stops run id if it executes here, for cause, and reports
 	// whether it did (another node hears of the cancel through the store).
 	Cancel(id string, cause error) bool

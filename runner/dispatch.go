@@ -327,18 +327,23 @@ func receipt(d *store.Dispatch) *workflows.Receipt {
 	return rc
 }
 
-// Enqueue queues run for its existing event (a rerun), through the same group
-// commit and queue rules as a dispatch.
-func (d *Dispatcher) Enqueue(ctx context.Context, run *store.Run) error {
+// Rerun queues a new attempt of old for its event and item, as workflow w is
+// loaded now, through the same group commit and queue rules as a dispatch,
+// and returns the queued run. It keeps old's concurrency group.
+func (d *Dispatcher) Rerun(ctx context.Context, old *store.Run, w *workflows.Workflow) (*store.Run, error) {
+	run := &store.Run{ID: ulid.Make().String(), Workflow: w.Name, Revision: w.Revision, EventID: old.EventID,
+		Item: old.Item, Attempt: old.Attempt + 1, RerunOf: old.ID, Group: old.Group,
+		CancelInProgress: old.CancelInProgress, PendingLatest: old.PendingLatest, OnInterrupt: w.OnInterrupt,
+		QueuedAt: d.c.Now().UTC()}
 	req := &dispatchRequest{d: &store.Dispatch{Runs: []*store.Run{run}}, done: make(chan struct{})}
 	select {
 	case d.requests <- req:
 	case <-ctx.Done():
-		return workflows.Errorf(workflows.EUnavailable, "enqueue: %v", ctx.Err())
+		return nil, workflows.Errorf(workflows.EUnavailable, "rerun: %v", ctx.Err())
 	}
 	<-req.done
 	if req.err != nil {
-		return dispatchError(req.err)
+		return nil, dispatchError(req.err)
 	}
-	return nil
+	return run, nil
 }

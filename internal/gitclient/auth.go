@@ -94,7 +94,7 @@ func (r *Remote) sshAuth(p *SSH, ep *transport.Endpoint) (*sshAuth, error) {
 	case p.Password != "":
 		a.methods = []ssh.AuthMethod{ssh.Password(p.Password)}
 	case p.Agent:
-		agent, err := gitssh.NewSSHAgentAuth(p.User)
+		agent, err := gitssh.NewSSHAgentAuth(a.user)
 		if err != nil {
 			return nil, fmt.Errorf("ssh agent: %w", err)
 		}

@@ -1,6 +1,7 @@
 package gitclient
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -104,5 +105,40 @@ func TestCheckKnownHosts(t *testing.T) {
 	bad := good + "git.example.com ssh-ed25519 notbase64!\n"
 	if err := CheckKnownHosts([]byte(bad)); err == nil || !strings.Contains(err.Error(), "line 4 is not a known_hosts entry") {
 		t.Errorf("CheckKnownHosts(bad) = %v, want line 4 refused", err)
+	}
+}
+
+// TestFetchUnchangedConnectsOnce: fetching a branch that has not moved since
+// the last fetch into the same repository lists the remote's refs and stops
+// there, one connection; a branch that moved is fetched.
+func TestFetchUnchangedConnectsOnce(t *testing.T) {
+	t.Parallel()
+	r := gittest.NewRepo(t, t.TempDir())
+	r.Commit(map[string]string{"a.txt": "1\n"})
+	key, signer := gittest.Key(t)
+	srv := gittest.NewSSHServer(t, filepath.Dir(r.Bare), signer.PublicKey())
+	login := SSH{Key: []byte(key), KnownHosts: []string{knownHostsFile(t, srv.KnownHosts(srv.HostKey))}}
+	remote := New(Options{URL: srv.URL(r.Bare), Settings: settings})
+	auth, err := remote.Auth(Credentials{SSH: &login})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := emptyRepo(t)
+	fetch := func(want string) int32 {
+		t.Helper()
+		before := srv.Conns.Load()
+		target, err := remote.Fetch(context.Background(), repo, FetchOptions{Ref: "main", Auth: auth})
+		if err != nil || target.Commit.String() != want {
+			t.Fatalf("Fetch = %v, %v; want %s", target, err, want)
+		}
+		return srv.Conns.Load() - before
+	}
+	head := r.Commit(map[string]string{"a.txt": "2\n"})
+	first := fetch(head)
+	if again := fetch(head); again != 1 || first != 2 {
+		t.Errorf("connections: first fetch %d (want 2: list, fetch), unchanged %d (want 1: list only)", first, again)
+	}
+	if moved := fetch(r.Commit(map[string]string{"a.txt": "3\n"})); moved != 2 {
+		t.Errorf("connections after the branch moved: %d, want 2", moved)
 	}
 }

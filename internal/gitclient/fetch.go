@@ -90,9 +90,11 @@ func (r *Remote) Fetch(ctx context.Context, repo *git.Repository, o FetchOptions
 	if w == nil {
 		return f.commit(ctx, refs, ref)
 	}
-	spec := config.RefSpec("+" + w.name.String() + ":" + w.local.String())
-	if err := f.specs(ctx, spec); err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", w.what, err)
+	if !f.upToDate(refs, w) {
+		spec := config.RefSpec("+" + w.name.String() + ":" + w.local.String())
+		if err := f.specs(ctx, spec); err != nil {
+			return nil, fmt.Errorf("fetching %s: %w", w.what, err)
+		}
 	}
 	local, err := repo.Reference(w.local, true)
 	if err != nil {
@@ -103,6 +105,20 @@ func (r *Remote) Fetch(ctx context.Context, repo *git.Repository, o FetchOptions
 		return nil, fmt.Errorf("%s: %w", w.what, err)
 	}
 	return &Target{Commit: commit, Branch: w.branch, what: w.what}, nil
+}
+
+// upToDate reports whether repo already holds, under w's local name, the
+// object the remote lists for w: then a fetch would find nothing new, and a
+// second connection to the remote is saved (a poll that finds no change).
+func (f *fetch) upToDate(refs []*plumbing.Reference, w *wanted) bool {
+	for _, r := range refs {
+		if r.Name() != w.name || r.Type() != plumbing.HashReference {
+			continue
+		}
+		local, err := f.repo.Reference(w.local, true)
+		return err == nil && local.Hash() == r.Hash() && f.repo.Storer.HasEncodedObject(r.Hash()) == nil
+	}
+	return false
 }
 
 // pick finds the remote ref that ref names: the remote's HEAD when ref is

@@ -139,7 +139,7 @@ func HTTPServer(t testing.TB, root, user, password string) (srv *httptest.Server
 	t.Helper()
 	execPath, err := exec.Command("git", "--exec-path").Output()
 	if err != nil {
-		t.Skipf("git --exec-path: %v", err)
+		t.Fatalf("git --exec-path: %v", err)
 	}
 	backend := &cgi.Handler{
 		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),

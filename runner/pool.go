@@ -176,8 +176,9 @@ func (p *Pool) followCancels(ctx context.Context, n store.CancelNotifier) {
 // the rest (they end `failed`, "interrupted"), and returns when all have been
 // recorded.
 func (p *Pool) Run(ctx context.Context) error {
-	p.killLeftovers(ctx, time.Time{})
-	recovered, err := p.c.Store.Recover(ctx, p.c.Node, p.c.Now().UTC())
+	now := p.c.Now().UTC()
+	p.killLeftovers(ctx, p.c.Node, now)
+	recovered, err := p.c.Store.Recover(ctx, p.c.Node, now)
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
@@ -304,7 +305,7 @@ func (p *Pool) recoverDead(ctx context.Context) {
 		}
 		// No node name: this node's runs are alive, and renewed.
 		now := p.c.Now().UTC()
-		p.killLeftovers(ctx, now)
+		p.killLeftovers(ctx, "", now)
 		recovered, err := p.c.Store.Recover(ctx, "", now)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -322,15 +323,17 @@ func (p *Pool) recoverDead(ctx context.Context) {
 	}
 }
 
-// killLeftovers ends the step processes that runs of this node, left
-// `running` by a server process that died, may still have on this machine,
-// before Recover lets them run again or ends them: a requeued run must not
-// run beside what is left of its earlier attempt, nor an interrupted one go
-// on acting. With a zero expired it takes all of them, as at start, when
-// none is alive; else those whose lease expired before it. The runs this
-// pool executes are skipped. Processes of other nodes are on other
-// machines, out of reach.
-func (p *Pool) killLeftovers(ctx context.Context, expired time.Time) {
+// killLeftovers ends the step processes that runs left `running` by a server
+// process that died may still have on this machine, before Recover(node, now)
+// lets them run again or ends them: a requeued run must not run beside what
+// is left of its earlier attempt, nor an interrupted one go on acting. It
+// takes the runs Recover takes: those of node (none when it is ""), and
+// those of any node whose lease expired before now, since a predecessor of
+// this process may have had another name (the PID in the default one) and
+// other nodes may share this machine. The runs this pool executes are
+// skipped; a trace of another machine or boot names nothing here, and Kill
+// leaves it alone.
+func (p *Pool) killLeftovers(ctx context.Context, node string, now time.Time) {
 	runs, err := p.c.Store.ListRuns(ctx, store.RunFilter{Status: workflows.StatusRunning})
 	if err != nil {
 		if ctx.Err() == nil {
@@ -339,7 +342,8 @@ func (p *Pool) killLeftovers(ctx context.Context, expired time.Time) {
 		return
 	}
 	for _, r := range runs {
-		if r.Node != p.c.Node || !expired.IsZero() && !r.LeaseUntil.Before(expired) {
+		expired := !r.LeaseUntil.IsZero() && r.LeaseUntil.Before(now)
+		if !expired && (node == "" || r.Node != node) {
 			continue
 		}
 		p.mu.Lock()

@@ -57,11 +57,19 @@ func TestPoolRecoversDeadNodesRuns(t *testing.T) {
 	}
 }
 
-// TestPoolKillsLeftoversBeforeRecovering: processes that a step of this
-// node's run left running when its server died, named by the step's trace in
-// the run's record, are killed when the pool starts, before the run is
-// queued again; its new attempt finds none of them running.
+// TestPoolKillsLeftoversBeforeRecovering: processes that a step left running
+// on this machine when its server died, named by the step's trace in the
+// run's record, are killed before the run is queued again; its new attempt
+// finds none of them running. A run of this node's name is taken when the
+// pool starts; one of another node's name (a predecessor with another PID in
+// its name, or another node on this machine) once its lease has expired.
 func TestPoolKillsLeftoversBeforeRecovering(t *testing.T) {
+	for _, node := range []string{"test", "host-4242"} {
+		t.Run(node, func(t *testing.T) { killsLeftovers(t, node) })
+	}
+}
+
+func killsLeftovers(t *testing.T, node string) {
 	// What the dead server left: a step with a process in its session and
 	// one that left it. Its helper, the test's child, is no step process.
 	leftover := t.TempDir()
@@ -101,7 +109,7 @@ func TestPoolKillsLeftoversBeforeRecovering(t *testing.T) {
 	})
 	id := q.dispatch(t, "again", nil).Runs[0].ID
 	ctx := context.Background()
-	if r, err := q.store.Claim(ctx, "test", time.Minute, time.Now().UTC()); err != nil || r == nil || r.ID != id {
+	if r, err := q.store.Claim(ctx, node, time.Minute, time.Now().UTC()); err != nil || r == nil || r.ID != id {
 		t.Fatalf("Claim = %v, %v", r, err)
 	}
 	steps, _ := json.Marshal([]storedStep{{StepResult{ID: "check", Outcome: "running"}, trace}})
@@ -109,7 +117,14 @@ func TestPoolKillsLeftoversBeforeRecovering(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The pool's clock jumps past the lease once it has started, so that
+	// another node's run is found only by the periodic recovery.
+	var skew atomic.Int64
+	q.pool = NewPool(PoolConfig{Store: q.store, Executor: newExecutor(t), Workflows: func() *workflows.Set { return q.set },
+		Node: "test", Poll: 20 * time.Millisecond, RecoverEvery: 10 * time.Millisecond,
+		Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
 	q.startPool(t)
+	skew.Store(int64(2 * time.Minute))
 	if r := q.wait(t, id); r.Status != workflows.StatusSucceeded {
 		t.Errorf("the requeued run ended %s (%q), want succeeded", r.Status, r.Reason)
 		lines, _ := q.store.Logs(ctx, id, 0, 100)

@@ -70,6 +70,8 @@ func TestRunExitCodes(t *testing.T) {
 	event := writeFile(t, filepath.Join(dir, "event.json"), `{"a": 1}`)
 	badJSON := writeFile(t, filepath.Join(dir, "bad.json"), `{"a": `)
 	form := writeFile(t, filepath.Join(dir, "form.txt"), `payload=%7B%22a%22%3A1%7D`)
+	writeFile(t, filepath.Join(wfs, "slack.yaml"), "on: {webhook: {path: slack, provider: slack}}\nsteps:\n  - run: 'true'\n")
+	handshake := writeFile(t, filepath.Join(dir, "handshake.json"), `{"type": "url_verification", "challenge": "c-1"}`)
 	tests := []struct {
 		name string
 		args []string
@@ -104,6 +106,11 @@ func TestRunExitCodes(t *testing.T) {
 				t.Errorf("output lacks %q:\n%s", tt.out, text)
 			}
 		})
+	}
+	// A Slack handshake starts nothing on the server; nor does it here.
+	code, out, errOut := hookflow(t, "run", "slack", "--event", handshake, "--workflows", wfs)
+	if code != exitFail || !strings.Contains(errOut, "Slack url_verification handshake") {
+		t.Errorf("slack handshake: exit %d\n%s%s", code, out, errOut)
 	}
 }
 

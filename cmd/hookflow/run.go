@@ -12,6 +12,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/hookflow/hookflow/actions/builtin"
 	"github.com/hookflow/hookflow/intake"
 	"github.com/hookflow/hookflow/runner"
 	"github.com/hookflow/hookflow/workflows"
@@ -49,6 +50,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if dec == nil {
 		return code
 	}
+	if dec.Challenge != "" {
+		fmt.Fprintf(stderr, "hookflow run: the payload is a Slack url_verification handshake, answered with its challenge; nothing runs\n")
+		return exitFail
+	}
 	verdict := dec.Verdicts[0]
 	if !verdict.Run {
 		fmt.Fprintf(stderr, "hookflow run: %s would not run: %s\n", w.Name, verdict.Reason)
@@ -78,7 +83,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer os.RemoveAll(ws)
 
-	x := &runner.Executor{Actions: newRegistry(), WorkspaceRoot: ws, Path: os.Getenv("PATH")}
+	x := &runner.Executor{Actions: builtin.Registry(), WorkspaceRoot: ws, Path: os.Getenv("PATH")}
 	code = exitOK
 	for _, item := range items {
 		job := &runner.Job{

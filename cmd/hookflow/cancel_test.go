@@ -134,11 +134,9 @@ func wantStoppedEarly(t *testing.T, base, id, reason string) {
 	if r.Status != workflows.StatusCancelled || r.Reason != reason {
 		t.Errorf("run %s ended %s (%q), want cancelled (%q)", id, r.Status, r.Reason, reason)
 	}
-	took := r.FinishedAt.Sub(*r.StartedAt)
-	t.Logf("run %s ran for %s", id, took)
-	if took >= stepSleep {
-		t.Errorf("run %s took %s: it was not stopped before its %s step ended", id, took, stepSleep)
-	}
+	// A step that ran out its sleep would have succeeded: the outcome below
+	// says it was stopped.
+	t.Logf("run %s ran for %s", id, r.FinishedAt.Sub(*r.StartedAt))
 	step := r.raw.Steps[0]
 	if want := "step stopped: " + reason; step["outcome"] != workflows.OutcomeCancelled || step["error"] != want {
 		t.Errorf("step %v, want cancelled with error %q", step, want)

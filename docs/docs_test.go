@@ -15,10 +15,7 @@ import (
 	"testing"
 
 	"github.com/hookflow/hookflow/actions"
-	applyaction "github.com/hookflow/hookflow/actions/apply"
-	gitaction "github.com/hookflow/hookflow/actions/git"
-	httpaction "github.com/hookflow/hookflow/actions/http"
-	"github.com/hookflow/hookflow/actions/shell"
+	"github.com/hookflow/hookflow/actions/builtin"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -30,17 +27,6 @@ type block struct {
 	file string // the markdown file, as shown in messages
 	line int    // line of the opening fence, from 1
 	text string
-}
-
-// registry builds the action registry the way the hookflow binary does
-// (cmd/hookflow newRegistry).
-func registry(t *testing.T) *actions.Registry {
-	t.Helper()
-	r, err := actions.NewRegistry(shell.Kind(), httpaction.Kind(), gitaction.Kind(), applyaction.Kind())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }
 
 // markdownFiles lists docs/*.md and README.md, each with the name messages use.
@@ -113,7 +99,7 @@ var topLevelWorkflowKey = regexp.MustCompile(`(?m)^["']?(on|steps)["']?\s*:`)
 // hookflow.yaml; a README block with neither `on:` nor `steps:` is taken for
 // that and skipped.
 func TestYAMLExamplesAreValidWorkflows(t *testing.T) {
-	reg := registry(t)
+	reg := builtin.Registry()
 	dir := t.TempDir()
 	for path, name := range markdownFiles(t) {
 		data, err := os.ReadFile(path)

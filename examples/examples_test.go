@@ -17,11 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookflow/hookflow/actions"
-	applyaction "github.com/hookflow/hookflow/actions/apply"
-	gitaction "github.com/hookflow/hookflow/actions/git"
-	httpaction "github.com/hookflow/hookflow/actions/http"
-	"github.com/hookflow/hookflow/actions/shell"
+	"github.com/hookflow/hookflow/actions/builtin"
 	"github.com/hookflow/hookflow/triggers/providers"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -37,16 +33,6 @@ var knownSets = []string{
 	"github-deploy/workflows",
 	"gitops/hookflow",
 	"quickstart/workflows",
-}
-
-// registry is what cmd/hookflow's newRegistry builds: the actions the binary ships.
-func registry(t *testing.T) *actions.Registry {
-	t.Helper()
-	r, err := actions.NewRegistry(shell.Kind(), httpaction.Kind(), gitaction.Kind(), applyaction.Kind())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }
 
 // workflowDirs returns every folder under examples/ that holds workflow files
@@ -100,7 +86,7 @@ func workflowDirs(t *testing.T) []string {
 // file:line:col errors.
 func load(t *testing.T, dir string) *workflows.Set {
 	t.Helper()
-	set, err := workflows.LoadPaths(registry(t), dir)
+	set, err := workflows.LoadPaths(builtin.Registry(), dir)
 	if err != nil {
 		t.Fatalf("%s does not load:\n%v", dir, err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"github.com/hookflow/hookflow/config"
 	"io"
 	"net/http"
 	"slices"
@@ -11,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hookflow/hookflow/config"
 )
 
 // BenchmarkWebhook loads a live server on 127.0.0.1 with 32 concurrent

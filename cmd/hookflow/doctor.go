@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookflow/hookflow/actions/builtin"
 	"github.com/hookflow/hookflow/config"
 	"github.com/hookflow/hookflow/runner/sandbox"
 	"github.com/hookflow/hookflow/workflows"
@@ -75,7 +76,7 @@ func (d *doctor) workflows(c *config.Config) {
 		d.ok("workflows", "git %s (not fetched by doctor)", c.Workflows.Git.URL)
 		return
 	}
-	set, err := c.WorkflowFiles(newRegistry()).Paths(c.Workflows.Folder)
+	set, err := c.WorkflowFiles(builtin.Registry()).Paths(c.Workflows.Folder)
 	if err != nil {
 		d.fail("workflows", "%s", err)
 		return

@@ -8,23 +8,10 @@ import (
 	"net/http"
 	"os"
 
-	"github.com/hookflow/hookflow/actions"
-	applyaction "github.com/hookflow/hookflow/actions/apply"
-	gitaction "github.com/hookflow/hookflow/actions/git"
-	httpaction "github.com/hookflow/hookflow/actions/http"
-	"github.com/hookflow/hookflow/actions/shell"
+	"github.com/hookflow/hookflow/actions/builtin"
 	"github.com/hookflow/hookflow/intake"
 	"github.com/hookflow/hookflow/workflows"
 )
-
-// newRegistry returns the action kinds this binary ships.
-func newRegistry() *actions.Registry {
-	r, err := actions.NewRegistry(shell.Kind(), httpaction.Kind(), gitaction.Kind(), applyaction.Kind())
-	if err != nil {
-		panic(err) // two kinds with one name: a programming error
-	}
-	return r
-}
 
 func cmdValidate(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("validate", "[PATH...]", stderr)
@@ -35,7 +22,7 @@ func cmdValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 	if len(paths) == 0 {
 		paths = []string{"workflows"}
 	}
-	set, err := workflows.LoadPaths(newRegistry(), paths...)
+	set, err := workflows.LoadPaths(builtin.Registry(), paths...)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFail
@@ -50,7 +37,7 @@ func cmdSchema(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "schema", err)
 	}
 	params := map[string]any{}
-	reg := newRegistry()
+	reg := builtin.Registry()
 	for _, name := range reg.Names() {
 		k, _ := reg.Lookup(name)
 		params[name] = k.Params
@@ -66,7 +53,7 @@ func cmdSchema(_ context.Context, args []string, stdout, stderr io.Writer) int {
 
 // loadSet loads the workflows folder for run and match, printing any errors.
 func loadSet(dir string, stderr io.Writer) (*workflows.Set, bool) {
-	set, err := workflows.LoadPaths(newRegistry(), dir)
+	set, err := workflows.LoadPaths(builtin.Registry(), dir)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return nil, false

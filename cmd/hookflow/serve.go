@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/hookflow/hookflow/actions/builtin"
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/config"
 	"github.com/hookflow/hookflow/intake"
@@ -110,7 +111,7 @@ func (a *App) Open(ctx context.Context) error {
 	runMetrics := runner.NewMetrics(a.registry)
 
 	secrets := c.SecretLookup(os.LookupEnv)
-	reg := newRegistry()
+	reg := builtin.Registry()
 	a.cron = triggers.NewCron(a.fireCron, a.Logger)
 	files := c.WorkflowFiles(reg)
 	load := func(context.Context) (*workflows.Set, error) { return files.Paths(c.Workflows.Folder) }

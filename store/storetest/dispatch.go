@@ -153,17 +153,19 @@ var dispatchTests = []test{
 	}},
 	{"QueueLimitCountsSupersedesInBatch", func(t *testing.T, h *harness) {
 		// The first item queues two runs, and its second supersedes its first:
-		// one run is queued after it, so the second item's two exceed 2.
+		// one run is queued after it, so the second item's one fits under 2,
+		// and only the third's goes over.
 		first := h.newDispatch(t0, h.newRun("deploy", inGroup("g"), pendingLatest),
 			h.newRun("deploy", inGroup("g"), pendingLatest))
-		second := h.newDispatch(t0, h.newRun("lint"), h.newRun("lint"))
-		h.dispatchLimit(2, t0, first, second)
-		if first.Err != nil {
-			t.Fatalf("first item: %v", first.Err)
+		second := h.newDispatch(t0, h.newRun("lint"))
+		third := h.newDispatch(t0, h.newRun("test"))
+		h.dispatchLimit(2, t0, first, second, third)
+		if first.Err != nil || second.Err != nil {
+			t.Fatalf("first item: %v; second item: %v", first.Err, second.Err)
 		}
 		h.wantStatus(first.Runs[0].ID, "skipped", "superseded by run "+first.Runs[1].ID)
-		wantErr(t, "second item over the limit", second.Err, store.ErrQueueFull)
-		h.wantDepth(1)
+		wantErr(t, "third item over the limit", third.Err, store.ErrQueueFull)
+		h.wantDepth(2)
 	}},
 }
 

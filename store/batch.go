@@ -181,7 +181,7 @@ func (b *Batch) checkQueue(tx BatchTx, n int) error {
 // and its runs, and applies the queued runs' group policies, as one item of
 // tx. It returns the reasons of the runs it superseded by their ids.
 func (b *Batch) store(tx BatchTx, item *Dispatch) (map[string]string, error) {
-	last := make(map[string]time.Time)
+	var last map[string]time.Time // read only; most items have no cooldown
 	if keys := cooldownKeys(item.Runs); len(keys) > 0 {
 		var err error
 		if last, err = tx.LastCooldowns(keys); err != nil {

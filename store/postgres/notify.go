@@ -79,8 +79,11 @@ func (s *Store) follow(ctx context.Context, logger *slog.Logger, what, channel s
 	backoff := retryMin
 	for {
 		err := s.listen(ctx, channel, func(conn *pgx.Conn) error {
-			backoff = retryMin
-			return connected(ctx, conn)
+			if err := connected(ctx, conn); err != nil {
+				return err
+			}
+			backoff = retryMin // only once listening works, or a failing first read would retry at once forever
+			return nil
 		}, handle)
 		if ctx.Err() != nil {
 			return

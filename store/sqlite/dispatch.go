@@ -27,7 +27,7 @@ func (s *Store) Dispatch(ctx context.Context, batch []*store.Dispatch, maxQueued
 	for _, item := range batch {
 		if err := b.Item(d, item); err != nil {
 			if d.broken != nil || ctx.Err() != nil {
-				return fmt.Errorf("dispatch: %w", errors.Join(err, d.broken))
+				return fmt.Errorf("dispatch: %w", err) // EndItem joined d.broken into it
 			}
 			item.Fail(err)
 		}

@@ -63,13 +63,8 @@ func (p *process) Alive() bool {
 		return p.cgroup != nil && p.cgroup.alive()
 	}
 	procs := helper.Processes()
-	if procs == nil {
+	if procs == nil || groupIn(procs, p.pid) {
 		return true
-	}
-	for _, st := range procs {
-		if st.PGRP == p.pid && st.Running() {
-			return true
-		}
 	}
 	return p.cgroup != nil && p.cgroup.alive()
 }

@@ -94,8 +94,11 @@ func (t Trace) Kill() (bool, error) {
 }
 
 // groupRunning reports whether a process of process group pgid runs.
-func groupRunning(pgid int) bool {
-	for _, st := range helper.Processes() {
+func groupRunning(pgid int) bool { return groupIn(helper.Processes(), pgid) }
+
+// groupIn reports whether a process of process group pgid runs among procs.
+func groupIn(procs map[int]helper.Stat, pgid int) bool {
+	for _, st := range procs {
 		if st.PGRP == pgid && st.Running() {
 			return true
 		}

@@ -127,6 +127,11 @@ func TestRedaction(t *testing.T) {
 			hidden: []string{"hunter2", "bot:"},
 		},
 		{
+			// A token written as the user name, as forges take it.
+			name: "userinfo that is a bare token", url: "http://ghp_t0kenvalue@" + closedAddr(t) + "/",
+			hidden: []string{"ghp_t0kenvalue"},
+		},
+		{
 			name: "query of a server answering 502", url: live.URL + "/?key=" + escaped + "&page=2",
 			secrets: []string{secret}, hidden: []string{secret, escaped},
 		},

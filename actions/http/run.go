@@ -134,11 +134,9 @@ func (a *Action) newCall(s *actions.Step) *call {
 			c.out = s.Stdout
 		}
 	}
-	// The URL's password may be written in the workflow rather than come
+	// The URL's credential may be written in the workflow rather than come
 	// from a secret.
-	if pw, ok := a.url.User.Password(); ok {
-		m = m.With(pw)
-	}
+	m = m.WithURL(a.url.String())
 	c.mask = m
 	c.shown = m.URL(a.url.String())
 	return c

@@ -9,7 +9,6 @@ package gitclient
 
 import (
 	"errors"
-	"net/url"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
@@ -61,7 +60,7 @@ type Remote struct {
 
 // New returns the remote of o. It does no I/O.
 func New(o Options) *Remote {
-	m := o.Mask.With(append(URLSecrets(o.URL), o.Secrets...)...)
+	m := o.Mask.WithURL(o.URL).With(o.Secrets...)
 	return &Remote{url: o.URL, mask: m, shown: m.URL(o.URL), settings: o.Settings}
 }
 
@@ -82,39 +81,13 @@ func (r *Remote) endpoint() (*transport.Endpoint, error) {
 	return ep, nil
 }
 
-// URLSecrets are the credentials written into an http(s) URL: the password,
-// or else the username, since a token may stand there.
-func URLSecrets(raw string) []string {
-	u := httpUserInfo(raw)
-	if u == nil {
-		return nil
-	}
-	if pw, ok := u.User.Password(); ok && pw != "" {
-		return []string{pw}
-	}
-	if name := u.User.Username(); name != "" {
-		return []string{name}
-	}
-	return nil
-}
-
 // WithoutCredentials is raw without the user information of an http(s) URL,
 // for writing it where it stays, such as a checkout's configuration.
 func WithoutCredentials(raw string) string {
-	u := httpUserInfo(raw)
+	u := mask.UserinfoURL(raw)
 	if u == nil {
 		return raw
 	}
 	u.User = nil
 	return u.String()
-}
-
-// httpUserInfo is raw parsed when it is an http(s) URL with user
-// information, else nil.
-func httpUserInfo(raw string) *url.URL {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil
-	}
-	return u
 }

@@ -194,13 +194,39 @@ func (m *Masker) MaskValue(v any) any {
 // Hidden whether or not it is a known secret.
 func (m *Masker) URL(raw string) string {
 	raw = m.Mask(raw)
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil || (u.Scheme != "http" && u.Scheme != "https") {
+	u := UserinfoURL(raw)
+	if u == nil {
 		return raw
 	}
 	u.User = nil
 	// Written by hand: url.User(Hidden) would be percent-encoded.
 	return u.Scheme + "://" + Hidden + "@" + strings.TrimPrefix(u.String(), u.Scheme+"://")
+}
+
+// WithURL is m also hiding the credential written into the http(s) URL raw:
+// its password, or else its username, since a token may stand there.
+func (m *Masker) WithURL(raw string) *Masker {
+	u := UserinfoURL(raw)
+	if u == nil {
+		return m
+	}
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		return m.With(pw)
+	}
+	if name := u.User.Username(); name != "" {
+		return m.With(name)
+	}
+	return m
+}
+
+// UserinfoURL is raw parsed when it is an http(s) URL with user information,
+// else nil.
+func UserinfoURL(raw string) *url.URL {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil
+	}
+	return u
 }
 
 // spans yields the parts of s to hide, in order: the union of every

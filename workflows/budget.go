@@ -27,7 +27,13 @@ var errBudget = errors.New("expression exceeded its evaluation budget")
 
 // budget is what an evaluation, or a workflow's decision, may still spend. A
 // budget belongs to one goroutine.
-type budget struct{ left int }
+type budget struct {
+	left int
+	// glob is the last pattern computed at run time that the evaluation
+	// compiled (runtimeGlob), and globPattern its source.
+	glob        globMatcher
+	globPattern string
+}
 
 // spend takes n units, or fails with errBudget once the budget is gone.
 func (b *budget) spend(n int) error {

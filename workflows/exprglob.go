@@ -21,7 +21,7 @@ import (
 // the names the user wrote.
 const (
 	fnChanged = "$changed" // $changed($env, compiled, pattern…)
-	fnGlob    = "$glob"    // $glob(compiled, s, pattern)
+	fnGlob    = "$glob"    // $glob($env, compiled, s, pattern)
 )
 
 // loadedGlobs are the compiled literal patterns of one call, by argument.
@@ -32,7 +32,7 @@ func globFunctions(c *conf.Config) {
 	c.Functions[fnChanged] = &builtin.Function{Name: "changed", Func: changedFunc,
 		Types: []reflect.Type{reflect.TypeFor[func(*Scope, loadedGlobs, ...string) bool]()}}
 	c.Functions[fnGlob] = &builtin.Function{Name: "glob", Func: globFunc,
-		Types: []reflect.Type{reflect.TypeFor[func(loadedGlobs, string, string) bool]()}}
+		Types: []reflect.Type{reflect.TypeFor[func(*Scope, loadedGlobs, string, string) bool]()}}
 }
 
 // changedFunc reports whether a path of the event's changed files matches one
@@ -52,7 +52,7 @@ func changedFunc(args ...any) (any, error) {
 				continue
 			case string:
 				var err error
-				if m, err = compileGlob(p); err != nil {
+				if m, err = s.runtimeGlob(p); err != nil {
 					continue
 				}
 			default:
@@ -70,23 +70,42 @@ func changedFunc(args ...any) (any, error) {
 
 // globFunc reports whether s matches the pattern.
 func globFunc(args ...any) (any, error) {
-	loaded, _ := args[0].(loadedGlobs)
-	s, ok := args[1].(string)
+	scope, _ := args[0].(*Scope)
+	loaded, _ := args[1].(loadedGlobs)
+	s, ok := args[2].(string)
 	if !ok {
-		return nil, fmt.Errorf("glob: the value is %T, not a string", args[1])
+		return nil, fmt.Errorf("glob: the value is %T, not a string", args[2])
 	}
 	m := loaded[0]
 	if m == nil {
-		p, ok := args[2].(string)
+		p, ok := args[3].(string)
 		if !ok {
-			return nil, fmt.Errorf("glob: the pattern is %T, not a string", args[2])
+			return nil, fmt.Errorf("glob: the pattern is %T, not a string", args[3])
 		}
 		var err error
-		if m, err = compileGlob(p); err != nil {
+		if m, err = scope.runtimeGlob(p); err != nil {
 			return nil, fmt.Errorf("glob: %w", err)
 		}
 	}
 	return m.MatchString(s), nil
+}
+
+// runtimeGlob compiles a pattern computed at run time. The evaluation keeps
+// the last one it compiled: a pattern taken from event data and applied to
+// every item of a list is compiled once, not once per item.
+func (s *Scope) runtimeGlob(p string) (globMatcher, error) {
+	if s == nil || s.budget == nil {
+		return compileGlob(p)
+	}
+	b := s.budget
+	if b.glob != nil && b.globPattern == p {
+		return b.glob, nil
+	}
+	m, err := compileGlob(p)
+	if err == nil {
+		b.glob, b.globPattern = m, p
+	}
+	return m, err
 }
 
 // globCalls is the patch that turns changed(…) and glob(s, p) into calls of
@@ -112,6 +131,7 @@ func (g *globCalls) Visit(n *ast.Node) {
 		before = []ast.Node{&ast.IdentifierNode{Value: "$env"}}
 	case "glob":
 		fn = fnGlob
+		before = []ast.Node{&ast.IdentifierNode{Value: "$env"}}
 		if len(call.Arguments) >= 2 {
 			patterns = call.Arguments[1:2]
 		}

@@ -119,3 +119,29 @@ func TestGlobCallErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRuntimeGlobCompiledOncePerEvaluation: a pattern computed at run time
+// and applied again within one evaluation (to each item of a list) is
+// compiled once; another evaluation compiles it anew.
+func TestRuntimeGlobCompiledOncePerEvaluation(t *testing.T) {
+	// A pattern that compiles to a regular expression, a pointer: equal
+	// matchers are the same compiled one.
+	const pattern = "deploy/*/v?.yaml"
+	s := NewScope(nil).withBudget()
+	first, err := s.runtimeGlob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.runtimeGlob(pattern); again != first {
+		t.Error("the same pattern was compiled again within one evaluation")
+	}
+	if other, _ := s.runtimeGlob("src/*"); other == first || !other.MatchString("src/a") {
+		t.Error("another pattern got the first one's matcher")
+	}
+	if _, err := s.runtimeGlob("["); err == nil {
+		t.Error("a bad pattern compiled")
+	}
+	if next, _ := NewScope(nil).withBudget().runtimeGlob(pattern); next == first {
+		t.Error("another evaluation shares the matcher")
+	}
+}

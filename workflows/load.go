@@ -328,17 +328,16 @@ func validateStep(d *decoder, s *Step, defaultShell string, ids map[string]bool,
 			at(s.Pos, "shell: %s", err)
 		}
 	}
+	badShell := false // reported above, or at defaults.shell
 	switch {
 	case s.Run != "":
 		sh := cmp.Or(s.Shell, defaultShell)
 		s.Action, s.Params = RunAction, runParams(s.Pos, s.Run, sh)
-		if sh != "" && checkShell(sh) != nil {
-			return // reported above, or at defaults.shell
-		}
+		badShell = sh != "" && checkShell(sh) != nil
 	case s.Uses != RunAction:
 		s.Action, s.Params = s.Uses, s.With
 	}
-	if s.Action != "" && actions != nil {
+	if s.Action != "" && actions != nil && !badShell {
 		checkAction(d, s, actions)
 	}
 	if s.If != nil {

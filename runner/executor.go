@@ -59,6 +59,9 @@ type StepResult struct {
 	Outputs  map[string]any `json:"outputs,omitempty"`
 	Attempts int            `json:"attempts"`
 	Error    string         `json:"error,omitempty"`
+	// Summary is the Markdown the step wrote to $HOOKFLOW_STEP_SUMMARY,
+	// masked and capped; the run page shows it.
+	Summary string `json:"summary,omitempty"`
 	// Sandbox describes how the step's processes were confined (SPEC §7);
 	// empty for steps that start none.
 	Sandbox string `json:"sandbox,omitempty"`

@@ -114,9 +114,42 @@ type Dispatch struct {
 	CancelRequested []string
 }
 
+// Job is one job of a `jobs:` run, or one cell of a matrix job (SPEC §11),
+// as the process that executes the run keeps it. A `steps:` run has no Job
+// rows: its steps are the Run's.
+type Job struct {
+	RunID string `json:"-"`
+	// Key names the job in its run, unique there: the job id, with a cell's
+	// values for a matrix cell ("deploy (web-01)"). Until a matrix job's
+	// cells are known, one row keyed by the job id stands for it.
+	Key string `json:"key"`
+	// ID is the job's id in the workflow.
+	ID string `json:"id"`
+	// JobIndex is the job's place in the workflow and Cell the cell's among
+	// its job's; jobs are listed in that order.
+	JobIndex        int             `json:"-"`
+	Cell            int             `json:"-"`
+	Name            string          `json:"name"`
+	Needs           []string        `json:"needs,omitempty"`
+	Matrix          json.RawMessage `json:"matrix,omitempty"`
+	Status          string          `json:"status"`
+	Reason          string          `json:"reason"`
+	RunsOn          []string        `json:"runs_on"`
+	Runner          string          `json:"runner,omitempty"`
+	ContinueOnError bool            `json:"continue_on_error,omitempty"`
+	StartedAt       time.Time       `json:"started_at,omitzero"`
+	FinishedAt      time.Time       `json:"finished_at,omitzero"`
+	Outputs         json.RawMessage `json:"outputs,omitempty"`
+	// Steps are the job's step results, as Run.Steps are a `steps:` run's.
+	Steps   json.RawMessage `json:"steps"`
+	Sandbox string          `json:"sandbox,omitempty"`
+}
+
 // LogLine is one stored log line. Seq orders the lines of a run, from 1.
 type LogLine struct {
-	Seq    int64     `json:"seq"`
+	Seq int64 `json:"seq"`
+	// Job is the Key of the job that wrote the line; empty in a `steps:` run.
+	Job    string    `json:"job,omitempty"`
 	Step   int       `json:"step"`
 	Stream string    `json:"stream"`
 	Time   time.Time `json:"time"`
@@ -171,15 +204,29 @@ type Store interface {
 	// (ErrConflict otherwise: it was recovered by another node).
 	Finish(ctx context.Context, node string, run *Run) error
 	// Cancel cancels run id: a queued run becomes `skipped` ("cancelled before
-	// start"); a running one gets CancelRequested, with reason, which says who
+	// start"), and so do its jobs that have not finished; a running one gets CancelRequested, with reason, which says who
 	// asked, unless its cancel was requested before (the first reason stays).
 	// A finished run is ErrConflict.
 	Cancel(ctx context.Context, id, reason string) (*Run, error)
 	// Recover ends runs left `running` whose lease expired before now, or that
 	// node held (on start, a node's own runs are dead): each becomes `failed`
 	// with reason "interrupted", or `queued` again when OnInterrupt is
-	// "requeue". It returns the recovered runs.
+	// "requeue". A run that has jobs (SaveJobs) becomes `queued` again
+	// whatever OnInterrupt says: it resumes where it was, and whoever claims
+	// it next decides, by its workflow's on_interrupt, what becomes of the
+	// jobs it finds `running`. It returns the recovered runs.
 	Recover(ctx context.Context, node string, now time.Time) ([]*Run, error)
+
+	// SaveJobs writes jobs of run runID: each replaces the stored job with
+	// its Key, or is added; a job whose Steps is nil keeps the steps stored
+	// (UpdateJobSteps writes them while it runs). The jobs whose keys are in
+	// remove are deleted: a matrix job's stand-in once its cells are known.
+	SaveJobs(ctx context.Context, runID string, jobs []*Job, remove []string) error
+	// Jobs returns run runID's jobs, by JobIndex then Cell; none for a
+	// `steps:` run or an unknown one.
+	Jobs(ctx context.Context, runID string) ([]*Job, error)
+	// UpdateJobSteps records a running job's step results so far.
+	UpdateJobSteps(ctx context.Context, runID, key string, steps json.RawMessage, sandbox string) error
 
 	// AppendLogs stores lines of run id, assigning their Seq.
 	AppendLogs(ctx context.Context, id string, lines []LogLine) error

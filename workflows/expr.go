@@ -26,6 +26,9 @@ type Scope struct {
 	Steps    map[string]StepState `expr:"steps"`
 	Run      RunInfo              `expr:"run"`
 	Workflow WorkflowInfo         `expr:"workflow"`
+	Needs    map[string]NeedState `expr:"needs"`
+	Matrix   map[string]any       `expr:"matrix"`
+	Job      JobInfo              `expr:"job"`
 
 	// Status is the run's state so far, read by success(), failure(), cancelled().
 	Status RunState `expr:"-"`

@@ -200,6 +200,9 @@ func validate(d *decoder, w *Workflow, root *yaml.Node, actions ActionChecker, d
 		s.Index = i
 		validateStep(d, s, w.Defaults.Shell, ids, at, actions)
 	}
+	if len(w.Jobs) == 0 {
+		w.Jobs = []*Job{{ID: MainJob, Steps: w.Steps, Implicit: true, Pos: keyPos("steps")}}
+	}
 	w.Secrets = collectSecrets(w)
 }
 

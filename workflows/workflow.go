@@ -27,6 +27,9 @@ type Workflow struct {
 	KeepWorkspace string       `yaml:"keep_workspace"`
 	Disabled      bool         `yaml:"disabled"`
 	Steps         []*Step      `yaml:"steps"`
+	// Jobs are the workflow's jobs in file order; a `steps:` workflow has
+	// one, MainJob, holding Steps.
+	Jobs []*Job `yaml:"-"`
 
 	// File is the path the workflow was read from, relative to its source.
 	File string `yaml:"-"`

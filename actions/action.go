@@ -48,6 +48,12 @@ type Step struct {
 	// OutputFile is the file a process writes name=value outputs to
 	// ($HOOKFLOW_OUTPUT). It exists and is empty when Run starts.
 	OutputFile string
+	// EnvFile is the file a process writes NAME=value lines to
+	// ($HOOKFLOW_ENV) for the job's later steps, and SummaryFile the file it
+	// writes Markdown to ($HOOKFLOW_STEP_SUMMARY). Each exists and is empty
+	// when Run starts, or is "" when the runner offers none.
+	EnvFile     string
+	SummaryFile string
 	// TempDir is a folder inside Workspace for the step's own files (scripts).
 	TempDir string
 	// Mask hides the run's secrets. What goes to Stdout and Stderr, and the
@@ -106,6 +112,10 @@ type Result struct {
 	Outputs map[string]any
 	// ExitCode is the process exit status for steps that run a process, else 0.
 	ExitCode int
+	// Env are the variables the step set for the job's later steps
+	// (EnvFile), and Summary the Markdown it wrote (SummaryFile).
+	Env     map[string]string
+	Summary string
 }
 
 // Error is an action failure that says whether a retry might succeed.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,9 +23,11 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// Job is one run to execute: a workflow, the event that started it, and the
-// values bound for this run.
+// Job is one job of a run to execute: a workflow, the event that started the
+// run, the values bound for it, and which of the workflow's jobs (and matrix
+// cell) this is. A `steps:` workflow's run is its one job.
 type Job struct {
+	// ID is the run's id.
 	ID       string
 	Workflow *workflows.Workflow
 	Event    *workflows.Event
@@ -34,15 +37,39 @@ type Job struct {
 	Secrets map[string]string
 	Attempt int
 	URL     string
+
+	// Spec is the workflow's job to execute, one of Workflow.Jobs; nil means
+	// the first, the one of a `steps:` workflow.
+	Spec *workflows.Job
+	// Cell is Spec's matrix cell, and Needs are the results of Spec's needs.
+	Cell  workflows.Cell
+	Needs map[string]workflows.NeedState
+	// Runner names who executes the job (job.runner).
+	Runner string
+
+	// logs is the log budget of the run the job belongs to; nil gives the
+	// job a budget of its own.
+	logs *logBudget
 }
 
-// Result is a finished run.
+func (j *Job) spec() *workflows.Job {
+	if j.Spec != nil {
+		return j.Spec
+	}
+	return j.Workflow.Jobs[0]
+}
+
+// Result is a finished run, or a finished job of a run.
 type Result struct {
-	Status     string       `json:"status"`
-	Reason     string       `json:"reason,omitempty"`
-	Steps      []StepResult `json:"steps"`
-	StartedAt  time.Time    `json:"started_at"`
-	FinishedAt time.Time    `json:"finished_at"`
+	Status string       `json:"status"`
+	Reason string       `json:"reason,omitempty"`
+	Steps  []StepResult `json:"steps"`
+	// Outputs are a job's `outputs:`, masked.
+	Outputs map[string]any `json:"outputs,omitempty"`
+	// Jobs are the jobs of a `jobs:` run.
+	Jobs       []JobResult `json:"jobs,omitempty"`
+	StartedAt  time.Time   `json:"started_at"`
+	FinishedAt time.Time   `json:"finished_at"`
 }
 
 // StepResult is a step's outcome: `running` from the moment it starts, then
@@ -124,20 +151,29 @@ func (x *Executor) now() time.Time {
 	return time.Now()
 }
 
-// Execute runs job to the end and returns its result. Cancelling ctx cancels the
-// run: the running step's processes are killed and the run is `cancelled`
-// (`timed_out` when the workflow's timeout expired). Steps that ask for it with
-// always() or cancelled() still run, each bounded by CleanupTimeout.
+// Execute runs job to the end and returns its result. Cancelling ctx cancels
+// the job: the running step's processes are killed and the job is `cancelled`
+// (`timed_out` when its timeout, or the run's, expired: a cause made by
+// timedOut). Steps that ask for it with always() or cancelled() still run,
+// each bounded by CleanupTimeout.
 func (x *Executor) Execute(ctx context.Context, job *Job, obs Observer) Result {
-	w := job.Workflow
-	res := Result{StartedAt: x.now(), Steps: make([]StepResult, len(w.Steps))}
-	// One masker for everything the run writes: log lines, step names,
+	w, spec := job.Workflow, job.spec()
+	res := Result{StartedAt: x.now(), Steps: make([]StepResult, len(spec.Steps))}
+	budget := job.logs
+	if budget == nil {
+		budget = newLogBudget(x.MaxLogBytes)
+	}
+	// One masker for everything the job writes: log lines, step names,
 	// outputs, errors and the reason.
-	log := newRunLog(obs.Log, x.now, x.MaxLogBytes, mask.New(secretValues(job.Secrets)))
+	log := newRunLog(obs.Log, x.now, budget, mask.New(secretValues(job.Secrets)))
 	finish := func(status, reason string) Result {
 		res.Status, res.Reason, res.FinishedAt = status, log.Mask(reason), x.now()
 		if reason != "" {
-			log.Systemf(-1, "run %s: %s", status, res.Reason)
+			what := "run"
+			if !spec.Implicit {
+				what = "job " + job.Cell.Key
+			}
+			log.Systemf(-1, "%s %s: %s", what, status, res.Reason)
 		}
 		return res
 	}
@@ -148,21 +184,25 @@ func (x *Executor) Execute(ctx context.Context, job *Job, obs Observer) Result {
 	}
 	defer x.removeWorkspace(w, ws, &res)
 
-	runCtx, cancel := context.WithTimeoutCause(ctx, time.Duration(w.Timeout), runTimedOut(w))
+	// A steps: workflow's job is the run, bounded by the workflow's timeout;
+	// the run's jobs share that bound through ctx, each with its own.
+	runCtx, cancel := context.WithCancel(ctx)
+	switch {
+	case spec.Implicit:
+		runCtx, cancel = context.WithTimeoutCause(ctx, time.Duration(w.Timeout), runTimedOut(w))
+	case spec.Timeout > 0:
+		runCtx, cancel = context.WithTimeoutCause(ctx, time.Duration(spec.Timeout),
+			timedOut(fmt.Sprintf("job %s timed out after %s", job.Cell.Key, time.Duration(spec.Timeout))))
+	}
 	defer cancel()
 
-	scope := workflows.NewScope(job.Event)
-	scope.Inputs, scope.Item, scope.Secrets = job.Inputs, job.Item, job.Secrets
-	scope.Steps = map[string]workflows.StepState{}
-	scope.Run = workflows.RunInfo{ID: job.ID, Attempt: job.Attempt, URL: job.URL, Workflow: w.Name}
-	scope.Workflow = workflows.WorkflowInfo{Name: w.Name, File: w.File, Revision: w.Revision}
-	scope.Env, err = renderEnv(w.Env, scope)
+	scope, err := jobScope(job)
 	if err != nil {
-		return finish(workflows.StatusFailed, "env: "+err.Error())
+		return finish(workflows.StatusFailed, err.Error())
 	}
 
-	var failed *StepResult // the step that failed the run
-	for i, step := range w.Steps {
+	var failed *StepResult // the step that failed the job
+	for i, step := range spec.Steps {
 		if runCtx.Err() != nil {
 			scope.Status.Cancelled = true
 		}
@@ -206,9 +246,21 @@ func (x *Executor) Execute(ctx context.Context, job *Job, obs Observer) Result {
 		obs.StepFinished(*sr)
 	}
 
+	if len(spec.Outputs) > 0 {
+		outputs, err := renderOutputs(spec.Outputs, scope)
+		if err != nil && !scope.Status.Failed && runCtx.Err() == nil {
+			scope.Status.Failed = true
+			failed = &StepResult{ID: "outputs", Error: err.Error()}
+		}
+		res.Outputs, _ = log.mask.MaskValue(outputs).(map[string]any)
+	}
+
+	var timeout *timeoutCause
 	switch {
 	case errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
-		return finish(workflows.StatusTimedOut, runTimedOut(w).Error())
+		return finish(workflows.StatusTimedOut, context.Cause(runCtx).Error())
+	case ctx.Err() != nil && errors.As(context.Cause(ctx), &timeout):
+		return finish(workflows.StatusTimedOut, timeout.Error())
 	case ctx.Err() != nil:
 		reason := "cancelled"
 		if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
@@ -221,9 +273,56 @@ func (x *Executor) Execute(ctx context.Context, job *Job, obs Observer) Result {
 	return finish(workflows.StatusSucceeded, "")
 }
 
+// jobScope is the scope job's expressions and templates are evaluated in,
+// with its env rendered: the workflow's, then the job's.
+func jobScope(job *Job) (*workflows.Scope, error) {
+	w, spec := job.Workflow, job.spec()
+	scope := workflows.NewScope(job.Event)
+	scope.Inputs, scope.Item, scope.Secrets = job.Inputs, job.Item, job.Secrets
+	scope.Steps = map[string]workflows.StepState{}
+	scope.Run = workflows.RunInfo{ID: job.ID, Attempt: job.Attempt, URL: job.URL, Workflow: w.Name}
+	scope.Workflow = workflows.WorkflowInfo{Name: w.Name, File: w.File, Revision: w.Revision}
+	scope.Needs, scope.Matrix = job.Needs, job.Cell.Values
+	scope.Job = workflows.JobInfo{ID: spec.ID, Runner: job.Runner}
+	env, err := renderEnv(w.Env, scope)
+	if err != nil {
+		return nil, fmt.Errorf("env: %w", err)
+	}
+	scope.Env = env
+	jobEnv, err := renderEnv(spec.Env, scope)
+	if err != nil {
+		return nil, fmt.Errorf("job env: %w", err)
+	}
+	maps.Copy(env, jobEnv)
+	return scope, nil
+}
+
+// renderOutputs renders a job's outputs in the scope its steps left.
+func renderOutputs(outputs workflows.Outputs, scope *workflows.Scope) (map[string]any, error) {
+	out := make(map[string]any, len(outputs))
+	var errs []error
+	for _, o := range outputs {
+		v, err := o.Value.Render(scope)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("outputs: %s: %w", o.Name, err))
+			continue
+		}
+		out[o.Name] = v
+	}
+	return out, errors.Join(errs...)
+}
+
+// timeoutCause is the cause of a context ended by a run's or a job's
+// timeout: the job ends `timed_out`, not `cancelled`.
+type timeoutCause struct{ msg string }
+
+func (e *timeoutCause) Error() string { return e.msg }
+
+func timedOut(msg string) error { return &timeoutCause{msg} }
+
 // runTimedOut is the cause of a run stopped by the workflow's timeout.
 func runTimedOut(w *workflows.Workflow) error {
-	return fmt.Errorf("run timed out after %s", time.Duration(w.Timeout))
+	return timedOut(fmt.Sprintf("run timed out after %s", time.Duration(w.Timeout)))
 }
 
 func (x *Executor) cleanupTimeout() time.Duration {
@@ -286,6 +385,9 @@ func (x *Executor) makeWorkspace(job *Job) (string, error) {
 		return "", fmt.Errorf("workspace: %w", err)
 	}
 	ws := filepath.Join(root, job.ID)
+	if spec := job.spec(); !spec.Implicit {
+		ws = filepath.Join(root, fmt.Sprintf("%s.%d.%d", job.ID, spec.Index, job.Cell.Index))
+	}
 	if err := os.MkdirAll(filepath.Join(ws, ".hookflow", "home"), 0o700); err != nil {
 		return "", fmt.Errorf("workspace: %w", err)
 	}

@@ -446,7 +446,7 @@ steps:
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	want := []string{"A", "B", "HOME", "HOOKFLOW_EVENT", "HOOKFLOW_EVENT_TYPE", "HOOKFLOW_OUTPUT", "HOOKFLOW_RUN_ID", "HOOKFLOW_WORKFLOW", "HOOKFLOW_WORKSPACE", "LANG", "PATH"}
+	want := []string{"A", "B", "HOME", "HOOKFLOW_ENV", "HOOKFLOW_EVENT", "HOOKFLOW_EVENT_TYPE", "HOOKFLOW_OUTPUT", "HOOKFLOW_RUN_ID", "HOOKFLOW_STEP_SUMMARY", "HOOKFLOW_WORKFLOW", "HOOKFLOW_WORKSPACE", "LANG", "PATH"}
 	if !slices.Equal(names, want) {
 		t.Errorf("step saw variables %v, want %v", names, want)
 	}

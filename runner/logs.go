@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -44,15 +45,34 @@ type runLog struct {
 	sink      func(LogLine)
 	now       func() time.Time
 	mask      *mask.Masker
-	remaining int
+	budget    *logBudget
 	truncated bool
 }
 
-func newRunLog(sink func(LogLine), now func() time.Time, maxBytes int, m *mask.Masker) *runLog {
+// logBudget is how many bytes a run's log may still take: the jobs of a run
+// share one.
+type logBudget struct{ remaining atomic.Int64 }
+
+func newLogBudget(maxBytes int) *logBudget {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxLogBytes
 	}
-	return &runLog{sink: sink, now: now, mask: m, remaining: maxBytes}
+	b := &logBudget{}
+	b.remaining.Store(int64(maxBytes))
+	return b
+}
+
+// take spends n bytes, and reports whether they were there.
+func (b *logBudget) take(n int) bool {
+	if b.remaining.Add(-int64(n)) >= 0 {
+		return true
+	}
+	b.remaining.Add(int64(n))
+	return false
+}
+
+func newRunLog(sink func(LogLine), now func() time.Time, budget *logBudget, m *mask.Masker) *runLog {
+	return &runLog{sink: sink, now: now, mask: m, budget: budget}
 }
 
 // Mask replaces the secrets in s.
@@ -66,12 +86,10 @@ func (l *runLog) emit(step int, stream, text string) {
 	if l.truncated {
 		return
 	}
-	if cost := len(text) + 1; cost > l.remaining {
+	if !l.budget.take(len(text) + 1) {
 		l.truncated = true
 		l.sink(LogLine{Step: step, Stream: System, Time: l.now(), Text: TruncatedMarker})
 		return
-	} else {
-		l.remaining -= cost
 	}
 	l.sink(LogLine{Step: step, Stream: stream, Time: l.now(), Text: text})
 }

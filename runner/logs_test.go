@@ -11,7 +11,7 @@ import (
 
 func collect(maxBytes int, secrets ...string) (*runLog, *[]LogLine) {
 	var lines []LogLine
-	l := newRunLog(func(line LogLine) { lines = append(lines, line) }, time.Now, maxBytes, mask.New(secrets))
+	l := newRunLog(func(line LogLine) { lines = append(lines, line) }, time.Now, newLogBudget(maxBytes), mask.New(secrets))
 	return l, &lines
 }
 

@@ -349,21 +349,38 @@ func (p *Pool) killLeftovers(ctx context.Context, node string, now time.Time) {
 		p.mu.Lock()
 		_, live := p.running[r.ID]
 		p.mu.Unlock()
-		var steps []storedStep
-		if live || json.Unmarshal(r.Steps, &steps) != nil {
+		if live {
 			continue
 		}
-		for _, s := range steps {
-			if s.Process == nil {
-				continue
+		p.killSteps(r.ID, "", r.Steps)
+		jobs, err := p.c.Store.Jobs(ctx, r.ID)
+		if err != nil {
+			p.c.Logger.Error("read a run's jobs to end their leftover processes", "run", r.ID, "err", err)
+		}
+		for _, j := range jobs {
+			if j.Status == workflows.StatusRunning {
+				p.killSteps(r.ID, j.Key, j.Steps)
 			}
-			found, err := s.Process.Kill()
-			if found {
-				p.c.Logger.Warn("killed the processes a step left running", "run", r.ID, "step", s.ID, "pid", s.Process.PID)
-			}
-			if err != nil {
-				p.c.Logger.Error("end the processes a step left running", "run", r.ID, "step", s.ID, "err", err)
-			}
+		}
+	}
+}
+
+// killSteps ends the processes that the steps recorded in steps left running.
+func (p *Pool) killSteps(run, job string, recorded json.RawMessage) {
+	var steps []storedStep
+	if json.Unmarshal(recorded, &steps) != nil {
+		return
+	}
+	for _, s := range steps {
+		if s.Process == nil {
+			continue
+		}
+		found, err := s.Process.Kill()
+		if found {
+			p.c.Logger.Warn("killed the processes a step left running", "run", run, "job", job, "step", s.ID, "pid", s.Process.PID)
+		}
+		if err != nil {
+			p.c.Logger.Error("end the processes a step left running", "run", run, "job", job, "step", s.ID, "err", err)
 		}
 	}
 }
@@ -380,7 +397,11 @@ func (p *Pool) execute(ctx context.Context, run *store.Run) {
 		p.finish(run, Result{Status: workflows.StatusFailed, Reason: err.Error(), StartedAt: p.c.Now(), FinishedAt: p.c.Now()})
 		return
 	}
-	obs := newStoreObserver(p, run)
+	if !job.spec().Implicit {
+		p.executeJobs(ctx, run, job)
+		return
+	}
+	obs := newStoreObserver(p, run, "")
 	res := p.c.Executor.Execute(ctx, job, obs)
 	obs.close()
 	if errors.Is(context.Cause(ctx), ErrInterrupted) {
@@ -392,6 +413,36 @@ func (p *Pool) execute(ctx context.Context, run *store.Run) {
 			return
 		}
 	}
+	p.finish(run, res)
+}
+
+// executeJobs executes a `jobs:` run, resuming it where an earlier execution
+// left it, and records its result. A run the server's shutdown interrupts is
+// left running: Recover queues it again (it has jobs), and its next execution
+// decides about the jobs it finds running.
+func (p *Pool) executeJobs(ctx context.Context, run *store.Run, job *Job) {
+	stored, err := p.c.Store.Jobs(ctx, run.ID)
+	if err != nil {
+		p.finish(run, Result{Status: workflows.StatusFailed, Reason: "read the run's jobs: " + err.Error(), StartedAt: p.c.Now(), FinishedAt: p.c.Now()})
+		return
+	}
+	prior := make([]JobResult, len(stored))
+	for i, j := range stored {
+		prior[i] = ViewJob(j)
+	}
+	job.Runner = p.c.Node
+	obs := newJobsObserver(p, run)
+	res := p.c.Executor.RunJobs(ctx, job, prior, p.c.MaxParallel, obs)
+	obs.close()
+	if errors.Is(context.Cause(ctx), ErrInterrupted) {
+		p.c.Logger.Warn("run interrupted; it resumes when the server starts again", "run", run.ID)
+		return
+	}
+	var sandboxes []StepResult
+	for _, j := range res.Jobs {
+		sandboxes = append(sandboxes, StepResult{Sandbox: j.Sandbox})
+	}
+	run.Sandbox = RunSandbox(sandboxes)
 	p.finish(run, res)
 }
 

@@ -1,9 +1,11 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +20,7 @@ import (
 // outputs masked. It returns the outputs as the action gave them, for later
 // steps of the run to read.
 func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, scope *workflows.Scope, ws string, log *runLog, sr *StepResult, obs Observer) map[string]any {
-	w := job.Workflow
+	w, spec := job.Workflow, job.spec()
 	fail := func(err error) {
 		sr.Outcome, sr.Error = workflows.OutcomeFailure, log.Mask(err.Error())
 		log.Systemf(sr.Index, "step %s failed: %s", sr.ID, sr.Error)
@@ -37,7 +39,7 @@ func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, 
 	}
 	dir := step.WorkingDirectory
 	if dir == "" && step.Run != "" {
-		dir = w.Defaults.WorkingDirectory
+		dir = cmp.Or(spec.Defaults.WorkingDirectory, w.Defaults.WorkingDirectory)
 	}
 	dir = resolveIn(ws, dir)
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
@@ -50,20 +52,22 @@ func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, 
 		fail(fmt.Errorf("workspace: %w", err))
 		return nil
 	}
-	outputFile := filepath.Join(tmp, "output")
+	files := stepFiles{output: filepath.Join(tmp, "output"), env: filepath.Join(tmp, "env"), summary: filepath.Join(tmp, "summary")}
 	s := &actions.Step{
-		Workspace:  ws,
-		Dir:        dir,
-		OutputFile: outputFile,
-		TempDir:    tmp,
-		Mask:       log.mask,
-		Env:        x.processEnv(job, scope.Env, env, ws, outputFile),
-		Render:     func(text string) (string, error) { return renderText(scope, text) },
-		KillGrace:  x.KillGrace,
+		Workspace:   ws,
+		Dir:         dir,
+		OutputFile:  files.output,
+		EnvFile:     files.env,
+		SummaryFile: files.summary,
+		TempDir:     tmp,
+		Mask:        log.mask,
+		Env:         x.processEnv(job, scope.Env, env, ws, files),
+		Render:      func(text string) (string, error) { return renderText(scope, text) },
+		KillGrace:   x.KillGrace,
 	}
 
 	if step.Run != "" {
-		confined, err := x.sandbox().Confine(x.SandboxDefaults.Merge(w.Sandbox).Merge(step.Sandbox), ws)
+		confined, err := x.sandbox().Confine(x.SandboxDefaults.Merge(w.Sandbox).Merge(spec.Sandbox).Merge(step.Sandbox), ws)
 		if err != nil {
 			fail(err)
 			return nil
@@ -84,7 +88,7 @@ func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, 
 	}
 	for attempt := 1; ; attempt++ {
 		sr.Attempts = attempt
-		if err := os.WriteFile(outputFile, nil, 0o600); err != nil {
+		if err := files.reset(); err != nil {
 			fail(fmt.Errorf("workspace: %w", err))
 			return nil
 		}
@@ -92,8 +96,11 @@ func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, 
 		code := res.ExitCode
 		sr.ExitCode = &code
 		sr.Outputs, _ = log.mask.MaskValue(res.Outputs).(map[string]any)
+		sr.Summary = log.Mask(res.Summary)
 		if err == nil {
 			sr.Outcome, sr.Error = workflows.OutcomeSuccess, ""
+			// What the step put in $HOOKFLOW_ENV is the job's env from now on.
+			maps.Copy(scope.Env, res.Env)
 			return res.Outputs
 		}
 		if ctx.Err() != nil {
@@ -149,7 +156,7 @@ var errStepTimeout = errors.New("step timeout")
 // processEnv is the complete environment of a step's processes (SPEC §2.2):
 // the declared env, workflow then step, and hookflow's own variables. Nothing
 // of the server's environment is passed on.
-func (x *Executor) processEnv(job *Job, workflowEnv, stepEnv map[string]string, ws, outputFile string) []string {
+func (x *Executor) processEnv(job *Job, workflowEnv, stepEnv map[string]string, ws string, files stepFiles) []string {
 	vars := map[string]string{}
 	for k, v := range workflowEnv {
 		vars[k] = v
@@ -162,15 +169,17 @@ func (x *Executor) processEnv(job *Job, workflowEnv, stepEnv map[string]string, 
 		path = DefaultPath
 	}
 	for k, v := range map[string]string{
-		"PATH":                path,
-		"HOME":                filepath.Join(ws, ".hookflow", "home"),
-		"LANG":                "C.UTF-8",
-		"HOOKFLOW_RUN_ID":     job.ID,
-		"HOOKFLOW_WORKFLOW":   job.Workflow.Name,
-		"HOOKFLOW_WORKSPACE":  ws,
-		"HOOKFLOW_OUTPUT":     outputFile,
-		"HOOKFLOW_EVENT":      filepath.Join(ws, ".hookflow", "event.json"),
-		"HOOKFLOW_EVENT_TYPE": job.Event.Type,
+		"PATH":                  path,
+		"HOME":                  filepath.Join(ws, ".hookflow", "home"),
+		"LANG":                  "C.UTF-8",
+		"HOOKFLOW_RUN_ID":       job.ID,
+		"HOOKFLOW_WORKFLOW":     job.Workflow.Name,
+		"HOOKFLOW_WORKSPACE":    ws,
+		"HOOKFLOW_OUTPUT":       files.output,
+		"HOOKFLOW_ENV":          files.env,
+		"HOOKFLOW_STEP_SUMMARY": files.summary,
+		"HOOKFLOW_EVENT":        filepath.Join(ws, ".hookflow", "event.json"),
+		"HOOKFLOW_EVENT_TYPE":   job.Event.Type,
 	} {
 		if _, declared := vars[k]; !declared || strings.HasPrefix(k, "HOOKFLOW_") {
 			vars[k] = v
@@ -181,6 +190,20 @@ func (x *Executor) processEnv(job *Job, workflowEnv, stepEnv map[string]string, 
 		env = append(env, k+"="+v)
 	}
 	return env
+}
+
+// stepFiles are the files a step's processes write what they report to:
+// $HOOKFLOW_OUTPUT, $HOOKFLOW_ENV and $HOOKFLOW_STEP_SUMMARY.
+type stepFiles struct{ output, env, summary string }
+
+// reset makes each file exist and be empty, before an attempt.
+func (f stepFiles) reset() error {
+	for _, p := range []string{f.output, f.env, f.summary} {
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // resolveIn resolves a path relative to the workspace.

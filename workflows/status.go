@@ -20,3 +20,8 @@ const (
 	OutcomeSkipped   = "skipped"
 	OutcomeCancelled = "cancelled"
 )
+
+// Finished reports whether a run or job status is final.
+func Finished(status string) bool {
+	return status != StatusQueued && status != StatusRunning
+}

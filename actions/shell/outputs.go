@@ -6,8 +6,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
+	"unicode/utf8"
+
+	"github.com/hookflow/hookflow/actions"
 )
 
 // MaxOutputBytes is the largest output file a step may write.
@@ -94,37 +98,100 @@ func checkName(name string) error {
 	return nil
 }
 
-// readOutputs parses the step's output file into Result outputs. A missing
-// file holds none. The file is opened without following a symbolic link and
-// must be a regular file: the step controls it, and must not be able to make
-// the server read (and publish as outputs) a file the step itself cannot see,
-// nor block it on a FIFO.
-func readOutputs(path string) (map[string]any, error) {
+// MaxSummaryBytes is the longest step summary kept; the rest is cut.
+const MaxSummaryBytes = 128 << 10
+
+// readStepFiles reads what a finished step wrote to the files the runner gave
+// it: $HOOKFLOW_OUTPUT, $HOOKFLOW_ENV and $HOOKFLOW_STEP_SUMMARY.
+func readStepFiles(s *actions.Step) (outputs map[string]any, env map[string]string, summary string, err error) {
+	var errs []error
+	values, err := readStepFile(inWorkspace(s, s.OutputFile), "output file", "$HOOKFLOW_OUTPUT", ParseOutputs)
+	if err != nil {
+		errs = append(errs, err)
+	} else if values != nil {
+		outputs = make(map[string]any, len(values))
+		for k, v := range values {
+			outputs[k] = v
+		}
+	}
+	env, err = readStepFile(inWorkspace(s, s.EnvFile), "env file", "$HOOKFLOW_ENV", parseEnvFile)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	summary, err = readStepFile(inWorkspace(s, s.SummaryFile), "summary file", "$HOOKFLOW_STEP_SUMMARY", readSummary)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	return outputs, env, summary, errors.Join(errs...)
+}
+
+// readStepFile opens a file the step wrote and parses it; a missing file (or
+// none given) parses as nothing. The file is opened without following a
+// symbolic link and must be a regular file: the step controls it, and must not
+// be able to make the server read (and publish) a file the step itself cannot
+// see, nor block it on a FIFO.
+func readStepFile[T any](path, what, variable string, parse func(io.Reader) (T, error)) (T, error) {
+	var zero T
 	if path == "" {
-		return nil, nil
+		return zero, nil
 	}
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, nil
+		return zero, nil
 	case errors.Is(err, syscall.ELOOP):
-		return nil, errors.New("output file: it was replaced by a symbolic link; append to $HOOKFLOW_OUTPUT instead")
+		return zero, fmt.Errorf("%s: it was replaced by a symbolic link; append to %s instead", what, variable)
 	case err != nil:
-		return nil, fmt.Errorf("output file: %w", err)
+		return zero, fmt.Errorf("%s: %w", what, err)
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err != nil {
-		return nil, fmt.Errorf("output file: %w", err)
+		return zero, fmt.Errorf("%s: %w", what, err)
 	} else if !fi.Mode().IsRegular() {
-		return nil, errors.New("output file: not a regular file; append to $HOOKFLOW_OUTPUT instead of replacing it")
+		return zero, fmt.Errorf("%s: not a regular file; append to %s instead of replacing it", what, variable)
 	}
-	values, err := ParseOutputs(f)
+	v, err := parse(f)
 	if err != nil {
-		return nil, fmt.Errorf("output file: %w", err)
+		return zero, fmt.Errorf("%s: %w", what, err)
 	}
-	outputs := make(map[string]any, len(values))
-	for k, v := range values {
-		outputs[k] = v
+	return v, nil
+}
+
+// parseEnvFile reads $HOOKFLOW_ENV, in the format of outputs. A name must be
+// an environment variable's, and may be neither one of hookflow's own
+// (HOOKFLOW_*) nor one whose value shells run as code.
+func parseEnvFile(r io.Reader) (map[string]string, error) {
+	values, err := ParseOutputs(r)
+	if err != nil {
+		return nil, err
 	}
-	return outputs, nil
+	for name := range values {
+		switch {
+		case strings.Contains(name, "-"):
+			return nil, fmt.Errorf("%s: an environment variable's name has letters, digits and _ only", name)
+		case strings.HasPrefix(name, "HOOKFLOW_"):
+			return nil, fmt.Errorf("%s: hookflow sets its own variables; use another name", name)
+		case slices.Contains(shellCodeVars, name):
+			return nil, fmt.Errorf("%s: shells run its value as code, so a step may not set it", name)
+		}
+	}
+	return values, nil
+}
+
+// readSummary reads $HOOKFLOW_STEP_SUMMARY, cut at MaxSummaryBytes on a
+// character boundary, with invalid UTF-8 replaced.
+func readSummary(r io.Reader) (string, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxSummaryBytes+1))
+	if err != nil {
+		return "", err
+	}
+	text := string(data)
+	if len(data) > MaxSummaryBytes {
+		cut := MaxSummaryBytes
+		for cut > 0 && !utf8.RuneStart(data[cut]) {
+			cut--
+		}
+		text = string(data[:cut]) + "\n\n*(summary cut at 128 KiB)*\n"
+	}
+	return strings.ToValidUTF8(text, "\uFFFD"), nil
 }

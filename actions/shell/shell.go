@@ -110,8 +110,8 @@ func (a *Action) Run(ctx context.Context, s *actions.Step) (actions.Result, erro
 	if !started {
 		return res, runErr
 	}
-	outputs, outErr := readOutputs(inWorkspace(s, s.OutputFile))
-	res.Outputs = outputs
+	var outErr error
+	res.Outputs, res.Env, res.Summary, outErr = readStepFiles(s)
 	switch {
 	case outErr == nil:
 		return res, runErr

@@ -1,0 +1,472 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// JobsObserver is told about the jobs of a `jobs:` run as they change.
+// JobsChanged is called from the goroutine running RunJobs; the Observer that
+// Job returns is called as Execute calls one, from the goroutine executing
+// that job.
+type JobsObserver interface {
+	// JobsChanged tells of jobs added or changed, as copies, and of the keys
+	// of jobs removed: a matrix job's stand-in once its cells are known. A
+	// job is told of as running before its first step starts, and as
+	// finished after its last step finished.
+	JobsChanged(changed []JobResult, removed []string)
+	// Job returns the Observer of the steps and log lines of the job with key.
+	Job(key string) Observer
+}
+
+// RunJobs executes the jobs of run, a `jobs:` workflow's run (SPEC §11): each
+// job once the jobs it needs have finished, each matrix cell as a job of its
+// own, at most limit at once (0: no bound), and returns the run's result with
+// its Jobs.
+//
+// prior are the jobs an earlier execution of the run left, for a run that
+// resumes after a crash: those finished stay as they are, and are not run
+// again; those left running were interrupted, and end `failed`
+// ("interrupted"), or run again when the workflow sets on_interrupt: requeue.
+//
+// Cancelling ctx cancels the run: running jobs are stopped, and no job starts
+// any more. When the cause is ErrInterrupted (the server is shutting down),
+// the jobs it stopped are not reported as finished: they stay running for the
+// next execution of the run to find, and the result is `failed`
+// ("interrupted").
+func (x *Executor) RunJobs(ctx context.Context, run *Job, prior []JobResult, limit int, obs JobsObserver) Result {
+	w := run.Workflow
+	ctx, cancel := context.WithTimeoutCause(ctx, time.Duration(w.Timeout), runTimedOut(w))
+	defer cancel()
+	r := &jobsRun{x: x, run: run, obs: obs, limit: limit, budget: newLogBudget(x.MaxLogBytes),
+		byID: map[string]*jobNode{}, done: make(chan cellDone)}
+	res := Result{StartedAt: x.now(), Steps: []StepResult{}}
+	r.restore(prior)
+	for {
+		r.advance(ctx)
+		r.start(ctx)
+		if r.running == 0 {
+			break
+		}
+		r.finished(ctx, <-r.done)
+	}
+	for _, n := range r.nodes {
+		if !n.finished && r.unfinished == "" {
+			r.unfinished = fmt.Sprintf("job %s could not start: a job it needs did not finish", n.spec.ID)
+		}
+		for _, c := range n.cells {
+			res.Jobs = append(res.Jobs, c.JobResult)
+		}
+	}
+	res.FinishedAt = x.now()
+	var timeout *timeoutCause
+	switch {
+	case r.interrupted(ctx):
+		res.Status, res.Reason = workflows.StatusFailed, "interrupted"
+	case ctx.Err() != nil && errors.As(context.Cause(ctx), &timeout):
+		res.Status, res.Reason = workflows.StatusTimedOut, timeout.Error()
+	case ctx.Err() != nil:
+		res.Status, res.Reason = workflows.StatusCancelled, "cancelled"
+		if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+			res.Status, res.Reason = workflows.StatusCancelled, cause.Error()
+		}
+	case r.failure != "":
+		res.Status, res.Reason = workflows.StatusFailed, r.failure
+	case r.unfinished != "":
+		res.Status, res.Reason = workflows.StatusFailed, r.unfinished
+	default:
+		res.Status = workflows.StatusSucceeded
+	}
+	return res
+}
+
+// jobsRun is one execution of a `jobs:` run. Only the goroutine running
+// RunJobs uses it; the goroutines executing jobs report on done.
+type jobsRun struct {
+	x      *Executor
+	run    *Job
+	obs    JobsObserver
+	limit  int
+	budget *logBudget
+
+	nodes   []*jobNode // in file order
+	byID    map[string]*jobNode
+	running int
+	done    chan cellDone
+	// failure is the reason of the first job that failed the run, and
+	// unfinished says why jobs were left that could never start.
+	failure, unfinished string
+}
+
+// jobNode is one job of the workflow and its cells.
+type jobNode struct {
+	spec *workflows.Job
+	// cells are nil until the job's needs have finished and its matrix is
+	// known; until then one stand-in, keyed by the job id, is stored.
+	cells    []*cellState
+	expanded bool
+	finished bool
+	// need is the job as the jobs that need it see it.
+	need    workflows.NeedState
+	ok      bool // the jobs that need it may run by default
+	running int
+}
+
+// cellState is a job's cell: the job as executed once.
+type cellState struct {
+	JobResult
+	cell   workflows.Cell
+	cancel context.CancelCauseFunc
+}
+
+// cellDone is a cell's Execute result.
+type cellDone struct {
+	c   *cellState
+	res Result
+}
+
+// restore builds the graph, taking over what prior says of each job.
+func (r *jobsRun) restore(prior []JobResult) {
+	var changed []JobResult
+	for _, spec := range r.run.Workflow.Jobs {
+		n := &jobNode{spec: spec}
+		r.nodes = append(r.nodes, n)
+		r.byID[spec.ID] = n
+		var rows []JobResult
+		for _, j := range prior {
+			if j.ID == spec.ID {
+				rows = append(rows, j)
+			}
+		}
+		// A job whose one row is still queued starts over: it is a stand-in,
+		// or a job that never started or was put back in the queue.
+		if len(rows) == 0 || len(rows) == 1 && rows[0].Key == spec.ID && rows[0].Status == workflows.StatusQueued {
+			changed = append(changed, r.standIn(spec))
+			continue
+		}
+		n.expanded = true
+		for _, row := range rows {
+			c := &cellState{JobResult: row, cell: workflows.Cell{Key: row.Key, Index: row.cell, Values: row.Matrix}}
+			if c.Status == workflows.StatusRunning {
+				r.interruptedBefore(c)
+				changed = append(changed, c.JobResult)
+			}
+			n.cells = append(n.cells, c)
+		}
+	}
+	r.obs.JobsChanged(changed, nil)
+}
+
+// standIn is the row that stands for a job until its cells are known.
+func (r *jobsRun) standIn(spec *workflows.Job) JobResult {
+	return JobResult{Key: spec.ID, ID: spec.ID, Name: spec.ID, Needs: needsOf(spec), Status: workflows.StatusQueued,
+		RunsOn: []string{}, Steps: []StepResult{}, ContinueOnError: spec.ContinueOnError, jobIndex: spec.Index}
+}
+
+// interruptedBefore decides, by the workflow's on_interrupt, what becomes of
+// a job that an earlier execution of the run left running.
+func (r *jobsRun) interruptedBefore(c *cellState) {
+	if r.run.Workflow.OnInterrupt == workflows.InterruptRequeue {
+		c.Status, c.Reason, c.StartedAt, c.Runner = workflows.StatusQueued, "", time.Time{}, ""
+		return
+	}
+	c.Status, c.Reason, c.FinishedAt = workflows.StatusFailed, "interrupted", r.x.now()
+	for i := range c.Steps {
+		if c.Steps[i].Outcome == workflows.OutcomeRunning {
+			c.Steps[i].Outcome, c.Steps[i].Error = workflows.OutcomeFailure, "interrupted"
+		}
+	}
+}
+
+// advance decides every job it can: a job whose needs have all finished
+// runs, with its cells queued, or is skipped; a job whose cells have all
+// finished is finished. It repeats until nothing changes.
+func (r *jobsRun) advance(ctx context.Context) {
+	if r.interrupted(ctx) {
+		return
+	}
+	for progress := true; progress; {
+		progress = false
+		for _, n := range r.nodes {
+			switch {
+			case n.finished:
+			case !n.expanded && r.ready(n):
+				r.expand(ctx, n)
+				progress = true
+			case n.expanded && n.running == 0 && !n.hasQueued():
+				r.finish(n)
+				progress = true
+			}
+		}
+	}
+}
+
+// ready reports whether every job n needs has finished.
+func (r *jobsRun) ready(n *jobNode) bool {
+	for _, id := range n.spec.Needs {
+		if need := r.byID[id]; need == nil || !need.finished {
+			return false
+		}
+	}
+	return true
+}
+
+func (n *jobNode) hasQueued() bool {
+	return slices.ContainsFunc(n.cells, func(c *cellState) bool { return c.Status == workflows.StatusQueued })
+}
+
+// expand evaluates a ready job's `if` and matrix: its cells are queued, or
+// the job ends without running.
+func (r *jobsRun) expand(ctx context.Context, n *jobNode) {
+	n.expanded = true
+	spec := n.spec
+	end := func(status, reason string) {
+		j := r.standIn(spec)
+		j.Status, j.Reason = status, reason
+		n.cells = []*cellState{{JobResult: j, cell: workflows.Cell{Key: spec.ID}}}
+		r.obs.JobsChanged([]JobResult{j}, nil)
+	}
+	job := r.jobOf(n, workflows.Cell{Key: spec.ID})
+	scope, err := jobScope(job)
+	if err != nil {
+		end(workflows.StatusFailed, err.Error())
+		return
+	}
+	for _, id := range spec.Needs {
+		switch need := r.byID[id]; {
+		case need.need.Result == workflows.ResultCancelled:
+			scope.Status.Cancelled = true
+		case !need.ok && need.need.Result == workflows.ResultFailure:
+			scope.Status.Failed = true
+		}
+	}
+	if ctx.Err() != nil {
+		end(workflows.StatusSkipped, "cancelled before start")
+		return
+	}
+	if spec.If == nil || !spec.If.UsesStatus() {
+		for _, id := range spec.Needs {
+			if need := r.byID[id]; !need.ok {
+				end(workflows.StatusSkipped, fmt.Sprintf("needs: job %s ended %s", id, need.need.Result))
+				return
+			}
+		}
+	}
+	if spec.If != nil {
+		run, err := spec.If.Bool(scope)
+		if err != nil {
+			end(workflows.StatusFailed, "if: "+err.Error())
+			return
+		}
+		if !run {
+			end(workflows.StatusSkipped, "if: false")
+			return
+		}
+	}
+	cells, err := spec.Cells(scope)
+	if err != nil {
+		end(workflows.StatusFailed, "matrix: "+err.Error())
+		return
+	}
+	if len(cells) == 0 {
+		end(workflows.StatusSkipped, "matrix: no combination")
+		return
+	}
+	var changed []JobResult
+	var removed []string
+	for _, cell := range cells {
+		c := &cellState{cell: cell, JobResult: r.standIn(spec)}
+		c.Key, c.Matrix, c.cell, c.JobResult.cell = cell.Key, cell.Values, cell, cell.Index
+		scope.Matrix = cell.Values
+		c.Name = cellName(spec, cell, scope)
+		if c.RunsOn, err = runsOn(spec, scope); err != nil {
+			c.Status, c.Reason = workflows.StatusFailed, err.Error()
+		}
+		n.cells = append(n.cells, c)
+		changed = append(changed, c.JobResult)
+	}
+	if cells[0].Key != spec.ID {
+		removed = []string{spec.ID}
+	}
+	r.obs.JobsChanged(changed, removed)
+}
+
+// cellName is how a cell is shown: the job's name (its id when it has none)
+// with the cell's values, as its key has them.
+func cellName(spec *workflows.Job, cell workflows.Cell, scope *workflows.Scope) string {
+	name := spec.ID
+	if spec.Name != nil {
+		if s, err := spec.Name.RenderString(scope); err == nil && s != "" {
+			name = s
+		}
+	}
+	return name + strings.TrimPrefix(cell.Key, spec.ID)
+}
+
+// runsOn renders a cell's runs_on labels.
+func runsOn(spec *workflows.Job, scope *workflows.Scope) ([]string, error) {
+	if len(spec.RunsOn) == 0 {
+		return slices.Clone(workflows.DefaultRunsOn), nil
+	}
+	labels := make([]string, 0, len(spec.RunsOn))
+	for _, t := range spec.RunsOn {
+		s, err := t.RenderString(scope)
+		if err != nil {
+			return nil, fmt.Errorf("runs_on: %w", err)
+		}
+		labels = append(labels, s)
+	}
+	return labels, nil
+}
+
+// start starts queued cells while the run's and each job's bounds allow.
+func (r *jobsRun) start(ctx context.Context) {
+	if r.interrupted(ctx) {
+		return
+	}
+	for _, n := range r.nodes {
+		if !n.expanded || n.finished {
+			continue
+		}
+		for _, c := range n.cells {
+			if c.Status != workflows.StatusQueued {
+				continue
+			}
+			if ctx.Err() != nil {
+				c.Status, c.Reason, c.FinishedAt = workflows.StatusSkipped, "cancelled before start", r.x.now()
+				r.obs.JobsChanged([]JobResult{c.JobResult}, nil)
+				continue
+			}
+			if r.limit > 0 && r.running >= r.limit {
+				return
+			}
+			if s := n.spec.Strategy; s != nil && s.MaxParallel > 0 && n.running >= s.MaxParallel {
+				break
+			}
+			r.startCell(ctx, n, c)
+		}
+	}
+}
+
+// startCell executes one cell in a goroutine of its own.
+func (r *jobsRun) startCell(ctx context.Context, n *jobNode, c *cellState) {
+	c.Status, c.Reason, c.StartedAt, c.Runner = workflows.StatusRunning, "", r.x.now(), r.run.Runner
+	c.Steps = []StepResult{}
+	r.obs.JobsChanged([]JobResult{c.JobResult}, nil)
+	job := r.jobOf(n, c.cell)
+	cellCtx, cancel := context.WithCancelCause(ctx)
+	c.cancel = cancel
+	n.running++
+	r.running++
+	obs := r.obs.Job(c.Key)
+	go func() {
+		res := r.x.Execute(cellCtx, job, obs)
+		cancel(nil)
+		r.done <- cellDone{c, res}
+	}()
+}
+
+// jobOf is the Job that executes cell of n.
+func (r *jobsRun) jobOf(n *jobNode, cell workflows.Cell) *Job {
+	job := *r.run
+	job.Spec, job.Cell, job.logs = n.spec, cell, r.budget
+	job.Needs = make(map[string]workflows.NeedState, len(n.spec.Needs))
+	for _, id := range n.spec.Needs {
+		if need := r.byID[id]; need != nil {
+			job.Needs[id] = need.need
+		}
+	}
+	return &job
+}
+
+// finished records a cell's end; a failure cancels the job's other cells
+// when its strategy is fail_fast.
+func (r *jobsRun) finished(ctx context.Context, d cellDone) {
+	c, n := d.c, r.byID[d.c.ID]
+	n.running--
+	r.running--
+	if r.interrupted(ctx) {
+		// It stays running in the store, for the next execution to find.
+		return
+	}
+	c.Status, c.Reason, c.Steps, c.Outputs, c.FinishedAt = d.res.Status, d.res.Reason, d.res.Steps, d.res.Outputs, d.res.FinishedAt
+	c.Sandbox = RunSandbox(d.res.Steps)
+	r.obs.JobsChanged([]JobResult{c.JobResult}, nil)
+	if !failed(c.Status) || c.ContinueOnError {
+		return
+	}
+	if r.failure == "" {
+		r.failure = fmt.Sprintf("job %s %s", c.Key, c.Status)
+		if c.Reason != "" {
+			r.failure += ": " + c.Reason
+		}
+	}
+	if len(n.cells) < 2 || !n.spec.FailFast() {
+		return
+	}
+	cause := fmt.Errorf("cancelled: %s %s (fail_fast)", c.Key, c.Status)
+	for _, other := range n.cells {
+		switch other.Status {
+		case workflows.StatusRunning:
+			other.cancel(cause)
+		case workflows.StatusQueued:
+			other.Status, other.Reason, other.FinishedAt = workflows.StatusCancelled, cause.Error(), r.x.now()
+			r.obs.JobsChanged([]JobResult{other.JobResult}, nil)
+		}
+	}
+}
+
+// finish ends a job whose cells have all ended, with the result and outputs
+// the jobs that need it read. A cell's outputs that are set replace those of
+// the cells before it.
+func (r *jobsRun) finish(n *jobNode) {
+	n.finished = true
+	n.need = workflows.NeedState{Outputs: map[string]any{}, Result: workflows.ResultSuccess}
+	n.ok = true
+	skipped := true
+	for _, c := range n.cells {
+		for k, v := range c.Outputs {
+			if v != "" && v != nil {
+				n.need.Outputs[k] = v
+			}
+		}
+		switch c.Status {
+		case workflows.StatusFailed, workflows.StatusTimedOut:
+			n.need.Result = workflows.ResultFailure
+			n.ok = n.ok && c.ContinueOnError
+		case workflows.StatusCancelled:
+			if n.need.Result != workflows.ResultFailure {
+				n.need.Result = workflows.ResultCancelled
+			}
+			n.ok = false
+		}
+		skipped = skipped && c.Status == workflows.StatusSkipped
+	}
+	if skipped {
+		n.need.Result, n.ok = workflows.ResultSkipped, false
+	}
+}
+
+// interrupted reports whether the server's shutdown stopped the run.
+func (r *jobsRun) interrupted(ctx context.Context) bool {
+	return errors.Is(context.Cause(ctx), ErrInterrupted)
+}
+
+// failed reports whether a job status fails the run (unless the job
+// continues on error).
+func failed(status string) bool {
+	return status == workflows.StatusFailed || status == workflows.StatusTimedOut
+}
+
+func needsOf(spec *workflows.Job) []string {
+	if spec.Needs == nil {
+		return []string{}
+	}
+	return slices.Clone(spec.Needs)
+}

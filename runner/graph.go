@@ -21,8 +21,8 @@ type JobsObserver interface {
 	// job is told of as running before its first step starts, and as
 	// finished after its last step finished.
 	JobsChanged(changed []JobResult, removed []string)
-	// Job returns the Observer of the steps and log lines of the job with key.
-	Job(key string) Observer
+	// Job returns the Observer of the steps and log lines of job j.
+	Job(j JobResult) Observer
 }
 
 // RunJobs executes the jobs of run, a `jobs:` workflow's run (SPEC §11): each
@@ -364,7 +364,7 @@ func (r *jobsRun) startCell(ctx context.Context, n *jobNode, c *cellState) {
 	c.cancel = cancel
 	n.running++
 	r.running++
-	obs := r.obs.Job(c.Key)
+	obs := r.obs.Job(c.JobResult)
 	go func() {
 		res := r.x.Execute(cellCtx, job, obs)
 		cancel(nil)

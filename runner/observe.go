@@ -169,7 +169,8 @@ func (o *jobsObserver) JobsChanged(changed []JobResult, removed []string) {
 	}
 }
 
-func (o *jobsObserver) Job(key string) Observer {
+func (o *jobsObserver) Job(job JobResult) Observer {
+	key := job.Key
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	j := o.jobs[key]

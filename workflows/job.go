@@ -115,3 +115,13 @@ func (j *Job) FailFast() bool {
 func (j *Job) Cells(s *Scope) ([]Cell, error) {
 	return []Cell{{Key: j.ID}}, nil
 }
+
+// Job returns the workflow's job with id.
+func (w *Workflow) Job(id string) (*Job, bool) {
+	for _, j := range w.Jobs {
+		if j.ID == id {
+			return j, true
+		}
+	}
+	return nil, false
+}

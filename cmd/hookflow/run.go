@@ -90,7 +90,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			ID: ulid.Make().String(), Workflow: w, Event: ev, Item: item, Inputs: ev.Inputs,
 			Secrets: secretsFromEnv(w.Secrets), Attempt: 1,
 		}
-		res := x.Execute(ctx, job, &terminal{w: stdout, steps: w.Steps})
+		var res runner.Result
+		if w.Jobs[0].Implicit {
+			res = x.Execute(ctx, job, &terminal{w: stdout, mu: &sync.Mutex{}, steps: w.Steps})
+		} else {
+			res = x.RunJobs(ctx, job, nil, 0, &terminalJobs{w: stdout, workflow: w})
+		}
 		printSummary(stdout, job, res)
 		if res.Status != workflows.StatusSucceeded {
 			code = exitFail
@@ -125,11 +130,44 @@ func runEntry(w *workflows.Workflow, file, provider string, headers, inputs map[
 	return d, nil
 }
 
-// terminal prints a run's progress as it happens.
+// terminal prints a run's progress as it happens, or one job's, each line
+// after prefix.
 type terminal struct {
-	mu    sync.Mutex
-	w     io.Writer
-	steps []*workflows.Step
+	mu     *sync.Mutex // shared by the jobs of a run
+	w      io.Writer
+	prefix string
+	steps  []*workflows.Step
+}
+
+// terminalJobs prints the progress of a `jobs:` run, each job's lines
+// prefixed with its key.
+type terminalJobs struct {
+	mu       sync.Mutex
+	w        io.Writer
+	workflow *workflows.Workflow
+}
+
+func (t *terminalJobs) JobsChanged(changed []runner.JobResult, removed []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, j := range changed {
+		if j.Status == workflows.StatusQueued {
+			continue
+		}
+		line := fmt.Sprintf("==> job %s: %s", j.Key, j.Status)
+		if j.Reason != "" {
+			line += " (" + j.Reason + ")"
+		}
+		fmt.Fprintln(t.w, line)
+	}
+}
+
+func (t *terminalJobs) Job(j runner.JobResult) runner.Observer {
+	var steps []*workflows.Step
+	if spec, ok := t.workflow.Job(j.ID); ok {
+		steps = spec.Steps
+	}
+	return &terminal{mu: &t.mu, w: t.w, prefix: "[" + j.Key + "] ", steps: steps}
 }
 
 func (t *terminal) StepStarted(r runner.StepResult) {}
@@ -138,10 +176,10 @@ func (t *terminal) StepFinished(r runner.StepResult) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if r.Outcome == workflows.OutcomeSkipped || r.Outcome == workflows.OutcomeCancelled && r.StartedAt.IsZero() {
-		fmt.Fprintf(t.w, "==> %s: %s\n", r.ID, r.Outcome)
+		fmt.Fprintf(t.w, "%s==> %s: %s\n", t.prefix, r.ID, r.Outcome)
 		return
 	}
-	fmt.Fprintf(t.w, "==> %s: %s in %s\n", r.ID, r.Outcome, r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond))
+	fmt.Fprintf(t.w, "%s==> %s: %s in %s\n", t.prefix, r.ID, r.Outcome, r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond))
 }
 
 func (t *terminal) Log(l runner.LogLine) {
@@ -149,11 +187,11 @@ func (t *terminal) Log(l runner.LogLine) {
 	defer t.mu.Unlock()
 	switch {
 	case l.Stream == runner.System:
-		fmt.Fprintf(t.w, "==> %s\n", l.Text)
+		fmt.Fprintf(t.w, "%s==> %s\n", t.prefix, l.Text)
 	case l.Stream == runner.Stderr:
-		fmt.Fprintf(t.w, "%s ! %s\n", t.stepKey(l.Step), l.Text)
+		fmt.Fprintf(t.w, "%s%s ! %s\n", t.prefix, t.stepKey(l.Step), l.Text)
 	default:
-		fmt.Fprintf(t.w, "%s | %s\n", t.stepKey(l.Step), l.Text)
+		fmt.Fprintf(t.w, "%s%s | %s\n", t.prefix, t.stepKey(l.Step), l.Text)
 	}
 }
 
@@ -164,15 +202,31 @@ func (t *terminal) stepKey(i int) string {
 	return "run"
 }
 
-func printSummary(w io.Writer, job *runner.Job, res runner.Result) {
-	fmt.Fprintf(w, "\nrun %s of %s: %s in %s\n", job.ID, job.Workflow.Name, res.Status, res.FinishedAt.Sub(res.StartedAt).Round(time.Millisecond))
-	for _, s := range res.Steps {
-		line := fmt.Sprintf("  %-10s %-20s exit %s", s.Outcome, s.ID, exitText(s.ExitCode))
+func printSteps(w io.Writer, indent string, steps []runner.StepResult) {
+	for _, s := range steps {
+		line := fmt.Sprintf("%s%-10s %-20s exit %s", indent, s.Outcome, s.ID, exitText(s.ExitCode))
 		if len(s.Outputs) > 0 {
 			b, _ := json.Marshal(s.Outputs)
 			line += " outputs " + string(b)
 		}
 		fmt.Fprintln(w, line)
+	}
+}
+
+func printSummary(w io.Writer, job *runner.Job, res runner.Result) {
+	fmt.Fprintf(w, "\nrun %s of %s: %s in %s\n", job.ID, job.Workflow.Name, res.Status, res.FinishedAt.Sub(res.StartedAt).Round(time.Millisecond))
+	printSteps(w, "  ", res.Steps)
+	for _, j := range res.Jobs {
+		line := fmt.Sprintf("  job %s: %s", j.Key, j.Status)
+		if j.Reason != "" {
+			line += " (" + j.Reason + ")"
+		}
+		if len(j.Outputs) > 0 {
+			b, _ := json.Marshal(j.Outputs)
+			line += " outputs " + string(b)
+		}
+		fmt.Fprintln(w, line)
+		printSteps(w, "    ", j.Steps)
 	}
 	if res.Reason != "" {
 		fmt.Fprintf(w, "  reason: %s\n", res.Reason)

@@ -1,0 +1,215 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// dagWorkflow is a run of seven jobs: build fans out to lint, unit, docs
+// (skipped by its if) and flaky (failing, continue_on_error); lint and unit
+// close a diamond into a matrix of 3×2 cells less one, two at a time; smoke
+// needs the matrix and flaky. build's output reaches the matrix through
+// lint's, two levels down.
+const dagWorkflow = `
+on: {dispatch: {}}
+jobs:
+  build:
+    steps:
+      - id: b
+        run: |
+          sleep 0.2
+          echo "image=web:1" >> "$HOOKFLOW_OUTPUT"
+    outputs: {image: "${{ steps.b.outputs.image }}"}
+  lint:
+    needs: build
+    env: {IMAGE: "${{ needs.build.outputs.image }}"}
+    steps:
+      - id: l
+        run: echo "tag=$IMAGE-linted" >> "$HOOKFLOW_OUTPUT"
+    outputs: {tag: "${{ steps.l.outputs.tag }}"}
+  unit:
+    needs: [build]
+    steps: [{run: sleep 0.2}]
+  docs:
+    needs: build
+    if: needs.build.outputs.image == "nothing"
+    steps: [{run: echo never}]
+  flaky:
+    needs: build
+    continue_on_error: true
+    steps: [{run: exit 3}]
+  deploy:
+    needs: [lint, unit]
+    strategy:
+      matrix:
+        host: [web-01, web-02, web-03]
+        arch: [amd64, arm64]
+        exclude: [{host: web-03, arch: arm64}]
+      max_parallel: 2
+    env: {TAG: "${{ needs.lint.outputs.tag }}", HOST: "${{ matrix.host }}", ARCH: "${{ matrix.arch }}"}
+    steps:
+      - id: d
+        run: |
+          echo "hello from $HOST/$ARCH"
+          sleep 0.3
+          echo "seen=$TAG $HOST $ARCH" >> "$HOOKFLOW_OUTPUT"
+  smoke:
+    needs: [deploy, flaky]
+    steps: [{run: echo smoke}]
+`
+
+func TestJobsRunInNeedsOrder(t *testing.T) {
+	q := newQueue(t, 4, 0, map[string]string{"dag": dagWorkflow})
+	q.startPool(t)
+	rc := q.dispatch(t, "dag", nil)
+	run := q.wait(t, rc.Runs[0].ID)
+	jobs := storedJobs(t, q.store, run.ID)
+	if run.Status != workflows.StatusSucceeded {
+		t.Fatalf("run %s (%s), jobs %s", run.Status, run.Reason, describeJobs(jobs))
+	}
+
+	byKey := map[string]JobResult{}
+	var keys []string
+	for _, j := range jobs {
+		byKey[j.Key] = j
+		keys = append(keys, j.Key)
+	}
+	wantKeys := []string{"build", "lint", "unit", "docs", "flaky",
+		"deploy (web-01, amd64)", "deploy (web-01, arm64)", "deploy (web-02, amd64)", "deploy (web-02, arm64)", "deploy (web-03, amd64)",
+		"smoke"}
+	if !slices.Equal(keys, wantKeys) {
+		t.Fatalf("jobs %q, want %q", keys, wantKeys)
+	}
+	for key, want := range map[string]string{"build": "succeeded", "lint": "succeeded", "unit": "succeeded",
+		"docs": "skipped", "flaky": "failed", "smoke": "succeeded", "deploy (web-03, amd64)": "succeeded"} {
+		if got := byKey[key].Status; got != want {
+			t.Errorf("job %s is %s (%s), want %s", key, got, byKey[key].Reason, want)
+		}
+	}
+	if r := byKey["docs"].Reason; r != "if: false" {
+		t.Errorf("docs skipped for %q, want if: false", r)
+	}
+
+	// Order: no job started before every job it needs finished.
+	for _, j := range jobs {
+		if j.Status == workflows.StatusSkipped {
+			continue
+		}
+		for _, need := range j.Needs {
+			for _, n := range jobs {
+				if n.ID == need && j.StartedAt.Before(n.FinishedAt) {
+					t.Errorf("%s started at %s, before %s (which it needs) finished at %s", j.Key, j.StartedAt, n.Key, n.FinishedAt)
+				}
+			}
+		}
+	}
+	// The matrix: two cells at a time at most, and two at some point.
+	var cells []JobResult
+	for _, j := range jobs {
+		if j.ID == "deploy" {
+			cells = append(cells, j)
+			if got, want := j.Steps[0].Outputs["seen"], "web:1-linted "+j.Matrix["host"].(string)+" "+j.Matrix["arch"].(string); got != want {
+				t.Errorf("%s saw %v, want %q", j.Key, got, want)
+			}
+		}
+	}
+	if most := mostAtOnce(cells); most != 2 {
+		t.Errorf("at most %d matrix cells ran at once, want 2 (max_parallel)", most)
+	}
+
+	// Each job's lines are its own.
+	lines, err := q.store.Logs(context.Background(), run.ID, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, l := range lines {
+		if strings.HasPrefix(l.Text, "hello from ") {
+			found = true
+			j := byKey[l.Job]
+			if want := "hello from " + j.Matrix["host"].(string) + "/" + j.Matrix["arch"].(string); l.Text != want {
+				t.Errorf("line %q is recorded for job %q", l.Text, l.Job)
+			}
+		}
+	}
+	if !found {
+		t.Error("no deploy line in the log")
+	}
+}
+
+func TestJobsFailFastCancelsSiblings(t *testing.T) {
+	q := newQueue(t, 4, 0, map[string]string{"ff": `
+on: {dispatch: {}}
+jobs:
+  cells:
+    strategy: {matrix: {n: [1, 2, 3]}}
+    steps:
+      - env: {N: "${{ matrix.n }}"}
+        run: |
+          if [ "$N" = 1 ]; then sleep 0.2; exit 1; fi
+          sleep 60
+  after:
+    needs: cells
+    steps: [{run: echo never}]
+`})
+	q.startPool(t)
+	rc := q.dispatch(t, "ff", nil)
+	run := q.wait(t, rc.Runs[0].ID)
+	jobs := storedJobs(t, q.store, run.ID)
+	if run.Status != workflows.StatusFailed || !strings.Contains(run.Reason, "cells (1) failed") {
+		t.Errorf("run %s (%s), want failed by cells (1)", run.Status, run.Reason)
+	}
+	want := map[string]string{"cells (1)": "failed", "cells (2)": "cancelled", "cells (3)": "cancelled", "after": "skipped"}
+	for _, j := range jobs {
+		if j.Status != want[j.Key] {
+			t.Errorf("%s is %s (%s), want %s", j.Key, j.Status, j.Reason, want[j.Key])
+		}
+		if j.Status == workflows.StatusCancelled && !strings.Contains(j.Reason, "fail_fast") {
+			t.Errorf("%s cancelled for %q", j.Key, j.Reason)
+		}
+	}
+	if len(jobs) != len(want) {
+		t.Errorf("jobs %s", describeJobs(jobs))
+	}
+}
+
+// storedJobs reads a run's jobs from the store.
+func storedJobs(t *testing.T, st store.Store, runID string) []JobResult {
+	t.Helper()
+	rows, err := st.Jobs(context.Background(), runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := make([]JobResult, len(rows))
+	for i, r := range rows {
+		jobs[i] = ViewJob(r)
+	}
+	return jobs
+}
+
+func describeJobs(jobs []JobResult) string {
+	b, _ := json.MarshalIndent(jobs, "", "  ")
+	return string(b)
+}
+
+// mostAtOnce is the largest number of jobs whose [start, finish) overlap.
+func mostAtOnce(jobs []JobResult) int {
+	most := 0
+	for _, a := range jobs {
+		n := 0
+		for _, b := range jobs {
+			if !a.StartedAt.Before(b.StartedAt) && a.StartedAt.Before(b.FinishedAt) {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	return most
+}
+

@@ -242,3 +242,69 @@ func BenchmarkJob(b *testing.B) {
 		})
 	}
 }
+
+// fanOut is a workflow of n jobs: one, then n-2 that need it, then one that
+// needs them all; each job runs `true`.
+func fanOut(n int) string {
+	var b strings.Builder
+	b.WriteString("name: bench\non: {dispatch: {}}\njobs:\n  first:\n    steps: [{run: 'true'}]\n")
+	var mids []string
+	for i := range n - 2 {
+		id := fmt.Sprintf("mid-%d", i)
+		mids = append(mids, id)
+		fmt.Fprintf(&b, "  %s:\n    needs: first\n    steps: [{run: 'true'}]\n", id)
+	}
+	fmt.Fprintf(&b, "  last:\n    needs: [%s]\n    steps: [{run: 'true'}]\n", strings.Join(mids, ", "))
+	return b.String()
+}
+
+// BenchmarkJobsFanOut measures a run of 50 jobs (one, 48 that need it, one
+// that needs those) on a warm pool, from dispatch to its end: "jobs" one job
+// at a time, "steps" the same 50 `true` processes as the 50 steps of one job,
+// and "jobs-parallel" four jobs at a time. What "jobs" takes beyond "steps",
+// per job, is what a job costs beyond its step's process: ms/job-overhead.
+func BenchmarkJobsFanOut(b *testing.B) {
+	const n = 50
+	steps := "name: bench\non: {dispatch: {}}\nsteps:\n" + strings.Repeat("  - run: 'true'\n", n)
+	var perRun = map[string]float64{}
+	for _, c := range []struct {
+		name, src string
+		parallel  int
+	}{{"steps", steps, 1}, {"jobs", fanOut(n), 1}, {"jobs-parallel", fanOut(n), 4}} {
+		b.Run(c.name, func(b *testing.B) {
+			q := benchQueue(b, 0, c.src)
+			q.pool.c.MaxParallel = c.parallel
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { q.pool.Run(ctx); close(done) }()
+			b.Cleanup(func() { cancel(); <-done })
+			w, _ := q.set.Lookup("bench")
+			ev := &workflows.Event{Trigger: workflows.TriggerDispatch, Type: "dispatch", ReceivedAt: time.Now()}
+			start := time.Now()
+			for b.Loop() {
+				rc, err := q.dispatcher.Dispatch(context.Background(), ev, []workflows.Verdict{w.Decide(workflows.NewScope(ev))}, "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					r, err := q.store.GetRun(context.Background(), rc.Runs[0].ID)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if workflows.Finished(r.Status) {
+						if r.Status != workflows.StatusSucceeded {
+							b.Fatalf("run %s: %s", r.Status, r.Reason)
+						}
+						break
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			perRun[c.name] = float64(time.Since(start).Milliseconds()) / float64(b.N)
+			b.ReportMetric(perRun[c.name], "ms/run")
+			if c.name == "jobs" && perRun["steps"] > 0 {
+				b.ReportMetric((perRun["jobs"]-perRun["steps"])/n, "ms/job-overhead")
+			}
+		})
+	}
+}

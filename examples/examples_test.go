@@ -30,6 +30,7 @@ const configFile = "hookflow.yaml"
 // discovery cannot quietly test nothing.
 var knownSets = []string{
 	"alertmanager-heal/workflows",
+	"build-deploy/workflows",
 	"github-deploy/workflows",
 	"gitops/hookflow",
 	"quickstart/workflows",
@@ -156,6 +157,8 @@ var deliveries = []delivery{
 
 	{"github-deploy/workflows", "github-deploy/push-main.json", "github", github("push"),
 		map[string]verdict{"deploy": runs(1)}},
+	{"build-deploy/workflows", "build-deploy/push-main.json", "github-release", github("push"),
+		map[string]verdict{"release": runs(1)}},
 	{"github-deploy/workflows", "github-deploy/push-feature.json", "github", github("push"),
 		map[string]verdict{"deploy": skip("branches: no match for feature/express-checkout")}},
 	{"github-deploy/workflows", "github-deploy/push-docs-only.json", "github", github("push"),

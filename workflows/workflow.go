@@ -28,8 +28,9 @@ type Workflow struct {
 	Disabled      bool         `yaml:"disabled"`
 	Steps         []*Step      `yaml:"steps"`
 	// Jobs are the workflow's jobs in file order; a `steps:` workflow has
-	// one, MainJob, holding Steps.
-	Jobs []*Job `yaml:"-"`
+	// one, MainJob, holding Steps. A workflow has steps: or jobs:, never
+	// both; with jobs:, Steps is nil.
+	Jobs Jobs `yaml:"jobs"`
 
 	// File is the path the workflow was read from, relative to its source.
 	File string `yaml:"-"`
@@ -277,7 +278,7 @@ type Step struct {
 	Sandbox          *Sandbox  `yaml:"sandbox"`
 	Pos              Pos       `yaml:"-"`
 
-	// Index is the step's place in the workflow, from 0.
+	// Index is the step's place in its job, from 0.
 	Index int `yaml:"-"`
 
 	// Action is the kind of action that does the step's work, and Params

@@ -120,6 +120,14 @@ func validate(d *decoder, w *Workflow, root *yaml.Node, actions ActionChecker, d
 	if top.Kind == yaml.DocumentNode && len(top.Content) == 1 {
 		top = top.Content[0]
 	}
+	hasKey := func(key string) bool {
+		for i := 0; i+1 < len(top.Content); i += 2 {
+			if top.Content[i].Value == key {
+				return true
+			}
+		}
+		return false
+	}
 	keyPos := func(key string) Pos {
 		for i := 0; i+1 < len(top.Content); i += 2 {
 			if top.Content[i].Value == key {
@@ -189,8 +197,14 @@ func validate(d *decoder, w *Workflow, root *yaml.Node, actions ActionChecker, d
 			at(keyPos("defaults"), "defaults.shell: %s", err)
 		}
 	}
-	if decoded && len(w.Steps) == 0 {
-		at(keyPos("steps"), "no steps: add `steps:` with at least one `run:` or `uses:` step")
+	hasJobs := hasKey("jobs")
+	switch {
+	case hasJobs && hasKey("steps"):
+		at(keyPos("jobs"), "a workflow has either steps: or jobs:, not both: move the steps into a job under jobs:")
+	case decoded && hasJobs && len(w.Jobs) == 0:
+		at(keyPos("jobs"), "no jobs: add a job under jobs:, like build: {steps: [{run: make}]}")
+	case decoded && !hasJobs && len(w.Steps) == 0:
+		at(keyPos("steps"), "no steps: add `steps:` with at least one `run:` or `uses:` step, or `jobs:` with jobs that have steps")
 	}
 	ids := map[string]bool{}
 	for i, s := range w.Steps {
@@ -200,8 +214,16 @@ func validate(d *decoder, w *Workflow, root *yaml.Node, actions ActionChecker, d
 		s.Index = i
 		validateStep(d, s, w.Defaults.Shell, ids, at, actions)
 	}
+	validateJobs(d, w, actions, at, decoded)
 	if len(w.Jobs) == 0 {
 		w.Jobs = []*Job{{ID: MainJob, Steps: w.Steps, Implicit: true, Pos: keyPos("steps")}}
+	}
+	jobIDs := make([]string, len(w.Jobs))
+	for i, j := range w.Jobs {
+		jobIDs[i] = j.ID
+	}
+	for _, j := range w.Jobs {
+		checkNeedsReads(j, jobIDs, at)
 	}
 	w.Secrets = collectSecrets(w)
 }
@@ -501,18 +523,8 @@ func collectSecrets(w *Workflow) []string {
 	for _, v := range w.Env {
 		addTemplate(v.Value)
 	}
-	for _, s := range w.Steps {
-		if s == nil {
-			continue
-		}
-		addExpr(s.If)
-		addTemplate(s.Name)
-		for _, v := range s.Env {
-			addTemplate(v.Value)
-		}
-		if s.With != nil {
-			add(s.With.SecretNames())
-		}
+	for _, j := range w.Jobs {
+		j.walkExprs(addExpr, addTemplate)
 	}
 	return names
 }

@@ -277,6 +277,9 @@ func TestSchemaMatchesGoTypes(t *testing.T) {
 		{reflect.TypeFor[Defaults](), "/$defs/defaults", nil},
 		{reflect.TypeFor[Step](), "/$defs/step", nil},
 		{reflect.TypeFor[Retry](), "/$defs/retry", nil},
+		{reflect.TypeFor[Job](), "/$defs/job", nil},
+		{reflect.TypeFor[Strategy](), "/$defs/strategy", nil},
+		{reflect.TypeFor[Concurrency](), "/$defs/job_concurrency", nil},
 	}
 	covered := map[reflect.Type]bool{}
 	for _, o := range objects {
@@ -387,6 +390,12 @@ func TestSchemaPatterns(t *testing.T) {
 		}},
 		{"env name", "/$defs/env/propertyNames", validEnvName, []string{
 			"APP", "_x", "a1", "", "1A", "A-B", "A.B",
+		}},
+		{"job id", "/properties/jobs/propertyNames", jobIDPattern.MatchString, []string{
+			"build", "1st", "deploy-web_2", "-x", "", "a.b", "a b", "a/b",
+		}},
+		{"output name", "/$defs/outputs/propertyNames", stepIDPattern.MatchString, []string{
+			"image", "_x", "a-b_c1", "", "1st", "a.b", "a b",
 		}},
 	}
 	for _, tt := range tests {

@@ -28,8 +28,9 @@ type Workflow struct {
 	Disabled      bool         `yaml:"disabled"`
 	Steps         []*Step      `yaml:"steps"`
 	// Jobs are the workflow's jobs in file order; a `steps:` workflow has
-	// one, MainJob, holding Steps.
-	Jobs []*Job `yaml:"-"`
+	// one, MainJob, holding Steps. A workflow has steps: or jobs:, never
+	// both; with jobs:, Steps is nil.
+	Jobs Jobs `yaml:"jobs"`
 
 	// File is the path the workflow was read from, relative to its source.
 	File string `yaml:"-"`
@@ -277,7 +278,7 @@ type Step struct {
 	Sandbox          *Sandbox  `yaml:"sandbox"`
 	Pos              Pos       `yaml:"-"`
 
-	// Index is the step's place in the workflow, from 0.
+	// Index is the step's place in its job, from 0.
 	Index int `yaml:"-"`
 
 	// Action is the kind of action that does the step's work, and Params
@@ -353,11 +354,20 @@ type EnvVar struct {
 }
 
 func (e *Env) decodeNode(d *decoder, n *yaml.Node) error {
+	return d.templateEntries(n, "env", "NAME: value", "use letters, digits and _, not starting with a digit", validEnvName,
+		func(name string, t *Template) { *e = append(*e, EnvVar{Name: name, Value: t}) })
+}
+
+// templateEntries reads a mapping of names to string templates, as env: and
+// outputs: are, passing each entry to add in file order. label names the
+// block in messages, shape shows how it is written, and valid accepts the
+// names that rule describes.
+func (d *decoder) templateEntries(n *yaml.Node, label, shape, rule string, valid func(string) bool, add func(name string, t *Template)) error {
 	if isNull(n) {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("expected a mapping of NAME: value, got %s", d.describe(n))
+		return fmt.Errorf("expected a mapping of %s, got %s", shape, d.describe(n))
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -366,13 +376,13 @@ func (e *Env) decodeNode(d *decoder, n *yaml.Node) error {
 		case seen[k.Value]:
 			d.fail(k, "%s is set twice", d.quote(k))
 			continue
-		case !validEnvName(k.Value):
-			d.fail(k, "env name %s: use letters, digits and _, not starting with a digit", d.quote(k))
+		case !valid(k.Value):
+			d.fail(k, "%s name %s: %s", label, d.quote(k), rule)
 			continue
 		}
 		seen[k.Value] = true
 		if v.Kind != yaml.ScalarNode {
-			d.fail(v, "env %s: expected a string, got %s (use toJSON(...) for structured values)", d.firstLine(k), d.describe(v))
+			d.fail(v, "%s %s: expected a string, got %s (use toJSON(...) for structured values)", label, d.firstLine(k), d.describe(v))
 			continue
 		}
 		t, err := parseTemplate(d, v)
@@ -383,7 +393,7 @@ func (e *Env) decodeNode(d *decoder, n *yaml.Node) error {
 		if isNull(v) {
 			t = NewLiteral("")
 		}
-		*e = append(*e, EnvVar{Name: k.Value, Value: t})
+		add(k.Value, t)
 	}
 	return nil
 }

@@ -167,3 +167,48 @@ func TestSchemaAndVersion(t *testing.T) {
 		t.Errorf("unknown command: exit %d %q", code, errOut)
 	}
 }
+
+// TestRunJobs runs a jobs: workflow locally: needs order, a matrix, outputs
+// from one job to the next, $HOOKFLOW_ENV between steps, and a failing job
+// that fails the run.
+func TestRunJobs(t *testing.T) {
+	dir := t.TempDir()
+	wfs := filepath.Join(dir, "workflows")
+	writeFile(t, filepath.Join(wfs, "chain.yaml"), `
+on: {dispatch: {inputs: {fail: {default: "no"}}}}
+jobs:
+  build:
+    steps:
+      - id: b
+        run: |
+          echo "GREETING=hello" >> "$HOOKFLOW_ENV"
+          echo "image=web:7" >> "$HOOKFLOW_OUTPUT"
+      - run: echo "env says $GREETING"
+    outputs: {image: "${{ steps.b.outputs.image }}"}
+  deploy:
+    needs: build
+    strategy: {matrix: {host: [a, b]}, max_parallel: 1}
+    env: {IMAGE: "${{ needs.build.outputs.image }}", HOST: "${{ matrix.host }}", FAIL: "${{ inputs.fail }}"}
+    steps:
+      - run: |
+          echo "deploy $IMAGE to $HOST"
+          [ "$FAIL" != "$HOST" ]
+`)
+	code, out, errOut := hookflow(t, "run", "chain", "--workflows", wfs)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"[build] step-2 | env says hello", "[deploy (a)] step-1 | deploy web:7 to a",
+		"[deploy (b)] step-1 | deploy web:7 to b", "job deploy (b): succeeded", "succeeded"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Index(out, "env says hello") > strings.Index(out, "deploy web:7 to a") {
+		t.Errorf("deploy ran before build:\n%s", out)
+	}
+	code, out, errOut = hookflow(t, "run", "chain", "--workflows", wfs, "--input", "fail=a")
+	if code != exitFail || !strings.Contains(out, "job deploy (a) failed") || !strings.Contains(out, "job deploy (b): cancelled") {
+		t.Fatalf("exit %d, want 1 with deploy (a) failed and (b) cancelled\n%s%s", code, out, errOut)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -210,6 +211,15 @@ func printSteps(w io.Writer, indent string, steps []runner.StepResult) {
 			line += " outputs " + string(b)
 		}
 		fmt.Fprintln(w, line)
+		if s.Summary != "" {
+			fmt.Fprintf(w, "%s  summary:\n", indent)
+			for l := range strings.Lines(s.Summary) {
+				fmt.Fprintf(w, "%s    %s", indent, l)
+			}
+			if !strings.HasSuffix(s.Summary, "\n") {
+				fmt.Fprintln(w)
+			}
+		}
 	}
 }
 

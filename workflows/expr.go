@@ -10,6 +10,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/checker/nature"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 	"go.yaml.in/yaml/v3"
@@ -196,7 +197,7 @@ func compileExpr(src string) (*Expr, error) {
 		return nil, errors.New("empty expression")
 	}
 	globs := &globCalls{}
-	p, err := expr.Compile(src, append(slices.Clip(exprOptions), expr.Patch(globs))...)
+	p, err := expr.Compile(src, append(slices.Clip(exprOptions), expr.Patch(globs), expr.Patch(freshTypes{}))...)
 	if globs.err != nil {
 		return nil, globs.err.Bind(file.NewSource(src))
 	}
@@ -218,6 +219,20 @@ func (e *Expr) resultKind() reflect.Kind {
 	}
 	return t.Kind()
 }
+
+// freshTypes is the last patch: it forgets the types that the checker's passes
+// between patches recorded, so that its final pass checks every node again.
+// expr skips the arguments of a call whose type an earlier pass recorded, and
+// would so let an unknown name in them (toJSON(evnt.x), contains(github.ref,
+// "x")) through. It is a repeatable patch only so that it runs after the
+// others and their checks.
+type freshTypes struct{}
+
+func (freshTypes) Visit(n *ast.Node) { (*n).SetNature(nature.Nature{}) }
+
+// Reset and ShouldRepeat make freshTypes a repeatable patch, which runs once.
+func (freshTypes) Reset()             {}
+func (freshTypes) ShouldRepeat() bool { return false }
 
 // inspector records which status functions and secrets an expression uses.
 type inspector struct{ e *Expr }

@@ -177,6 +177,7 @@ var exprOptions = append([]expr.Option{
 	expr.Env(&Scope{}),
 	expr.Patch(absentIsNil{}),
 	globFunctions,
+	callFunctions,
 	expr.Function("toJSON", func(args ...any) (any, error) {
 		b, err := json.Marshal(args[0])
 		return string(b), err
@@ -191,15 +192,23 @@ var exprOptions = append([]expr.Option{
 }, budgetOptions...)
 
 // compileExpr compiles src against the scope type and records what it reads.
-// A bad glob literal in changed() or glob() is an error.
+// A bad glob literal in changed() or glob(), or a bad format literal in
+// format(), is an error.
 func compileExpr(src string) (*Expr, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, errors.New("empty expression")
 	}
-	globs := &globCalls{}
-	p, err := expr.Compile(src, append(slices.Clip(exprOptions), expr.Patch(globs), expr.Patch(freshTypes{}))...)
+	globs, formats := &globCalls{}, &formatCalls{}
+	p, err := expr.Compile(rewriteCallForms(src), append(slices.Clip(exprOptions), expr.Patch(globs), expr.Patch(formats), expr.Patch(freshTypes{}))...)
 	if globs.err != nil {
 		return nil, globs.err.Bind(file.NewSource(src))
+	}
+	if formats.err != nil {
+		return nil, formats.err.Bind(file.NewSource(src))
+	}
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		return nil, fe.Bind(file.NewSource(src)) // quote the source as written
 	}
 	if err != nil {
 		return nil, err

@@ -280,6 +280,9 @@ func exprError(fileName string, n *yaml.Node, offset int, err error) *PosError {
 	var fe *file.Error
 	if errors.As(err, &fe) {
 		msg = fe.Message
+		if hint := exprHabit(n.Value[min(offset, len(n.Value)):], fe); hint != "" {
+			msg = hint
+		}
 		switch n.Style {
 		case yaml.LiteralStyle, yaml.FoldedStyle:
 			line += fe.Line

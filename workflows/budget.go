@@ -13,12 +13,12 @@ import (
 
 // EvalBudget bounds the work of evaluating expressions on event data, which
 // anyone who can reach a webhook path controls. It is counted in items: a
-// builtin that walks a list or map (all, any, filter, map, count, sum, join,
-// sort, …), `in` over a list, and each for_each item spend one unit per item
-// before the walk starts. expr's own memory budget, in elements allocated by
-// lists, maps and ranges, is set to the same number for each evaluation. A
-// workflow's decision (for_each, then `if` for every item) shares one budget;
-// every other evaluation has one of its own.
+// function that walks a list or map (all, any, filter, map, count, sum, join,
+// contains, sort, …), `in` over a list, and each for_each item spend one unit
+// per item before the walk starts. expr's own memory budget, in elements
+// allocated by lists, maps and ranges, is set to the same number for each
+// evaluation. A workflow's decision (for_each, then `if` for every item)
+// shares one budget; every other evaluation has one of its own.
 const EvalBudget = 100_000
 
 // errBudget is the error of an evaluation stopped by its budget; it becomes
@@ -122,14 +122,15 @@ var walkingBuiltins = map[string]bool{
 	"all": true, "none": true, "any": true, "one": true, "filter": true, "map": true,
 	"find": true, "findIndex": true, "findLast": true, "findLastIndex": true,
 	"count": true, "sum": true, "groupBy": true, "sortBy": true, "reduce": true,
-	"join": true, "min": true, "max": true, "mean": true, "median": true,
+	"min": true, "max": true, "mean": true, "median": true,
 	"keys": true, "values": true, "toPairs": true, "fromPairs": true,
 	"reverse": true, "uniq": true, "concat": true, "flatten": true, "sort": true,
 }
 
-// spendOn is the patch that makes walks pay: it wraps what a walking builtin
-// or `in` walks in fnWalk or fnScan. A literal list on the right of `in` is
-// left alone: its size is the expression's own, and expr turns it into a set.
+// spendOn is the patch that makes walks pay: it wraps what a walking builtin,
+// a walking call form (walkingCalls) or `in` walks in fnWalk or fnScan. A
+// literal list on the right of `in` is left alone: its size is the
+// expression's own, and expr turns it into a set.
 type spendOn struct{}
 
 func (spendOn) Visit(n *ast.Node) {
@@ -144,6 +145,10 @@ func (spendOn) Visit(n *ast.Node) {
 		}
 		for i := range walked {
 			walked[i] = charged(fnWalk, walked[i])
+		}
+	case *ast.CallNode:
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && walkingCalls[id.Value] && len(n.Arguments) > 0 {
+			n.Arguments[0] = charged(fnWalk, n.Arguments[0])
 		}
 	case *ast.BinaryNode:
 		if n.Operator != "in" {

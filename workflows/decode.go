@@ -162,7 +162,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) bool {
 		seen[k.Value] = true
 		f, found := fieldByKey(v, k.Value)
 		if !found {
-			d.fail(k, "unknown key %s%s", d.quote(k), suggest(k.Value, yamlKeys(v.Type())))
+			d.fail(k, "unknown key %s%s", d.quote(k), keyHint(k, val, n, yamlKeys(v.Type())))
 			ok = false
 			continue
 		}

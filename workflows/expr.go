@@ -10,6 +10,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/checker/nature"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 	"go.yaml.in/yaml/v3"
@@ -176,6 +177,7 @@ var exprOptions = append([]expr.Option{
 	expr.Env(&Scope{}),
 	expr.Patch(absentIsNil{}),
 	globFunctions,
+	callFunctions,
 	expr.Function("toJSON", func(args ...any) (any, error) {
 		b, err := json.Marshal(args[0])
 		return string(b), err
@@ -190,15 +192,23 @@ var exprOptions = append([]expr.Option{
 }, budgetOptions...)
 
 // compileExpr compiles src against the scope type and records what it reads.
-// A bad glob literal in changed() or glob() is an error.
+// A bad glob literal in changed() or glob(), or a bad format literal in
+// format(), is an error.
 func compileExpr(src string) (*Expr, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, errors.New("empty expression")
 	}
-	globs := &globCalls{}
-	p, err := expr.Compile(src, append(slices.Clip(exprOptions), expr.Patch(globs))...)
+	globs, formats := &globCalls{}, &formatCalls{}
+	p, err := expr.Compile(rewriteCallForms(src), append(slices.Clip(exprOptions), expr.Patch(globs), expr.Patch(formats), expr.Patch(freshTypes{}))...)
 	if globs.err != nil {
 		return nil, globs.err.Bind(file.NewSource(src))
+	}
+	if formats.err != nil {
+		return nil, formats.err.Bind(file.NewSource(src))
+	}
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		return nil, fe.Bind(file.NewSource(src)) // quote the source as written
 	}
 	if err != nil {
 		return nil, err
@@ -218,6 +228,20 @@ func (e *Expr) resultKind() reflect.Kind {
 	}
 	return t.Kind()
 }
+
+// freshTypes is the last patch: it forgets the types that the checker's passes
+// between patches recorded, so that its final pass checks every node again.
+// expr skips the arguments of a call whose type an earlier pass recorded, and
+// would so let an unknown name in them (toJSON(evnt.x), contains(github.ref,
+// "x")) through. It is a repeatable patch only so that it runs after the
+// others and their checks.
+type freshTypes struct{}
+
+func (freshTypes) Visit(n *ast.Node) { (*n).SetNature(nature.Nature{}) }
+
+// Reset and ShouldRepeat make freshTypes a repeatable patch, which runs once.
+func (freshTypes) Reset()             {}
+func (freshTypes) ShouldRepeat() bool { return false }
 
 // inspector records which status functions and secrets an expression uses.
 type inspector struct{ e *Expr }
@@ -256,6 +280,9 @@ func exprError(fileName string, n *yaml.Node, offset int, err error) *PosError {
 	var fe *file.Error
 	if errors.As(err, &fe) {
 		msg = fe.Message
+		if hint := exprHabit(n.Value[min(offset, len(n.Value)):], fe); hint != "" {
+			msg = hint
+		}
 		switch n.Style {
 		case yaml.LiteralStyle, yaml.FoldedStyle:
 			line += fe.Line

@@ -342,6 +342,7 @@ func validateStep(d *decoder, s *Step, defaultShell string, ids map[string]bool,
 		if i := strings.Index(s.Run, "${{"); i >= 0 {
 			at(d.scriptPos(s.runNode, s.Run[:i]), "${{ }} inside run: would splice data into the script; pass the value through env: (e.g. env: {REF: \"${{ event.ref }}\"}) and use \"$REF\" in the script")
 		}
+		d.scriptHabits(s)
 		if s.With != nil {
 			at(s.With.Pos, "with: goes with uses:, not run:; pass values to a script through env:")
 		}
@@ -385,6 +386,9 @@ func checkAction(d *decoder, s *Step, actions ActionChecker) {
 	label := "uses: " + clip(s.Action, maxEcho)
 	if s.Run != "" {
 		label = "run"
+	} else if hint := findHabit(habitUses, habitSite{written: s.Action}); hint != "" {
+		d.errs = append(d.errs, errorAt(s.Pos, "%s: %s", label, hint))
+		return
 	}
 	var keys []string
 	var rendered map[string]any

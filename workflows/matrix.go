@@ -218,7 +218,7 @@ func (j *Job) exprCells(s *Scope) ([]Cell, error) {
 		return nil, fmt.Errorf("matrix of %s: %w", j.ID, err)
 	}
 	items, ok := listItems(v)
-	if !ok {
+	if !ok && v != nil { // nil: no cells
 		return nil, fmt.Errorf("matrix of %s: %T is not a list", j.ID, v)
 	}
 	if len(items) > MaxCells {
@@ -237,26 +237,6 @@ func (j *Job) exprCells(s *Scope) ([]Cell, error) {
 		cells[i] = Cell{Key: fmt.Sprintf("%s (%d)", j.ID, i+1), Index: i, Values: values}
 	}
 	return cells, nil
-}
-
-// listItems returns the elements of a list of any element type; nil is the
-// empty list.
-func listItems(v any) ([]any, bool) {
-	if v == nil {
-		return nil, true
-	}
-	if l, ok := v.([]any); ok {
-		return l, true
-	}
-	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
-		return nil, false
-	}
-	items := make([]any, rv.Len())
-	for i := range items {
-		items[i] = rv.Index(i).Interface()
-	}
-	return items, true
 }
 
 // plainValue returns v as plain values (strings, numbers, bools, nil, []any,

@@ -66,8 +66,12 @@ type Triggers struct {
 }
 
 // decodeNode also accepts a bare `dispatch:` with nothing under it, as GitHub
-// Actions does for workflow_dispatch.
+// Actions does for workflow_dispatch. GitHub Actions' own triggers are errors
+// that say what to write instead.
 func (t *Triggers) decodeNode(d *decoder, n *yaml.Node) error {
+	if n = d.triggerHabits(n); n == nil {
+		return nil
+	}
 	type plain Triggers
 	if !d.decode(n, reflectValue((*plain)(t))) {
 		return nil

@@ -20,7 +20,7 @@ type Querier interface {
 }
 
 // Reads is Store's read methods (GetRun, GetEvent, ListRuns, ListEvents,
-// QueueDepth and Logs). Their SQL is the same in both dialects but for the
+// QueueDepth, Jobs and Logs). Their SQL is the same in both dialects but for the
 // placeholders, so a backend embeds Reads rather than writing them again.
 type Reads struct {
 	r Querier
@@ -93,6 +93,20 @@ func (s Reads) QueueDepth(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("queue depth: %w", err)
 	}
 	return int(n[0]), nil
+}
+
+// Jobs returns run runID's jobs, by JobIndex then Cell (then Key, so that the
+// order is total); an empty list for a `steps:` run or an unknown one.
+func (s Reads) Jobs(ctx context.Context, runID string) ([]*Job, error) {
+	jobs, err := queryAll(ctx, s.r, ScanJob, `SELECT `+JobColumns+` FROM jobs WHERE run_id = `+s.r.Placeholder(1)+
+		` ORDER BY job_index, cell, key`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("jobs of %s: %w", runID, err)
+	}
+	if jobs == nil {
+		jobs = []*Job{}
+	}
+	return jobs, nil
 }
 
 // Logs returns up to limit lines of run id with Seq > after; limit <= 0

@@ -25,9 +25,26 @@ const RunInsertColumns = `id, workflow, revision, event_id, item, attempt, rerun
 // reads them and EventValues gives them.
 const EventColumns = `id, trigger, provider, path, type, delivery, dedup_key, received_at, data, verdicts`
 
+// JobColumns are the columns of a stored job, in the order ScanJob reads them
+// and JobValues gives them.
+const JobColumns = `run_id, key, id, job_index, cell, name, needs, matrix, status, reason,
+	runs_on, runner, continue_on_error, started_at, finished_at, outputs, steps, sandbox`
+
+// JobUpsert is what SaveJobs's upsert (INSERT … ON CONFLICT (run_id, key)
+// DO UPDATE SET JobUpsert) changes in a stored job, the same in both
+// dialects: every column but the key's, except that NULL steps and an empty
+// sandbox keep the stored ones.
+const JobUpsert = `id = excluded.id, job_index = excluded.job_index, cell = excluded.cell,
+	name = excluded.name, needs = excluded.needs, matrix = excluded.matrix, status = excluded.status,
+	reason = excluded.reason, runs_on = excluded.runs_on, runner = excluded.runner,
+	continue_on_error = excluded.continue_on_error, started_at = excluded.started_at,
+	finished_at = excluded.finished_at, outputs = excluded.outputs,
+	steps = coalesce(excluded.steps, jobs.steps),
+	sandbox = CASE WHEN excluded.sandbox = '' THEN jobs.sandbox ELSE excluded.sandbox END`
+
 // LogColumns are the columns of a stored log line, in the order Logs reads
 // them.
-const LogColumns = `seq, step, stream, time, text`
+const LogColumns = `seq, job, step, stream, time, text`
 
 // Row is one result row, as both database/sql and pgx offer it.
 type Row interface {
@@ -106,13 +123,72 @@ func EventValues(e *Event, at TimeArg) ([]any, error) {
 		at(e.ReceivedAt), NullBytes(e.Data), verdicts}, nil
 }
 
+// ScanJob reads a row of JobColumns.
+func ScanJob(row Row) (*Job, error) {
+	var (
+		j                              Job
+		needs, runsOn, matrix, outputs []byte
+		steps                          []byte
+		started, finished              timeColumn
+	)
+	err := row.Scan(&j.RunID, &j.Key, &j.ID, &j.JobIndex, &j.Cell, &j.Name, &needs, &matrix, &j.Status, &j.Reason,
+		&runsOn, &j.Runner, &j.ContinueOnError, &started, &finished, &outputs, &steps, &j.Sandbox)
+	if err != nil {
+		return nil, err
+	}
+	if j.Needs, err = scanList(needs); err != nil {
+		return nil, fmt.Errorf("job %s of run %s: needs: %w", j.Key, j.RunID, err)
+	}
+	if j.RunsOn, err = scanList(runsOn); err != nil {
+		return nil, fmt.Errorf("job %s of run %s: runs_on: %w", j.Key, j.RunID, err)
+	}
+	j.Matrix, j.Outputs, j.Steps = matrix, outputs, steps
+	j.StartedAt, j.FinishedAt = started.t, finished.t
+	return &j, nil
+}
+
+// JobValues returns job j's values for JobColumns, as run runID's: times
+// through at, the zero time, empty lists and empty JSON as NULL.
+func JobValues(runID string, j *Job, at TimeArg) ([]any, error) {
+	needs, err := listValue(j.Needs)
+	if err != nil {
+		return nil, fmt.Errorf("job %s: needs: %w", j.Key, err)
+	}
+	runsOn, err := listValue(j.RunsOn)
+	if err != nil {
+		return nil, fmt.Errorf("job %s: runs_on: %w", j.Key, err)
+	}
+	return []any{runID, j.Key, j.ID, j.JobIndex, j.Cell, j.Name, needs, NullBytes(j.Matrix), j.Status, j.Reason,
+		runsOn, j.Runner, j.ContinueOnError, nullTime(j.StartedAt, at), nullTime(j.FinishedAt, at),
+		NullBytes(j.Outputs), NullBytes(j.Steps), j.Sandbox}, nil
+}
+
+// listValue is list as a JSON column: NULL when it is empty, so that it
+// reads back as nil.
+func listValue(list []string) (any, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	return json.Marshal(list)
+}
+
+// scanList reads a JSON list column that listValue wrote.
+func scanList(b []byte) ([]string, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var list []string
+	err := json.Unmarshal(b, &list)
+	return list, err
+}
+
 // scanLogLine reads a row of LogColumns.
 func scanLogLine(row Row) (LogLine, error) {
 	var (
 		l LogLine
 		t timeColumn
 	)
-	err := row.Scan(&l.Seq, &l.Step, &l.Stream, &t, &l.Text)
+	err := row.Scan(&l.Seq, &l.Job, &l.Step, &l.Stream, &t, &l.Text)
 	l.Time = t.t
 	return l, err
 }

@@ -204,9 +204,10 @@ type Store interface {
 	// (ErrConflict otherwise: it was recovered by another node).
 	Finish(ctx context.Context, node string, run *Run) error
 	// Cancel cancels run id: a queued run becomes `skipped` ("cancelled before
-	// start"), and so do its jobs that have not finished; a running one gets CancelRequested, with reason, which says who
-	// asked, unless its cancel was requested before (the first reason stays).
-	// A finished run is ErrConflict.
+	// start"), and so do its jobs that have not finished (queued, or running
+	// when a node died); a running one gets CancelRequested, with reason, which
+	// says who asked, unless its cancel was requested before (the first reason
+	// stays). A finished run is ErrConflict.
 	Cancel(ctx context.Context, id, reason string) (*Run, error)
 	// Recover ends runs left `running` whose lease expired before now, or that
 	// node held (on start, a node's own runs are dead): each becomes `failed`
@@ -214,18 +215,26 @@ type Store interface {
 	// "requeue". A run that has jobs (SaveJobs) becomes `queued` again
 	// whatever OnInterrupt says: it resumes where it was, and whoever claims
 	// it next decides, by its workflow's on_interrupt, what becomes of the
-	// jobs it finds `running`. It returns the recovered runs.
+	// jobs it finds `running`. A run whose cancel was requested is never
+	// requeued: it fails, and so do its running jobs ("interrupted"), while its
+	// queued jobs become `skipped` ("cancelled before start"). It returns the
+	// recovered runs.
 	Recover(ctx context.Context, node string, now time.Time) ([]*Run, error)
 
-	// SaveJobs writes jobs of run runID: each replaces the stored job with
-	// its Key, or is added; a job whose Steps is nil keeps the steps stored
-	// (UpdateJobSteps writes them while it runs). The jobs whose keys are in
-	// remove are deleted: a matrix job's stand-in once its cells are known.
+	// SaveJobs writes jobs of run runID, in one transaction: the jobs whose
+	// keys are in remove are deleted (a matrix job's stand-in once its cells
+	// are known), and then each job replaces the stored job with its Key, or
+	// is added. A job whose Steps is nil keeps the steps stored, and one whose
+	// Sandbox is empty the sandbox stored (UpdateJobSteps writes them while it
+	// runs). A job needs a Key, an ID and a Status, and a Key may come once
+	// (EInvalid otherwise); there must be a run runID (ErrNotFound).
 	SaveJobs(ctx context.Context, runID string, jobs []*Job, remove []string) error
-	// Jobs returns run runID's jobs, by JobIndex then Cell; none for a
-	// `steps:` run or an unknown one.
+	// Jobs returns run runID's jobs, by JobIndex then Cell; an empty list for
+	// a `steps:` run or an unknown one.
 	Jobs(ctx context.Context, runID string) ([]*Job, error)
-	// UpdateJobSteps records a running job's step results so far.
+	// UpdateJobSteps records a running job's step results so far; an empty
+	// sandbox keeps the one stored. It is ErrNotFound when run runID has no
+	// job key.
 	UpdateJobSteps(ctx context.Context, runID, key string, steps json.RawMessage, sandbox string) error
 
 	// AppendLogs stores lines of run id, assigning their Seq.
@@ -242,8 +251,8 @@ type Store interface {
 	// QueueDepth counts queued runs.
 	QueueDepth(ctx context.Context) (int, error)
 
-	// Prune deletes finished runs, their logs and their events older than
-	// before, and expired dedup keys and cooldowns.
+	// Prune deletes finished runs, their jobs, their logs and their events
+	// older than before, and expired dedup keys and cooldowns.
 	Prune(ctx context.Context, before, now time.Time) error
 	// Ping reports whether the store can be reached.
 	Ping(ctx context.Context) error

@@ -36,6 +36,26 @@ func ValidateDispatch(item *Dispatch) error {
 	return nil
 }
 
+// CheckJobs checks what a Store relies on in SaveJobs's jobs of run runID:
+// each has a key, an id and a status, its RunID (when set) is runID, and no
+// key comes twice. A Store refuses a SaveJobs that fails it without storing
+// anything.
+func CheckJobs(runID string, jobs []*Job) error {
+	keys := make(map[string]bool, len(jobs))
+	for _, j := range jobs {
+		switch {
+		case j.Key == "" || j.ID == "" || j.Status == "":
+			return workflows.Errorf(workflows.EInvalid, "save jobs of %s: job %q needs a key, an id and a status", runID, j.Key)
+		case j.RunID != "" && j.RunID != runID:
+			return workflows.Errorf(workflows.EInvalid, "save jobs of %s: job %s belongs to run %s", runID, j.Key, j.RunID)
+		case keys[j.Key]:
+			return workflows.Errorf(workflows.EInvalid, "save jobs of %s: job %s comes twice", runID, j.Key)
+		}
+		keys[j.Key] = true
+	}
+	return nil
+}
+
 // CheckFinish checks that run can Finish with its Status, a final one
 // (skipped is for runs that never started), and returns when it finished:
 // its FinishedAt, or now() when that is zero.

@@ -34,9 +34,9 @@ func (s *Store) AppendLogs(ctx context.Context, id string, lines []store.LogLine
 	first := store.StampLogLines(lines, last, s.now())
 	rows := make([][]any, len(lines))
 	for i, l := range lines {
-		rows[i] = []any{id, first + int64(i), l.Step, l.Stream, ms(l.Time), text(l.Text)}
+		rows[i] = []any{id, first + int64(i), text(l.Job), l.Step, l.Stream, ms(l.Time), text(l.Text)}
 	}
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{"logs"}, []string{"run_id", "seq", "step", "stream", "time", "text"},
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"logs"}, []string{"run_id", "seq", "job", "step", "stream", "time", "text"},
 		pgx.CopyFromRows(rows))
 	if err != nil {
 		return fmt.Errorf("append logs of %s: %w", id, err)

@@ -153,9 +153,10 @@ func (s *Store) ProbeWrite(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// Prune deletes finished runs (with their logs) that finished before before,
-// events received before before that no run refers to any more, and dedup
-// keys and cooldowns that have expired by now. When another node is pruning
+// Prune deletes finished runs (with their jobs and logs, through the foreign
+// keys) that finished before before, events received before before that no
+// run refers to any more, and dedup keys and cooldowns that have expired by
+// now. When another node is pruning
 // already, it leaves the work to that one.
 func (s *Store) Prune(ctx context.Context, before, now time.Time) error {
 	before, now = ms(before), ms(now)

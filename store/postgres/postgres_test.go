@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"testing"
@@ -54,6 +56,61 @@ func TestTextIsStorable(t *testing.T) {
 	if lines, err := s.Logs(ctx, "run-1", 0, 0); err != nil || len(lines) != 1 || lines[0].Text != "a\uFFFDb" {
 		t.Fatalf("Logs = %+v, %v", lines, err)
 	}
+}
+
+// TestJobTextIsStorable: a job's key comes from its matrix values, which may
+// come from a webhook; a NUL byte or invalid UTF-8 in it is stored as U+FFFD,
+// the same way wherever the key is given, so the job is still found by it.
+func TestJobTextIsStorable(t *testing.T) {
+	s := open(t, pgtest.Schema(t))
+	ctx := t.Context()
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	d := &store.Dispatch{
+		Event: &store.Event{ID: "evt-1", Trigger: "webhook", ReceivedAt: now},
+		Runs:  []*store.Run{{ID: "run-1", Workflow: "deploy", Attempt: 1, QueuedAt: now}},
+	}
+	if err := s.Dispatch(ctx, []*store.Dispatch{d}, 0, now); err != nil || d.Err != nil {
+		t.Fatalf("Dispatch: %v, %v", err, d.Err)
+	}
+	const key = "deploy (web-\x00-\xff)"
+	job := &store.Job{Key: key, ID: "deploy", Name: "Deploy \xff", Status: "failed", Reason: "exit \x00", Runner: "r-\xff"}
+	if err := s.SaveJobs(ctx, "run-1", []*store.Job{job}, nil); err != nil {
+		t.Fatalf("SaveJobs: %v", err)
+	}
+	if err := s.UpdateJobSteps(ctx, "run-1", key, json.RawMessage(`[]`), "process"); err != nil {
+		t.Fatalf("UpdateJobSteps by the same key: %v", err)
+	}
+	jobs, err := s.Jobs(ctx, "run-1")
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("Jobs = %+v, %v", jobs, err)
+	}
+	if j := jobs[0]; j.Key != "deploy (web-\uFFFD-\uFFFD)" || j.Name != "Deploy \uFFFD" || j.Reason != "exit \uFFFD" ||
+		j.Runner != "r-\uFFFD" || j.Sandbox != "process" {
+		t.Fatalf("stored job = %+v", j)
+	}
+	if err := s.AppendLogs(ctx, "run-1", []store.LogLine{{Job: key, Stream: "stdout", Time: now, Text: "x"}}); err != nil {
+		t.Fatalf("AppendLogs: %v", err)
+	}
+	if lines, err := s.Logs(ctx, "run-1", 0, 0); err != nil || len(lines) != 1 || lines[0].Job != jobs[0].Key {
+		t.Fatalf("Logs = %+v, %v", lines, err)
+	}
+	if err := s.SaveJobs(ctx, "run-1", nil, []string{key}); err != nil {
+		t.Fatalf("SaveJobs removing by the same key: %v", err)
+	}
+	if jobs, err := s.Jobs(ctx, "run-1"); err != nil || len(jobs) != 0 {
+		t.Fatalf("Jobs after removing = %+v, %v", jobs, err)
+	}
+}
+
+// TestUpgradeToJobs: a database from before jobs keeps its runs and logs.
+func TestUpgradeToJobs(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer db.Close()
+	storetest.UpgradeToJobs(t, db, migrationFiles, "$1", timeArg, func() store.Store { return open(t, dsn) })
 }
 
 // TestMigrations: opening again applies nothing, and a database from a newer

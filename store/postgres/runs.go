@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // claimQuery picks and marks the oldest runnable run in one statement. A
@@ -98,15 +99,16 @@ func (s *Store) Finish(ctx context.Context, node string, run *store.Run) error {
 	return nil
 }
 
-// Cancel skips a queued run or asks a running one to stop, and then tells
-// the node that executes it, in the same transaction (CancelRequests). SET
-// expressions all see the row as it was.
+// Cancel skips a queued run, and its unfinished jobs, or asks a running one
+// to stop, and then tells the node that executes it, in the same transaction
+// (CancelRequests). SET expressions all see the row as it was.
 func (s *Store) Cancel(ctx context.Context, id, reason string) (*store.Run, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("cancel %s: %w", id, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) // a no-op once committed
+	now := ms(s.now())
 	r, err := store.ScanRun(tx.QueryRow(ctx, `UPDATE runs SET
 			status = CASE status WHEN 'queued' THEN 'skipped' ELSE status END,
 			reason = CASE
@@ -116,12 +118,21 @@ func (s *Store) Cancel(ctx context.Context, id, reason string) (*store.Run, erro
 			finished_at = CASE status WHEN 'queued' THEN $2 ELSE finished_at END,
 			cancel_requested = CASE status WHEN 'running' THEN true ELSE cancel_requested END
 		WHERE id = $3 AND status IN ('queued', 'running')
-		RETURNING `+store.RunColumns, text(reason), ms(s.now()), id))
+		RETURNING `+store.RunColumns, text(reason), now, id))
 	if errNoRows(err) {
 		return nil, s.whyNot(ctx, "cancel", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cancel %s: %w", id, err)
+	}
+	if r.Status == workflows.StatusSkipped {
+		// A requeued run may hold jobs that were running when its node died.
+		_, err = tx.Exec(ctx, `UPDATE jobs SET status = 'skipped', reason = 'cancelled before start',
+				finished_at = $1
+			WHERE run_id = $2 AND status IN ('queued', 'running')`, now, id)
+		if err != nil {
+			return nil, fmt.Errorf("cancel %s: jobs: %w", id, err)
+		}
 	}
 	if r.Status == "running" {
 		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, cancelChannel, r.ID); err != nil {
@@ -137,16 +148,24 @@ func (s *Store) Cancel(ctx context.Context, id, reason string) (*store.Run, erro
 	return r, nil
 }
 
-// Recover ends the runs whose node is gone. A run that was asked to cancel is
-// not requeued: it fails as interrupted. Several nodes may recover at once:
-// the first to lock a run changes it, and the others, which waited for that
-// lock, find it no longer running and leave it. Requeued runs wake every node.
+// Recover ends the runs whose node is gone. A run that has jobs is requeued
+// whatever its on_interrupt; one that was asked to cancel is not: it fails
+// as interrupted, and its unfinished jobs end with it. Several nodes may
+// recover at once: the first to lock a run changes it, and the others, which
+// waited for that lock, find it no longer running and leave it. Requeued runs
+// wake every node.
 func (s *Store) Recover(ctx context.Context, node string, now time.Time) ([]*store.Run, error) {
 	now = ms(now)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("recover: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) // a no-op once committed
 	// SET expressions all see the row as it was, so requeue is decided once
 	// per row from the old cancel_requested.
-	const requeue = `(on_interrupt = 'requeue' AND NOT cancel_requested)`
-	runs, err := store.QueryRuns(ctx, querier{s.pool}, `UPDATE runs SET
+	const requeue = `(NOT cancel_requested AND (on_interrupt = 'requeue'
+		OR EXISTS (SELECT 1 FROM jobs WHERE jobs.run_id = runs.id)))`
+	runs, err := store.QueryRuns(ctx, querier{tx}, `UPDATE runs SET
 			status = CASE WHEN `+requeue+` THEN 'queued' ELSE 'failed' END,
 			reason = 'interrupted',
 			node = CASE WHEN `+requeue+` THEN '' ELSE node END,
@@ -157,6 +176,16 @@ func (s *Store) Recover(ctx context.Context, node string, now time.Time) ([]*sto
 		RETURNING `+store.RunColumns, now, node)
 	if err != nil {
 		return nil, fmt.Errorf("recover: %w", err)
+	}
+	if failed := store.RecoveredFailed(runs); len(failed) > 0 {
+		_, err := tx.Exec(ctx, `UPDATE jobs SET `+store.EndJobsOnRecover("$1")+`
+			WHERE run_id = ANY($2) AND status IN ('queued', 'running')`, now, failed)
+		if err != nil {
+			return nil, fmt.Errorf("recover: jobs: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("recover: commit: %w", err)
 	}
 	for _, r := range runs {
 		if r.Status == "queued" {

@@ -2,25 +2,70 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
-	"errors"
+	"fmt"
 
 	"github.com/hookflow/hookflow/store"
 )
 
-var errJobsMissing = errors.New("jobs are not stored yet")
-
-// SaveJobs implements store.Store.
+// SaveJobs writes jobs of run runID in one transaction: the keys in remove
+// are deleted first, then each job replaces the stored one with its key or
+// is added (Jobs is store.Reads's).
 func (s *Store) SaveJobs(ctx context.Context, runID string, jobs []*store.Job, remove []string) error {
-	return errJobsMissing
+	if err := store.CheckJobs(runID, jobs); err != nil {
+		return err
+	}
+	if len(jobs) == 0 && len(remove) == 0 {
+		return nil
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("save jobs of %s: %w", runID, err)
+	}
+	defer tx.Rollback() // a no-op once committed
+	var n int
+	if err := tx.StmtContext(ctx, s.stmts.runExists).QueryRowContext(ctx, runID).Scan(&n); err != nil {
+		return fmt.Errorf("save jobs of %s: %w", runID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("save jobs of %s: %w", runID, store.ErrNotFound)
+	}
+	del := tx.StmtContext(ctx, s.stmts.deleteJob)
+	for _, key := range remove {
+		if _, err := del.ExecContext(ctx, runID, key); err != nil {
+			return fmt.Errorf("save jobs of %s: remove %s: %w", runID, key, err)
+		}
+	}
+	upsert := tx.StmtContext(ctx, s.stmts.upsertJob)
+	for _, j := range jobs {
+		values, err := store.JobValues(runID, j, timeArg)
+		if err != nil {
+			return fmt.Errorf("save jobs of %s: %w", runID, err)
+		}
+		if _, err := upsert.ExecContext(ctx, values...); err != nil {
+			return fmt.Errorf("save jobs of %s: job %s: %w", runID, j.Key, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("save jobs of %s: commit: %w", runID, err)
+	}
+	return nil
 }
 
-// Jobs implements store.Store.
-func (s *Store) Jobs(ctx context.Context, runID string) ([]*store.Job, error) {
-	return nil, nil
-}
-
-// UpdateJobSteps implements store.Store.
+// UpdateJobSteps records job key's step results; an empty sandbox keeps the
+// one recorded before.
 func (s *Store) UpdateJobSteps(ctx context.Context, runID, key string, steps json.RawMessage, sandbox string) error {
-	return errJobsMissing
+	res, err := s.stmts.jobSteps.ExecContext(ctx, sql.Named("steps", store.NullBytes(steps)),
+		sql.Named("sandbox", sandbox), sql.Named("run", runID), sql.Named("key", key))
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil && n == 0 {
+			err = store.ErrNotFound
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("update steps of job %s of %s: %w", key, runID, err)
+	}
+	return nil
 }

@@ -33,7 +33,7 @@ func (s *Store) AppendLogs(ctx context.Context, id string, lines []store.LogLine
 	insert := tx.StmtContext(ctx, s.stmts.insertLog)
 	first := store.StampLogLines(lines, last, s.now())
 	for i, l := range lines {
-		if _, err := insert.ExecContext(ctx, id, first+int64(i), l.Step, l.Stream, millis(l.Time), l.Text); err != nil {
+		if _, err := insert.ExecContext(ctx, id, first+int64(i), l.Job, l.Step, l.Stream, millis(l.Time), l.Text); err != nil {
 			return fmt.Errorf("append logs of %s: %w", id, err)
 		}
 	}

@@ -7,9 +7,13 @@ import (
 	"github.com/hookflow/hookflow/store"
 )
 
-// querier is a store.Querier on a pool: the read pool, or the write
-// connection.
-type querier struct{ db *sql.DB }
+// querier is a store.Querier on a pool (the read pool, or the write
+// connection) or a transaction.
+type querier struct {
+	db interface {
+		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	}
+}
 
 // Query implements store.Querier.
 func (r querier) Query(ctx context.Context, query string, args []any, read func(store.Rows) error) error {

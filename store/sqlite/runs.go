@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // claimQuery picks and marks the oldest runnable run in one statement, so the
@@ -98,10 +99,16 @@ func (s *Store) Finish(ctx context.Context, node string, run *store.Run) error {
 	return nil
 }
 
-// Cancel skips a queued run or asks a running one to stop. (SET expressions
-// all see the row as it was.)
+// Cancel skips a queued run, and its unfinished jobs, or asks a running one
+// to stop. (SET expressions all see the row as it was.)
 func (s *Store) Cancel(ctx context.Context, id, reason string) (*store.Run, error) {
-	r, err := store.ScanRun(s.write.QueryRowContext(ctx, `UPDATE runs SET
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("cancel %s: %w", id, err)
+	}
+	defer tx.Rollback() // a no-op once committed
+	now := millis(s.now())
+	r, err := store.ScanRun(tx.QueryRowContext(ctx, `UPDATE runs SET
 			status = CASE status WHEN 'queued' THEN 'skipped' ELSE status END,
 			reason = CASE
 				WHEN status = 'queued' THEN 'cancelled before start'
@@ -111,23 +118,43 @@ func (s *Store) Cancel(ctx context.Context, id, reason string) (*store.Run, erro
 			cancel_requested = CASE status WHEN 'running' THEN 1 ELSE cancel_requested END
 		WHERE id = :id AND status IN ('queued', 'running')
 		RETURNING `+store.RunColumns,
-		sql.Named("now", millis(s.now())), sql.Named("reason", reason), sql.Named("id", id)))
+		sql.Named("now", now), sql.Named("reason", reason), sql.Named("id", id)))
 	if errors.Is(err, sql.ErrNoRows) {
+		tx.Rollback() // whyNot reads on the one write connection, which tx holds
 		return nil, s.whyNot(ctx, "cancel", id, nil)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cancel %s: %w", id, err)
 	}
+	if r.Status == workflows.StatusSkipped {
+		// A requeued run may hold jobs that were running when its node died.
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET status = 'skipped', reason = 'cancelled before start',
+				finished_at = :now
+			WHERE run_id = :id AND status IN ('queued', 'running')`, sql.Named("now", now), sql.Named("id", id))
+		if err != nil {
+			return nil, fmt.Errorf("cancel %s: jobs: %w", id, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("cancel %s: commit: %w", id, err)
+	}
 	return r, nil
 }
 
-// Recover ends the runs whose node is gone. A run that was asked to cancel is
-// not requeued: it fails as interrupted.
+// Recover ends the runs whose node is gone. A run that has jobs is requeued
+// whatever its on_interrupt; one that was asked to cancel is not: it fails
+// as interrupted, and its unfinished jobs end with it.
 func (s *Store) Recover(ctx context.Context, node string, now time.Time) ([]*store.Run, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("recover: %w", err)
+	}
+	defer tx.Rollback() // a no-op once committed
 	// SET expressions all see the row as it was, so requeue is decided once
 	// per row from the old cancel_requested.
-	const requeue = `(on_interrupt = 'requeue' AND cancel_requested = 0)`
-	runs, err := store.QueryRuns(ctx, querier{s.write}, `UPDATE runs SET
+	const requeue = `(cancel_requested = 0 AND (on_interrupt = 'requeue'
+		OR EXISTS (SELECT 1 FROM jobs WHERE jobs.run_id = runs.id)))`
+	runs, err := store.QueryRuns(ctx, querier{tx}, `UPDATE runs SET
 			status = CASE WHEN `+requeue+` THEN 'queued' ELSE 'failed' END,
 			reason = 'interrupted',
 			node = CASE WHEN `+requeue+` THEN '' ELSE node END,
@@ -139,6 +166,21 @@ func (s *Store) Recover(ctx context.Context, node string, now time.Time) ([]*sto
 		sql.Named("now", millis(now)), sql.Named("node", node))
 	if err != nil {
 		return nil, fmt.Errorf("recover: %w", err)
+	}
+	if failed := store.RecoveredFailed(runs); len(failed) > 0 {
+		list, err := json.Marshal(failed)
+		if err != nil {
+			return nil, fmt.Errorf("recover: %w", err)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET `+store.EndJobsOnRecover(":now")+`
+			WHERE run_id IN (SELECT value FROM json_each(:ids)) AND status IN ('queued', 'running')`,
+			sql.Named("now", millis(now)), sql.Named("ids", string(list)))
+		if err != nil {
+			return nil, fmt.Errorf("recover: jobs: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("recover: commit: %w", err)
 	}
 	return runs, nil
 }

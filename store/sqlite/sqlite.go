@@ -155,9 +155,10 @@ func (s *Store) ProbeWrite(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// Prune deletes finished runs (with their logs) that finished before before,
-// events received before before that no run refers to any more, and dedup
-// keys and cooldowns that have expired by now.
+// Prune deletes finished runs (with their jobs and logs, through the foreign
+// keys) that finished before before, events received before before that no
+// run refers to any more, and dedup keys and cooldowns that have expired by
+// now.
 func (s *Store) Prune(ctx context.Context, before, now time.Time) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"io/fs"
 	"path/filepath"
 	"testing"
@@ -140,4 +141,15 @@ func TestRefusesNewerSchema(t *testing.T) {
 	if _, err := Open(context.Background(), path, Options{}); err == nil {
 		t.Fatal("Open accepted a database from a newer schema")
 	}
+}
+
+// TestUpgradeToJobs: a database from before jobs keeps its runs and logs.
+func TestUpgradeToJobs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hookflow.db")
+	db, err := sql.Open("sqlite", path+"?_foreign_keys=1")
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer db.Close()
+	storetest.UpgradeToJobs(t, db, migrationFiles, "?", timeArg, func() store.Store { return openAt(t, path, Options{}) })
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/hookflow/hookflow/store"
 )
 
-// statements are the statements of the hot write paths (Dispatch and
-// AppendLogs), prepared once on the write connection so that a transaction
+// statements are the statements of the hot write paths (Dispatch,
+// AppendLogs, and the jobs' writes a run makes as it goes), prepared once on the write connection so that a transaction
 // only binds and steps them.
 type statements struct {
 	insertEvent   *sql.Stmt
@@ -25,6 +25,10 @@ type statements struct {
 	runsByEvent   *sql.Stmt
 	queueDepth    *sql.Stmt
 	insertLog     *sql.Stmt
+	runExists     *sql.Stmt
+	upsertJob     *sql.Stmt
+	deleteJob     *sql.Stmt
+	jobSteps      *sql.Stmt
 }
 
 // prepare prepares every statement on db.
@@ -50,7 +54,15 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 		{&st.eventByID, `SELECT ` + store.EventColumns + ` FROM events WHERE id = ?`},
 		{&st.runsByEvent, `SELECT ` + store.RunColumns + ` FROM runs WHERE event_id = ? ORDER BY seq`},
 		{&st.queueDepth, `SELECT count(*) FROM runs WHERE status = 'queued'`},
-		{&st.insertLog, `INSERT INTO logs (run_id, seq, step, stream, time, text) VALUES (?, ?, ?, ?, ?, ?)`},
+		{&st.insertLog, `INSERT INTO logs (run_id, seq, job, step, stream, time, text) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{&st.runExists, `SELECT count(*) FROM runs WHERE id = ?`},
+		{&st.upsertJob, `INSERT INTO jobs (` + store.JobColumns + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (run_id, key) DO UPDATE SET ` + store.JobUpsert},
+		{&st.deleteJob, `DELETE FROM jobs WHERE run_id = ? AND key = ?`},
+		{&st.jobSteps, `UPDATE jobs SET steps = :steps,
+				sandbox = CASE WHEN :sandbox = '' THEN sandbox ELSE :sandbox END
+			WHERE run_id = :run AND key = :key`},
 	} {
 		var err error
 		if *p.stmt, err = db.PrepareContext(ctx, p.query); err != nil {
@@ -65,7 +77,7 @@ func (st *statements) close() error {
 	var errs []error
 	for _, s := range []*sql.Stmt{st.insertEvent, st.insertRun, st.findDedup, st.putDedup,
 		st.findCooldown, st.putCooldown, st.cancelRunning, st.supersede, st.eventByID,
-		st.runsByEvent, st.queueDepth, st.insertLog} {
+		st.runsByEvent, st.queueDepth, st.insertLog, st.runExists, st.upsertJob, st.deleteJob, st.jobSteps} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}

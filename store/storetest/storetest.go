@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Read", readTests},
 		{"Prune", pruneTests},
 		{"Parallel", parallelTests},
+		{"Jobs", jobTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -251,48 +252,61 @@ func wantIDs(t *testing.T, what string, got, want []string) {
 // runDiff lists the fields in which got differs from want. JSON compares by
 // value, since a backend may store it reformatted (jsonb).
 func runDiff(got, want *store.Run) string {
-	var diffs []string
-	field := func(name string, g, w any) {
-		if !reflect.DeepEqual(g, w) {
-			diffs = append(diffs, fmt.Sprintf("%s: got %v, want %v", name, g, w))
-		}
-	}
-	when := func(name string, g, w time.Time) {
-		if !g.Equal(w) {
-			diffs = append(diffs, fmt.Sprintf("%s: got %v, want %v", name, g, w))
-		}
-	}
-	doc := func(name string, g, w json.RawMessage) {
-		if !jsonEqual(g, w) {
-			diffs = append(diffs, fmt.Sprintf("%s: got %s, want %s", name, g, w))
-		}
-	}
-	field("ID", got.ID, want.ID)
-	field("Seq", got.Seq, want.Seq)
-	field("Workflow", got.Workflow, want.Workflow)
-	field("Revision", got.Revision, want.Revision)
-	field("EventID", got.EventID, want.EventID)
-	doc("Item", got.Item, want.Item)
-	field("Attempt", got.Attempt, want.Attempt)
-	field("RerunOf", got.RerunOf, want.RerunOf)
-	field("Group", got.Group, want.Group)
-	field("CancelInProgress", got.CancelInProgress, want.CancelInProgress)
-	field("PendingLatest", got.PendingLatest, want.PendingLatest)
-	field("CooldownKey", got.CooldownKey, want.CooldownKey)
-	field("CooldownPeriod", got.CooldownPeriod, want.CooldownPeriod)
-	field("OnInterrupt", got.OnInterrupt, want.OnInterrupt)
-	field("Status", got.Status, want.Status)
-	field("Reason", got.Reason, want.Reason)
-	when("QueuedAt", got.QueuedAt, want.QueuedAt)
-	when("StartedAt", got.StartedAt, want.StartedAt)
-	when("FinishedAt", got.FinishedAt, want.FinishedAt)
-	field("Node", got.Node, want.Node)
-	when("LeaseUntil", got.LeaseUntil, want.LeaseUntil)
-	field("CancelRequested", got.CancelRequested, want.CancelRequested)
-	field("Sandbox", got.Sandbox, want.Sandbox)
-	doc("Steps", got.Steps, want.Steps)
-	return strings.Join(diffs, "; ")
+	var d differ
+	d.field("ID", got.ID, want.ID)
+	d.field("Seq", got.Seq, want.Seq)
+	d.field("Workflow", got.Workflow, want.Workflow)
+	d.field("Revision", got.Revision, want.Revision)
+	d.field("EventID", got.EventID, want.EventID)
+	d.doc("Item", got.Item, want.Item)
+	d.field("Attempt", got.Attempt, want.Attempt)
+	d.field("RerunOf", got.RerunOf, want.RerunOf)
+	d.field("Group", got.Group, want.Group)
+	d.field("CancelInProgress", got.CancelInProgress, want.CancelInProgress)
+	d.field("PendingLatest", got.PendingLatest, want.PendingLatest)
+	d.field("CooldownKey", got.CooldownKey, want.CooldownKey)
+	d.field("CooldownPeriod", got.CooldownPeriod, want.CooldownPeriod)
+	d.field("OnInterrupt", got.OnInterrupt, want.OnInterrupt)
+	d.field("Status", got.Status, want.Status)
+	d.field("Reason", got.Reason, want.Reason)
+	d.when("QueuedAt", got.QueuedAt, want.QueuedAt)
+	d.when("StartedAt", got.StartedAt, want.StartedAt)
+	d.when("FinishedAt", got.FinishedAt, want.FinishedAt)
+	d.field("Node", got.Node, want.Node)
+	d.when("LeaseUntil", got.LeaseUntil, want.LeaseUntil)
+	d.field("CancelRequested", got.CancelRequested, want.CancelRequested)
+	d.field("Sandbox", got.Sandbox, want.Sandbox)
+	d.doc("Steps", got.Steps, want.Steps)
+	return d.String()
 }
+
+// differ collects the fields in which a value read back differs from the one
+// wanted.
+type differ []string
+
+// field compares values of any type, deeply.
+func (d *differ) field(name string, g, w any) {
+	if !reflect.DeepEqual(g, w) {
+		*d = append(*d, fmt.Sprintf("%s: got %v, want %v", name, g, w))
+	}
+}
+
+// when compares times, whatever their location.
+func (d *differ) when(name string, g, w time.Time) {
+	if !g.Equal(w) {
+		*d = append(*d, fmt.Sprintf("%s: got %v, want %v", name, g, w))
+	}
+}
+
+// doc compares JSON by value.
+func (d *differ) doc(name string, g, w json.RawMessage) {
+	if !jsonEqual(g, w) {
+		*d = append(*d, fmt.Sprintf("%s: got %s, want %s", name, g, w))
+	}
+}
+
+// String is the differences found, "" for none.
+func (d differ) String() string { return strings.Join(d, "; ") }
 
 // jsonEqual reports whether a and b hold the same JSON value; empty is
 // equal to empty only.

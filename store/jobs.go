@@ -1,0 +1,28 @@
+package store
+
+import "github.com/hookflow/hookflow/workflows"
+
+// The rules of a run's jobs that both backends keep (SPEC §11).
+
+// RecoveredFailed returns the ids of the runs among Recover's runs that it
+// failed rather than requeued: their jobs that have not finished end with
+// them (EndJobsOnRecover).
+func RecoveredFailed(runs []*Run) []string {
+	var ids []string
+	for _, r := range runs {
+		if r.Status == workflows.StatusFailed {
+			ids = append(ids, r.ID)
+		}
+	}
+	return ids
+}
+
+// EndJobsOnRecover is the SET of the UPDATE that ends the unfinished (queued
+// or running) jobs of a run Recover failed, now being the placeholder of the
+// time: a running job fails as interrupted, as its run; a queued one never
+// starts, since the run failed only because its cancel had been requested.
+func EndJobsOnRecover(now string) string {
+	return `status = CASE status WHEN 'running' THEN 'failed' ELSE 'skipped' END,
+		reason = CASE status WHEN 'running' THEN 'interrupted' ELSE 'cancelled before start' END,
+		finished_at = ` + now
+}

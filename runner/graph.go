@@ -23,7 +23,15 @@ type JobsObserver interface {
 	JobsChanged(changed []JobResult, removed []string)
 	// Job returns the Observer of the steps and log lines of job j.
 	Job(j JobResult) Observer
+	// StartJob tells of job j starting while it holds concurrency group
+	// group, in place of JobsChanged, and reports whether it may: not while
+	// another job of the group runs, in any run. A job holds its group until
+	// JobsChanged tells of it finished.
+	StartJob(j JobResult, group string) (bool, error)
 }
+
+// groupPoll is how often a job waiting for its concurrency group asks again.
+const groupPoll = time.Second
 
 // RunJobs executes the jobs of run, a `jobs:` workflow's run (SPEC §11): each
 // job once the jobs it needs have finished, each matrix cell as a job of its
@@ -51,10 +59,22 @@ func (x *Executor) RunJobs(ctx context.Context, run *Job, prior []JobResult, lim
 	for {
 		r.advance(ctx)
 		r.start(ctx)
-		if r.running == 0 {
+		if r.running == 0 && !r.waiting {
 			break
 		}
-		r.finished(ctx, <-r.done)
+		var retry <-chan time.Time
+		if r.waiting {
+			retry = time.After(groupPoll)
+		}
+		select {
+		case d := <-r.done:
+			r.finished(ctx, d)
+		case <-retry:
+		case <-ctx.Done():
+			if r.running > 0 {
+				r.finished(ctx, <-r.done)
+			}
+		}
 	}
 	for _, n := range r.nodes {
 		if !n.finished && r.unfinished == "" {
@@ -98,6 +118,8 @@ type jobsRun struct {
 	nodes   []*jobNode // in file order
 	byID    map[string]*jobNode
 	running int
+	// waiting is true while a queued job waits for its concurrency group.
+	waiting bool
 	done    chan cellDone
 	// failure is the reason of the first job that failed the run, and
 	// unfinished says why jobs were left that could never start.
@@ -327,6 +349,7 @@ func runsOn(spec *workflows.Job, scope *workflows.Scope) ([]string, error) {
 
 // start starts queued cells while the run's and each job's bounds allow.
 func (r *jobsRun) start(ctx context.Context) {
+	r.waiting = false
 	if r.interrupted(ctx) {
 		return
 	}
@@ -354,12 +377,34 @@ func (r *jobsRun) start(ctx context.Context) {
 	}
 }
 
-// startCell executes one cell in a goroutine of its own.
+// startCell executes one cell in a goroutine of its own, once its
+// concurrency group, if it has one, is free.
 func (r *jobsRun) startCell(ctx context.Context, n *jobNode, c *cellState) {
+	job := r.jobOf(n, c.cell)
+	group, err := r.group(job)
+	if err != nil {
+		c.Status, c.Reason, c.FinishedAt = workflows.StatusFailed, err.Error(), r.x.now()
+		r.obs.JobsChanged([]JobResult{c.JobResult}, nil)
+		r.noteFailure(c)
+		return
+	}
+	waiting := c.Reason
 	c.Status, c.Reason, c.StartedAt, c.Runner = workflows.StatusRunning, "", r.x.now(), r.run.Runner
 	c.Steps = []StepResult{}
-	r.obs.JobsChanged([]JobResult{c.JobResult}, nil)
-	job := r.jobOf(n, c.cell)
+	if n.spec.Concurrency == nil {
+		r.obs.JobsChanged([]JobResult{c.JobResult}, nil)
+	} else if ok, err := r.obs.StartJob(c.JobResult, group); !ok {
+		c.Status, c.StartedAt, c.Runner = workflows.StatusQueued, time.Time{}, ""
+		c.Reason = fmt.Sprintf("waiting for concurrency group %s", group)
+		if err != nil {
+			c.Reason += ": " + err.Error()
+		}
+		if c.Reason != waiting {
+			r.obs.JobsChanged([]JobResult{c.JobResult}, nil)
+		}
+		r.waiting = true
+		return
+	}
 	cellCtx, cancel := context.WithCancelCause(ctx)
 	c.cancel = cancel
 	n.running++
@@ -370,6 +415,23 @@ func (r *jobsRun) startCell(ctx context.Context, n *jobNode, c *cellState) {
 		cancel(nil)
 		r.done <- cellDone{c, res}
 	}()
+}
+
+// group renders the concurrency group of job; "" when it has none.
+func (r *jobsRun) group(job *Job) (string, error) {
+	c := job.Spec.Concurrency
+	if c == nil {
+		return "", nil
+	}
+	scope, err := jobScope(job)
+	if err != nil {
+		return "", err
+	}
+	group, err := c.Group.RenderString(scope)
+	if err != nil {
+		return "", fmt.Errorf("concurrency: %w", err)
+	}
+	return group, nil
 }
 
 // jobOf is the Job that executes cell of n.
@@ -398,6 +460,14 @@ func (r *jobsRun) finished(ctx context.Context, d cellDone) {
 	c.Status, c.Reason, c.Steps, c.Outputs, c.FinishedAt = d.res.Status, d.res.Reason, d.res.Steps, d.res.Outputs, d.res.FinishedAt
 	c.Sandbox = RunSandbox(d.res.Steps)
 	r.obs.JobsChanged([]JobResult{c.JobResult}, nil)
+	r.noteFailure(c)
+}
+
+// noteFailure records a cell that ended: the first that failed the run gives its
+// reason, and when its job's strategy is fail_fast, it cancels the job's
+// other cells.
+func (r *jobsRun) noteFailure(c *cellState) {
+	n := r.byID[c.ID]
 	if !failed(c.Status) || c.ContinueOnError {
 		return
 	}

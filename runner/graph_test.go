@@ -213,3 +213,37 @@ func mostAtOnce(jobs []JobResult) int {
 	return most
 }
 
+
+// TestJobConcurrencyAcrossRuns checks that jobs of one concurrency group, in
+// different runs, never run at once, while the runs' other jobs do.
+func TestJobConcurrencyAcrossRuns(t *testing.T) {
+	q := newQueue(t, 4, 0, map[string]string{"gated": `
+on: {dispatch: {}}
+jobs:
+  prepare:
+    steps: [{run: sleep 0.1}]
+  deploy:
+    needs: prepare
+    concurrency: {group: "deploy-${{ workflow.name }}"}
+    steps: [{run: sleep 0.5}]
+`})
+	q.startPool(t)
+	var ids []string
+	for range 3 {
+		ids = append(ids, q.dispatch(t, "gated", nil).Runs[0].ID)
+	}
+	var deploys []JobResult
+	for _, id := range ids {
+		if r := q.wait(t, id); r.Status != workflows.StatusSucceeded {
+			t.Fatalf("run %s %s (%s)", id, r.Status, r.Reason)
+		}
+		for _, j := range storedJobs(t, q.store, id) {
+			if j.ID == "deploy" {
+				deploys = append(deploys, j)
+			}
+		}
+	}
+	if most := mostAtOnce(deploys); most != 1 {
+		t.Errorf("%d deploy jobs of one group ran at once:\n%s", most, describeJobs(deploys))
+	}
+}

@@ -202,3 +202,9 @@ func (o *jobsObserver) close() {
 		j.close()
 	}
 }
+
+func (o *jobsObserver) StartJob(j JobResult, group string) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return o.pool.c.Store.StartJob(ctx, o.run.ID, j.Key, group, j.Runner, j.StartedAt.UTC())
+}

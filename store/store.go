@@ -232,6 +232,12 @@ type Store interface {
 	// Jobs returns run runID's jobs, by JobIndex then Cell; an empty list for
 	// a `steps:` run or an unknown one.
 	Jobs(ctx context.Context, runID string) ([]*Job, error)
+	// StartJob marks queued job key of run runID `running` on runner from
+	// now, holding concurrency group group, and reports whether it did: it
+	// does not (false, nil) while a running job of a running run holds group,
+	// on any node, or when the job is not queued. A job holds its group until
+	// it is no longer running. Jobs without a group start through SaveJobs.
+	StartJob(ctx context.Context, runID, key, group, runner string, now time.Time) (bool, error)
 	// UpdateJobSteps records a running job's step results so far; an empty
 	// sandbox keeps the one stored. It is ErrNotFound when run runID has no
 	// job key.

@@ -24,6 +24,7 @@ func TestKillDuringJobs(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "workflows", "chain.yaml"), `
 on: {dispatch: {}}
 on_interrupt: requeue
+sandbox: {level: process}   # the stamps are outside the workspace
 env: {STAMPS: "`+stamps+`"}
 jobs:
   first:

@@ -146,12 +146,34 @@ type terminalJobs struct {
 	mu       sync.Mutex
 	w        io.Writer
 	workflow *workflows.Workflow
+	groups   map[string]string // concurrency group → the key of the job holding it
+}
+
+func (t *terminalJobs) StartJob(j runner.JobResult, group string) (bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if holder, held := t.groups[group]; held && holder != j.Key {
+		return false, nil
+	}
+	if t.groups == nil {
+		t.groups = map[string]string{}
+	}
+	t.groups[group] = j.Key
+	fmt.Fprintf(t.w, "==> job %s: running\n", j.Key)
+	return true, nil
 }
 
 func (t *terminalJobs) JobsChanged(changed []runner.JobResult, removed []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, j := range changed {
+		if workflows.Finished(j.Status) {
+			for group, holder := range t.groups {
+				if holder == j.Key {
+					delete(t.groups, group)
+				}
+			}
+		}
 		if j.Status == workflows.StatusQueued {
 			continue
 		}

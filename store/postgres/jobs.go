@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -90,4 +91,34 @@ func (s *Store) UpdateJobSteps(ctx context.Context, runID, key string, steps jso
 		return fmt.Errorf("update steps of job %s of %s: %w", key, runID, err)
 	}
 	return nil
+}
+
+// StartJob starts a queued job holding group, unless a running job of a
+// running run holds it. A transaction-scoped advisory lock on the group
+// makes the check and the update one step across nodes: without it, two
+// nodes could each find the group free and both take it.
+func (s *Store) StartJob(ctx context.Context, runID, key, group, runner string, now time.Time) (bool, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("start job %s of %s: %w", key, runID, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) // a no-op once committed
+	group = text(group)
+	if group != "" {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('hookflow job group ' || $1, 0))`, group); err != nil {
+			return false, fmt.Errorf("start job %s of %s: %w", key, runID, err)
+		}
+	}
+	tag, err := tx.Exec(ctx, `UPDATE jobs SET status = 'running', grp = $1, runner = $2, started_at = $3, reason = ''
+		WHERE run_id = $4 AND key = $5 AND status = 'queued' AND NOT EXISTS (
+			SELECT 1 FROM jobs o JOIN runs r ON r.id = o.run_id
+			WHERE $1 <> '' AND o.grp = $1 AND o.status = 'running' AND r.status = 'running')`,
+		group, text(runner), ms(now), runID, text(key))
+	if err != nil {
+		return false, fmt.Errorf("start job %s of %s: %w", key, runID, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, fmt.Errorf("start job %s of %s: commit: %w", key, runID, err)
+	}
+	return tag.RowsAffected() == 1, nil
 }

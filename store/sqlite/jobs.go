@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/hookflow/hookflow/store"
 )
@@ -68,4 +69,25 @@ func (s *Store) UpdateJobSteps(ctx context.Context, runID, key string, steps jso
 		return fmt.Errorf("update steps of job %s of %s: %w", key, runID, err)
 	}
 	return nil
+}
+
+// StartJob starts a queued job holding group, unless a running job of a
+// running run holds it. The store's one writer makes the check and the
+// update one step.
+func (s *Store) StartJob(ctx context.Context, runID, key, group, runner string, now time.Time) (bool, error) {
+	res, err := s.write.ExecContext(ctx, `UPDATE jobs SET status = 'running', grp = :grp, runner = :runner,
+			started_at = :now, reason = ''
+		WHERE run_id = :run AND key = :key AND status = 'queued' AND NOT EXISTS (
+			SELECT 1 FROM jobs o JOIN runs r ON r.id = o.run_id
+			WHERE :grp <> '' AND o.grp = :grp AND o.status = 'running' AND r.status = 'running')`,
+		sql.Named("grp", group), sql.Named("runner", runner), sql.Named("now", millis(now)),
+		sql.Named("run", runID), sql.Named("key", key))
+	if err != nil {
+		return false, fmt.Errorf("start job %s of %s: %w", key, runID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("start job %s of %s: %w", key, runID, err)
+	}
+	return n == 1, nil
 }

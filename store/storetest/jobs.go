@@ -11,6 +11,37 @@ import (
 )
 
 var jobTests = []test{
+	{"StartJobHoldsItsGroup", func(t *testing.T, h *harness) {
+		a := h.queue(t0, h.newRun("ship"))[0]
+		b := h.queue(t0, h.newRun("ship"))[0]
+		h.claimWant("n1", t0, a.ID)
+		h.claimWant("n2", t0, b.ID)
+		h.saveJobs(a.ID, []*store.Job{newJob("deploy", 0, 0, "queued")}, nil)
+		h.saveJobs(b.ID, []*store.Job{newJob("deploy", 0, 0, "queued"), newJob("lint", 1, 0, "queued")}, nil)
+		start := func(run, key, group string, want bool) {
+			t.Helper()
+			got, err := h.s.StartJob(h.ctx, run, key, group, "n1", at(time.Second))
+			if err != nil || got != want {
+				t.Fatalf("StartJob(%s, %s, %q) = %v, %v; want %v", run, key, group, got, err, want)
+			}
+		}
+		start(a.ID, "deploy", "prod", true)
+		h.wantJobs(a.ID, &store.Job{Key: "deploy", ID: "deploy", Name: "deploy", Status: "running",
+			RunsOn: []string{"local"}, Runner: "n1", StartedAt: at(time.Second)})
+		start(a.ID, "deploy", "prod", false) // running already
+		start(b.ID, "deploy", "prod", false) // held by a's job
+		start(b.ID, "lint", "", true)        // no group: nothing holds it back
+		// The group is free once the job holding it is no longer running.
+		done := newJob("deploy", 0, 0, "succeeded")
+		h.saveJobs(a.ID, []*store.Job{done}, nil)
+		start(b.ID, "deploy", "prod", true)
+		// A job left running by a run that ended holds nothing.
+		c := h.queue(t0, h.newRun("ship"))[0]
+		h.claimWant("n1", t0, c.ID)
+		h.saveJobs(c.ID, []*store.Job{newJob("x", 0, 0, "queued")}, nil)
+		h.finish("n2", b.ID, "failed", at(time.Minute))
+		start(c.ID, "x", "prod", true)
+	}},
 	{"SaveAddsReplacesAndRemoves", func(t *testing.T, h *harness) {
 		r := h.queue(t0, h.newRun("ship"))[0]
 		build := newJob("build", 0, 0, "running")

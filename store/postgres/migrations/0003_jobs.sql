@@ -21,8 +21,11 @@ CREATE TABLE jobs (
 	outputs           BYTEA,
 	steps             BYTEA,
 	sandbox           TEXT        NOT NULL DEFAULT '',
+	grp               TEXT        NOT NULL DEFAULT '', -- the concurrency group it holds while running
 	PRIMARY KEY (run_id, key)
 );
+
+CREATE INDEX jobs_group ON jobs (grp, status) WHERE grp <> '';
 
 -- The key of the job that wrote a line; '' in a `steps:` run.
 ALTER TABLE logs ADD COLUMN job TEXT NOT NULL DEFAULT '';

@@ -213,7 +213,6 @@ func mostAtOnce(jobs []JobResult) int {
 	return most
 }
 
-
 // TestJobConcurrencyAcrossRuns checks that jobs of one concurrency group, in
 // different runs, never run at once, while the runs' other jobs do.
 func TestJobConcurrencyAcrossRuns(t *testing.T) {

@@ -67,11 +67,12 @@ func (o *storeObserver) recordStep(r StepResult) {
 	for i, s := range o.steps {
 		stored[i] = storedStep{s, s.Process}
 	}
-	b, err := json.Marshal(stored)
+	b, _ := json.Marshal(stored)
 	sandbox := RunSandbox(o.steps)
 	o.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	var err error
 	if o.job != "" {
 		err = o.pool.c.Store.UpdateJobSteps(ctx, o.run.ID, o.job, b, sandbox)
 	} else {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -497,4 +498,78 @@ steps:
 		}
 	}
 	t.Logf("%d ticks", len(seen))
+}
+
+// TestNodesRunJobs dispatches runs of a `jobs:` workflow to three nodes: every
+// run's jobs run in needs order, and the jobs of one concurrency group never
+// overlap, whichever node runs them.
+func TestNodesRunJobs(t *testing.T) {
+	const n = 9
+	dir := t.TempDir()
+	stamps := filepath.Join(outputs(t, dir), "stamps")
+	nodes, dsn := startCluster(t, dir, 3, map[string]string{"jobs.yaml": fmt.Sprintf(`
+on: {dispatch: {inputs: {n: {}}}}
+sandbox: {level: process, writable: [%q]}
+env: {N: "${{ inputs.n }}", LOG: %q}
+jobs:
+  build:
+    steps:
+      - id: b
+        run: echo "artifact=a-$N" >> "$HOOKFLOW_OUTPUT"
+    outputs: {artifact: "${{ steps.b.outputs.artifact }}"}
+  deploy:
+    needs: build
+    concurrency: {group: prod}
+    env: {ARTIFACT: "${{ needs.build.outputs.artifact }}"}
+    steps:
+      - run: |
+          echo "start $ARTIFACT" >> "$LOG"
+          sleep 0.05
+          echo "end $ARTIFACT" >> "$LOG"
+`, filepath.Dir(stamps), stamps)})
+	st := openCheck(t, dsn)
+	for i := range n {
+		resp, err := http.Post(nodes[i%len(nodes)].url+"/api/v1/workflows/jobs/dispatch", "application/json",
+			strings.NewReader(fmt.Sprintf(`{"inputs":{"n":"%d"}}`, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("dispatch %d: %d", i, resp.StatusCode)
+		}
+	}
+	waitFor(t, 3*time.Minute, "every run finishes", func() bool { return allFinished(t, st) })
+
+	data, err := os.ReadFile(stamps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(lines); i += 2 {
+		artifact, ok := strings.CutPrefix(lines[i], "start ")
+		if !ok || lines[i+1] != "end "+artifact || seen[artifact] {
+			t.Fatalf("deploys of one group overlapped or repeated:\n%s", data)
+		}
+		seen[artifact] = true
+	}
+	if len(seen) != n || len(lines) != 2*n {
+		t.Fatalf("%d deploys, want %d:\n%s", len(seen), n, data)
+	}
+	perNode := map[string]int{}
+	for _, r := range runsOf(t, st, "jobs") {
+		if r.Status != "succeeded" {
+			t.Errorf("run %s ended %s (%q)", r.ID, r.Status, r.Reason)
+		}
+		jobs, err := st.Jobs(context.Background(), r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(jobs) != 2 || jobs[0].Status != "succeeded" || jobs[1].Status != "succeeded" || !jobs[1].StartedAt.After(jobs[0].FinishedAt.Add(-time.Millisecond)) {
+			t.Errorf("run %s: jobs %+v", r.ID, jobs)
+		}
+		perNode[r.Node]++
+	}
+	t.Logf("runs per node: %v", perNode)
 }

@@ -279,9 +279,9 @@ func BenchmarkJobsFanOut(b *testing.B) {
 			go func() { q.pool.Run(ctx); close(done) }()
 			b.Cleanup(func() { cancel(); <-done })
 			w, _ := q.set.Lookup("bench")
-			ev := &workflows.Event{Trigger: workflows.TriggerDispatch, Type: "dispatch", ReceivedAt: time.Now()}
 			start := time.Now()
 			for b.Loop() {
+				ev := &workflows.Event{Trigger: workflows.TriggerDispatch, Type: "dispatch", ReceivedAt: time.Now()}
 				rc, err := q.dispatcher.Dispatch(context.Background(), ev, []workflows.Verdict{w.Decide(workflows.NewScope(ev))}, "")
 				if err != nil {
 					b.Fatal(err)

@@ -17,8 +17,9 @@ import (
 // that job.
 type JobsObserver interface {
 	// JobsChanged tells of jobs added or changed, as copies, and of the keys
-	// of jobs removed: a matrix job's stand-in once its cells are known. A
-	// job is told of as running before its first step starts, and as
+	// of jobs removed: a matrix job's stand-in once its cells are known.
+	// Changes come in batches, each job in order: a job is told of before
+	// its Observer is first called, as running once it has started, and as
 	// finished after its last step finished.
 	JobsChanged(changed []JobResult, removed []string)
 	// Job returns the Observer of the steps and log lines of job j.
@@ -53,12 +54,13 @@ func (x *Executor) RunJobs(ctx context.Context, run *Job, prior []JobResult, lim
 	ctx, cancel := context.WithTimeoutCause(ctx, time.Duration(w.Timeout), runTimedOut(w))
 	defer cancel()
 	r := &jobsRun{x: x, run: run, obs: obs, limit: limit, budget: newLogBudget(x.MaxLogBytes),
-		byID: map[string]*jobNode{}, done: make(chan cellDone)}
+		byID: map[string]*jobNode{}, saved: map[string]bool{}, done: make(chan cellDone)}
 	res := Result{StartedAt: x.now(), Steps: []StepResult{}}
 	r.restore(prior)
 	for {
 		r.advance(ctx)
 		r.start(ctx)
+		r.flush()
 		if r.running == 0 && !r.waiting {
 			break
 		}
@@ -118,6 +120,11 @@ type jobsRun struct {
 	nodes   []*jobNode // in file order
 	byID    map[string]*jobNode
 	running int
+	// pending are the changes not yet told to obs, told together (one write
+	// to the store) before RunJobs waits; saved are the keys told before.
+	pending []JobResult
+	removed []string
+	saved   map[string]bool
 	// waiting is true while a queued job waits for its concurrency group.
 	waiting bool
 	done    chan cellDone
@@ -174,6 +181,7 @@ func (r *jobsRun) restore(prior []JobResult) {
 		}
 		n.expanded = true
 		for _, row := range rows {
+			r.saved[row.Key] = true
 			c := &cellState{JobResult: row, cell: workflows.Cell{Key: row.Key, Index: row.cell, Values: row.Matrix}}
 			if c.Status == workflows.StatusRunning {
 				r.interruptedBefore(c)
@@ -182,7 +190,38 @@ func (r *jobsRun) restore(prior []JobResult) {
 			n.cells = append(n.cells, c)
 		}
 	}
-	r.obs.JobsChanged(changed, nil)
+	r.notify(changed, nil)
+}
+
+// notify queues changes for obs; a later change of a job replaces an earlier
+// one not yet told.
+func (r *jobsRun) notify(changed []JobResult, removed []string) {
+	for _, j := range changed {
+		if i := slices.IndexFunc(r.pending, func(p JobResult) bool { return p.Key == j.Key }); i >= 0 {
+			r.pending[i] = j
+		} else {
+			r.pending = append(r.pending, j)
+		}
+	}
+	for _, key := range removed {
+		r.pending = slices.DeleteFunc(r.pending, func(p JobResult) bool { return p.Key == key })
+		if r.saved[key] {
+			r.removed = append(r.removed, key)
+			delete(r.saved, key)
+		}
+	}
+}
+
+// flush tells obs of the changes queued.
+func (r *jobsRun) flush() {
+	if len(r.pending)+len(r.removed) == 0 {
+		return
+	}
+	r.obs.JobsChanged(r.pending, r.removed)
+	for _, j := range r.pending {
+		r.saved[j.Key] = true
+	}
+	r.pending, r.removed = nil, nil
 }
 
 // standIn is the row that stands for a job until its cells are known.
@@ -252,7 +291,7 @@ func (r *jobsRun) expand(ctx context.Context, n *jobNode) {
 		j := r.standIn(spec)
 		j.Status, j.Reason = status, reason
 		n.cells = []*cellState{{JobResult: j, cell: workflows.Cell{Key: spec.ID}}}
-		r.obs.JobsChanged([]JobResult{j}, nil)
+		r.notify([]JobResult{j}, nil)
 	}
 	job := r.jobOf(n, workflows.Cell{Key: spec.ID})
 	scope, err := jobScope(job)
@@ -316,7 +355,7 @@ func (r *jobsRun) expand(ctx context.Context, n *jobNode) {
 	if cells[0].Key != spec.ID {
 		removed = []string{spec.ID}
 	}
-	r.obs.JobsChanged(changed, removed)
+	r.notify(changed, removed)
 }
 
 // cellName is how a cell is shown: the job's name (its id when it has none)
@@ -363,7 +402,7 @@ func (r *jobsRun) start(ctx context.Context) {
 			}
 			if ctx.Err() != nil {
 				c.Status, c.Reason, c.FinishedAt = workflows.StatusSkipped, "cancelled before start", r.x.now()
-				r.obs.JobsChanged([]JobResult{c.JobResult}, nil)
+				r.notify([]JobResult{c.JobResult}, nil)
 				continue
 			}
 			if r.limit > 0 && r.running >= r.limit {
@@ -380,11 +419,15 @@ func (r *jobsRun) start(ctx context.Context) {
 // startCell executes one cell in a goroutine of its own, once its
 // concurrency group, if it has one, is free.
 func (r *jobsRun) startCell(ctx context.Context, n *jobNode, c *cellState) {
+	if !r.saved[c.Key] || n.spec.Concurrency != nil {
+		// Its steps and StartJob update the stored row.
+		r.flush()
+	}
 	job := r.jobOf(n, c.cell)
 	group, err := r.group(job)
 	if err != nil {
 		c.Status, c.Reason, c.FinishedAt = workflows.StatusFailed, err.Error(), r.x.now()
-		r.obs.JobsChanged([]JobResult{c.JobResult}, nil)
+		r.notify([]JobResult{c.JobResult}, nil)
 		r.noteFailure(c)
 		return
 	}
@@ -392,7 +435,7 @@ func (r *jobsRun) startCell(ctx context.Context, n *jobNode, c *cellState) {
 	c.Status, c.Reason, c.StartedAt, c.Runner = workflows.StatusRunning, "", r.x.now(), r.run.Runner
 	c.Steps = []StepResult{}
 	if n.spec.Concurrency == nil {
-		r.obs.JobsChanged([]JobResult{c.JobResult}, nil)
+		r.notify([]JobResult{c.JobResult}, nil)
 	} else if ok, err := r.obs.StartJob(c.JobResult, group); !ok {
 		c.Status, c.StartedAt, c.Runner = workflows.StatusQueued, time.Time{}, ""
 		c.Reason = fmt.Sprintf("waiting for concurrency group %s", group)
@@ -400,7 +443,7 @@ func (r *jobsRun) startCell(ctx context.Context, n *jobNode, c *cellState) {
 			c.Reason += ": " + err.Error()
 		}
 		if c.Reason != waiting {
-			r.obs.JobsChanged([]JobResult{c.JobResult}, nil)
+			r.notify([]JobResult{c.JobResult}, nil)
 		}
 		r.waiting = true
 		return
@@ -459,7 +502,7 @@ func (r *jobsRun) finished(ctx context.Context, d cellDone) {
 	}
 	c.Status, c.Reason, c.Steps, c.Outputs, c.FinishedAt = d.res.Status, d.res.Reason, d.res.Steps, d.res.Outputs, d.res.FinishedAt
 	c.Sandbox = RunSandbox(d.res.Steps)
-	r.obs.JobsChanged([]JobResult{c.JobResult}, nil)
+	r.notify([]JobResult{c.JobResult}, nil)
 	r.noteFailure(c)
 }
 
@@ -487,7 +530,7 @@ func (r *jobsRun) noteFailure(c *cellState) {
 			other.cancel(cause)
 		case workflows.StatusQueued:
 			other.Status, other.Reason, other.FinishedAt = workflows.StatusCancelled, cause.Error(), r.x.now()
-			r.obs.JobsChanged([]JobResult{other.JobResult}, nil)
+			r.notify([]JobResult{other.JobResult}, nil)
 		}
 	}
 }

@@ -19,25 +19,21 @@ const logFlushInterval = 100 * time.Millisecond
 const logFlushLines = 512
 
 // storeObserver records a pool run's progress in the store as it happens:
-// a `steps:` run's, or that of one job of a `jobs:` run.
+// a `steps:` run's, or that of one job of a `jobs:` run, whose jobs share
+// one logBuffer.
 type storeObserver struct {
 	pool *Pool
 	run  *store.Run
 	// job is the key of the job observed; "" for a `steps:` run.
-	job string
+	job  string
+	logs *logBuffer
 
-	mu      sync.Mutex
-	pending []store.LogLine
-	steps   []StepResult
-	full    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
+	mu    sync.Mutex
+	steps []StepResult
 }
 
-func newStoreObserver(p *Pool, run *store.Run, job string) *storeObserver {
-	o := &storeObserver{pool: p, run: run, job: job, full: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-	go o.flusher()
-	return o
+func newStoreObserver(p *Pool, run *store.Run, job string, logs *logBuffer) *storeObserver {
+	return &storeObserver{pool: p, run: run, job: job, logs: logs}
 }
 
 func (o *storeObserver) StepStarted(r StepResult) { o.recordStep(r) }
@@ -84,56 +80,79 @@ func (o *storeObserver) recordStep(r StepResult) {
 }
 
 func (o *storeObserver) Log(l LogLine) {
-	o.mu.Lock()
-	o.pending = append(o.pending, store.LogLine{Job: o.job, Step: l.Step, Stream: l.Stream, Time: l.Time.UTC(), Text: l.Text})
-	n := len(o.pending)
-	o.mu.Unlock()
+	o.logs.add(store.LogLine{Job: o.job, Step: l.Step, Stream: l.Stream, Time: l.Time.UTC(), Text: l.Text})
+}
+
+// logBuffer stores a run's log lines in batches, and publishes them once
+// stored.
+type logBuffer struct {
+	pool *Pool
+	run  string
+
+	mu      sync.Mutex
+	pending []store.LogLine
+	full    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func newLogBuffer(p *Pool, run string) *logBuffer {
+	b := &logBuffer{pool: p, run: run, full: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go b.flusher()
+	return b
+}
+
+func (b *logBuffer) add(l store.LogLine) {
+	b.mu.Lock()
+	b.pending = append(b.pending, l)
+	n := len(b.pending)
+	b.mu.Unlock()
 	if n >= logFlushLines {
 		select {
-		case o.full <- struct{}{}:
+		case b.full <- struct{}{}:
 		default:
 		}
 	}
 }
 
-func (o *storeObserver) flusher() {
-	defer close(o.done)
+func (b *logBuffer) flusher() {
+	defer close(b.done)
 	t := time.NewTicker(logFlushInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-o.stop:
-			o.flush()
+		case <-b.stop:
+			b.flush()
 			return
 		case <-t.C:
-		case <-o.full:
+		case <-b.full:
 		}
-		o.flush()
+		b.flush()
 	}
 }
 
 // flush stores the waiting lines, then publishes them with their Seq.
-func (o *storeObserver) flush() {
-	o.mu.Lock()
-	lines := o.pending
-	o.pending = nil
-	o.mu.Unlock()
+func (b *logBuffer) flush() {
+	b.mu.Lock()
+	lines := b.pending
+	b.pending = nil
+	b.mu.Unlock()
 	if len(lines) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := o.pool.c.Store.AppendLogs(ctx, o.run.ID, lines); err != nil {
-		o.pool.c.Logger.Error("store log lines", "run", o.run.ID, "lines", len(lines), "err", err)
+	if err := b.pool.c.Store.AppendLogs(ctx, b.run, lines); err != nil {
+		b.pool.c.Logger.Error("store log lines", "run", b.run, "lines", len(lines), "err", err)
 		return
 	}
-	o.pool.c.Logs.Publish(o.run.ID, lines)
+	b.pool.c.Logs.Publish(b.run, lines)
 }
 
 // close stores the last lines.
-func (o *storeObserver) close() {
-	close(o.stop)
-	<-o.done
+func (b *logBuffer) close() {
+	close(b.stop)
+	<-b.done
 }
 
 // jobsObserver records the progress of a pool's `jobs:` run in the store: its
@@ -141,13 +160,11 @@ func (o *storeObserver) close() {
 type jobsObserver struct {
 	pool *Pool
 	run  *store.Run
-
-	mu   sync.Mutex
-	jobs map[string]*storeObserver
+	logs *logBuffer
 }
 
 func newJobsObserver(p *Pool, run *store.Run) *jobsObserver {
-	return &jobsObserver{pool: p, run: run, jobs: map[string]*storeObserver{}}
+	return &jobsObserver{pool: p, run: run, logs: newLogBuffer(p, run.ID)}
 }
 
 func (o *jobsObserver) JobsChanged(changed []JobResult, removed []string) {
@@ -159,9 +176,6 @@ func (o *jobsObserver) JobsChanged(changed []JobResult, removed []string) {
 		j := &changed[i]
 		// A running job's steps are its observer's to record.
 		rows[i] = j.stored(o.run.ID, j.Status != workflows.StatusRunning)
-		if workflows.Finished(j.Status) {
-			o.closeJob(j.Key)
-		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -171,37 +185,7 @@ func (o *jobsObserver) JobsChanged(changed []JobResult, removed []string) {
 }
 
 func (o *jobsObserver) Job(job JobResult) Observer {
-	key := job.Key
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	j := o.jobs[key]
-	if j == nil {
-		j = newStoreObserver(o.pool, o.run, key)
-		o.jobs[key] = j
-	}
-	return j
-}
-
-// closeJob stores the last lines of a finished job.
-func (o *jobsObserver) closeJob(key string) {
-	o.mu.Lock()
-	j := o.jobs[key]
-	delete(o.jobs, key)
-	o.mu.Unlock()
-	if j != nil {
-		j.close()
-	}
-}
-
-// close stores the last lines of every job.
-func (o *jobsObserver) close() {
-	o.mu.Lock()
-	jobs := o.jobs
-	o.jobs = nil
-	o.mu.Unlock()
-	for _, j := range jobs {
-		j.close()
-	}
+	return newStoreObserver(o.pool, o.run, job.Key, o.logs)
 }
 
 func (o *jobsObserver) StartJob(j JobResult, group string) (bool, error) {
@@ -209,3 +193,6 @@ func (o *jobsObserver) StartJob(j JobResult, group string) (bool, error) {
 	defer cancel()
 	return o.pool.c.Store.StartJob(ctx, o.run.ID, j.Key, group, j.Runner, j.StartedAt.UTC())
 }
+
+// close stores the last lines of every job.
+func (o *jobsObserver) close() { o.logs.close() }

@@ -401,9 +401,9 @@ func (p *Pool) execute(ctx context.Context, run *store.Run) {
 		p.executeJobs(ctx, run, job)
 		return
 	}
-	obs := newStoreObserver(p, run, "")
-	res := p.c.Executor.Execute(ctx, job, obs)
-	obs.close()
+	logs := newLogBuffer(p, run.ID)
+	res := p.c.Executor.Execute(ctx, job, newStoreObserver(p, run, "", logs))
+	logs.close()
 	if errors.Is(context.Cause(ctx), ErrInterrupted) {
 		res.Status, res.Reason = workflows.StatusFailed, "interrupted"
 		if run.OnInterrupt == workflows.InterruptRequeue {

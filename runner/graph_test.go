@@ -3,9 +3,11 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/workflows"
@@ -244,5 +246,98 @@ jobs:
 	}
 	if most := mostAtOnce(deploys); most != 1 {
 		t.Errorf("%d deploy jobs of one group ran at once:\n%s", most, describeJobs(deploys))
+	}
+}
+
+// TestJobTimeoutAndCancel checks that a job's timeout ends that job alone
+// (`timed_out`, failing the run), and that cancelling a run stops its running
+// job and keeps the rest from starting.
+func TestJobTimeoutAndCancel(t *testing.T) {
+	q := newQueue(t, 4, 0, map[string]string{
+		"slow": `
+on: {dispatch: {}}
+jobs:
+  slow:
+    timeout: 1s
+    steps: [{run: sleep 30}]
+  quick:
+    steps: [{run: 'true'}]
+`,
+		"long": `
+on: {dispatch: {}}
+jobs:
+  first:
+    steps: [{run: sleep 30}]
+  second:
+    needs: first
+    steps: [{run: 'true'}]
+`})
+	q.startPool(t)
+	run := q.wait(t, q.dispatch(t, "slow", nil).Runs[0].ID)
+	jobs := storedJobs(t, q.store, run.ID)
+	if run.Status != workflows.StatusFailed || run.Reason != "job slow timed_out: job slow timed out after 1s" {
+		t.Errorf("run %s (%q)", run.Status, run.Reason)
+	}
+	if len(jobs) != 2 || jobs[0].Status != workflows.StatusTimedOut || jobs[1].Status != workflows.StatusSucceeded {
+		t.Errorf("jobs %s", describeJobs(jobs))
+	}
+
+	id := q.dispatch(t, "long", nil).Runs[0].ID
+	deadline := time.Now().Add(time.Minute)
+	for {
+		jobs := storedJobs(t, q.store, id)
+		if len(jobs) > 0 && jobs[0].Status == workflows.StatusRunning && len(jobs[0].Steps) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first job did not start: %s", describeJobs(jobs))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := q.store.Cancel(context.Background(), id, "cancelled by ada"); err != nil {
+		t.Fatal(err)
+	}
+	q.pool.CancelRequested(id)
+	run = q.wait(t, id)
+	jobs = storedJobs(t, q.store, id)
+	if run.Status != workflows.StatusCancelled || run.Reason != "cancelled by ada" {
+		t.Errorf("run %s (%q), want cancelled by ada", run.Status, run.Reason)
+	}
+	if len(jobs) != 2 || jobs[0].Status != workflows.StatusCancelled || jobs[1].Status != workflows.StatusSkipped ||
+		jobs[1].Reason != "cancelled before start" {
+		t.Errorf("jobs %s", describeJobs(jobs))
+	}
+}
+
+// TestJobsForEachItem checks that for_each keeps its meaning with jobs: one
+// run per item, each job reading it.
+func TestJobsForEachItem(t *testing.T) {
+	q := newQueue(t, 4, 0, map[string]string{"each": `
+on: {dispatch: {inputs: {hosts: {}}}}
+for_each: fromJSON(inputs.hosts)
+jobs:
+  one:
+    env: {HOST: "${{ item }}"}
+    steps:
+      - id: s
+        run: echo "host=$HOST" >> "$HOOKFLOW_OUTPUT"
+`})
+	q.startPool(t)
+	rc := q.dispatch(t, "each", map[string]any{"hosts": `["a", "b"]`})
+	if len(rc.Runs) != 2 {
+		t.Fatalf("%d runs, want 2", len(rc.Runs))
+	}
+	var hosts []string
+	for _, r := range rc.Runs {
+		q.wait(t, r.ID)
+		jobs := storedJobs(t, q.store, r.ID)
+		if len(jobs) != 1 || len(jobs[0].Steps) != 1 {
+			t.Fatalf("jobs %s", describeJobs(jobs))
+		}
+		hosts = append(hosts, fmt.Sprint(jobs[0].Steps[0].Outputs["host"]))
+	}
+	slices.Sort(hosts)
+	if !slices.Equal(hosts, []string{"a", "b"}) {
+		t.Errorf("hosts %q", hosts)
 	}
 }

@@ -393,17 +393,7 @@ steps:
       echo "end $N" >> "$LOG"
 `, filepath.Dir(stamps), stamps)})
 	st := openCheck(t, dsn)
-	for i := range n {
-		resp, err := http.Post(nodes[i%len(nodes)].url+"/api/v1/workflows/one/dispatch", "application/json",
-			strings.NewReader(fmt.Sprintf(`{"inputs":{"n":"%d"}}`, i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("dispatch %d: %d", i, resp.StatusCode)
-		}
-	}
+	dispatchEach(t, nodes, "one", n)
 	waitFor(t, 3*time.Minute, "every run finishes", func() bool { return allFinished(t, st) })
 
 	data, err := os.ReadFile(stamps)
@@ -500,6 +490,23 @@ steps:
 	t.Logf("%d ticks", len(seen))
 }
 
+// dispatchEach dispatches workflow n times, with input n from 0, to the
+// nodes in turn.
+func dispatchEach(t *testing.T, nodes []*node, workflow string, n int) {
+	t.Helper()
+	for i := range n {
+		resp, err := http.Post(nodes[i%len(nodes)].url+"/api/v1/workflows/"+workflow+"/dispatch", "application/json",
+			strings.NewReader(fmt.Sprintf(`{"inputs":{"n":"%d"}}`, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("dispatch %d: %d", i, resp.StatusCode)
+		}
+	}
+}
+
 // TestNodesRunJobs dispatches runs of a `jobs:` workflow to three nodes: every
 // run's jobs run in needs order, and the jobs of one concurrency group never
 // overlap, whichever node runs them.
@@ -528,17 +535,7 @@ jobs:
           echo "end $ARTIFACT" >> "$LOG"
 `, filepath.Dir(stamps), stamps)})
 	st := openCheck(t, dsn)
-	for i := range n {
-		resp, err := http.Post(nodes[i%len(nodes)].url+"/api/v1/workflows/jobs/dispatch", "application/json",
-			strings.NewReader(fmt.Sprintf(`{"inputs":{"n":"%d"}}`, i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("dispatch %d: %d", i, resp.StatusCode)
-		}
-	}
+	dispatchEach(t, nodes, "jobs", n)
 	waitFor(t, 3*time.Minute, "every run finishes", func() bool { return allFinished(t, st) })
 
 	data, err := os.ReadFile(stamps)

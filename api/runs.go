@@ -37,6 +37,9 @@ type RunView struct {
 	FinishedAt      *time.Time          `json:"finished_at"`
 	CancelRequested bool                `json:"cancel_requested,omitempty"`
 	Steps           []runner.StepResult `json:"steps"`
+	// Jobs are a `jobs:` run's jobs (SPEC §11), each matrix cell one; absent
+	// for a `steps:` run, and in lists of runs (read the run for them).
+	Jobs []runner.JobResult `json:"jobs,omitempty"`
 }
 
 // ViewRun describes r for the API and the UI.
@@ -59,10 +62,21 @@ func ViewRun(r *store.Run) *RunView {
 	return v
 }
 
-// Finished reports whether a run status is final.
-func Finished(status string) bool {
-	return status != workflows.StatusQueued && status != workflows.StatusRunning
+// ViewRunJobs describes r with its jobs, read from st.
+func ViewRunJobs(ctx context.Context, st store.Store, r *store.Run) (*RunView, error) {
+	v := ViewRun(r)
+	jobs, err := st.Jobs(ctx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range jobs {
+		v.Jobs = append(v.Jobs, runner.ViewJob(j))
+	}
+	return v, nil
 }
+
+// Finished reports whether a run status is final.
+func Finished(status string) bool { return workflows.Finished(status) }
 
 const (
 	defaultLimit = 50
@@ -107,7 +121,11 @@ func (s *Server) getRun(c echo.Context) error {
 	if err != nil {
 		return s.fail(c, err)
 	}
-	return c.JSON(http.StatusOK, ViewRun(r))
+	v, err := ViewRunJobs(c.Request().Context(), s.Store, r)
+	if err != nil {
+		return s.fail(c, err)
+	}
+	return c.JSON(http.StatusOK, v)
 }
 
 // cancelReason is the reason recorded on a run cancelled through the API
@@ -128,7 +146,11 @@ func (s *Server) cancelRun(c echo.Context) error {
 		// through the store.
 		s.Runs.Cancel(r.ID, errors.New(r.Reason))
 	}
-	return c.JSON(http.StatusOK, ViewRun(r))
+	v, err := ViewRunJobs(c.Request().Context(), s.Store, r)
+	if err != nil {
+		return s.fail(c, err)
+	}
+	return c.JSON(http.StatusOK, v)
 }
 
 func (s *Server) rerun(c echo.Context) error {
@@ -155,10 +177,17 @@ func (s *Server) runLogs(c echo.Context) error {
 	if err != nil {
 		return s.fail(c, err)
 	}
-	if c.QueryParam("follow") != "" && strings.Contains(c.Request().Header.Get("Accept"), "text/event-stream") {
-		return s.followLogs(c, run)
+	view, err := ViewRunJobs(ctx, s.Store, run)
+	if err != nil {
+		return s.fail(c, err)
 	}
-	steps := ViewRun(run).Steps
+	sel, err := selectJobs(view, c.QueryParam("job"))
+	if err != nil {
+		return s.fail(c, err)
+	}
+	if c.QueryParam("follow") != "" && strings.Contains(c.Request().Header.Get("Accept"), "text/event-stream") {
+		return s.followLogs(c, run, sel)
+	}
 	w := c.Response()
 	w.Header().Set(echo.HeaderContentType, "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
@@ -169,13 +198,59 @@ func (s *Server) runLogs(c echo.Context) error {
 			return err
 		}
 		for _, l := range lines {
-			fmt.Fprintf(w, "%s %s %s | %s\n", l.Time.UTC().Format("2006-01-02T15:04:05.000Z"), stepKey(steps, l.Step), l.Stream, l.Text)
 			after = l.Seq
+			if !sel.has(l.Job) {
+				continue
+			}
+			prefix := ""
+			if len(view.Jobs) > 0 && sel.all {
+				prefix = "[" + l.Job + "] "
+			}
+			fmt.Fprintf(w, "%s%s %s %s | %s\n", prefix, l.Time.UTC().Format("2006-01-02T15:04:05.000Z"),
+				stepKey(sel.steps(view, l.Job), l.Step), l.Stream, l.Text)
 		}
 		if len(lines) < 1000 {
 			return nil
 		}
 	}
+}
+
+// jobSelection is the jobs whose lines a log answer holds: every one, or
+// those of the keys chosen.
+type jobSelection struct {
+	all  bool
+	keys map[string]bool
+}
+
+// selectJobs selects the lines of job, a job's key or its id (every cell of
+// it), or with "" every line. A job the run does not have is ENotFound.
+func selectJobs(v *RunView, job string) (jobSelection, error) {
+	if job == "" {
+		return jobSelection{all: true}, nil
+	}
+	sel := jobSelection{keys: map[string]bool{}}
+	for _, j := range v.Jobs {
+		if j.Key == job || j.ID == job {
+			sel.keys[j.Key] = true
+		}
+	}
+	if len(sel.keys) == 0 {
+		return sel, workflows.Errorf(workflows.ENotFound, "run %s has no job %q", v.ID, job)
+	}
+	return sel, nil
+}
+
+func (s jobSelection) has(job string) bool { return s.all || s.keys[job] }
+
+// steps are the steps whose indexes the lines of job (a key; "" in a
+// `steps:` run) name.
+func (s jobSelection) steps(v *RunView, job string) []runner.StepResult {
+	for _, j := range v.Jobs {
+		if j.Key == job {
+			return j.Steps
+		}
+	}
+	return v.Steps
 }
 
 func stepKey(steps []runner.StepResult, i int) string {
@@ -194,7 +269,7 @@ const keepAlive = 2 * time.Second
 
 // followLogs streams stored lines, then live ones, then an `end` event with the
 // finished run. Last-Event-ID (or ?after=) resumes after a line's Seq.
-func (s *Server) followLogs(c echo.Context, run *store.Run) error {
+func (s *Server) followLogs(c echo.Context, run *store.Run, sel jobSelection) error {
 	ctx := c.Request().Context()
 	w := c.Response()
 	w.Header().Set(echo.HeaderContentType, "text/event-stream")
@@ -214,11 +289,14 @@ func (s *Server) followLogs(c echo.Context, run *store.Run) error {
 			if l.Seq <= last {
 				continue
 			}
+			last = l.Seq
+			if !sel.has(l.Job) {
+				continue
+			}
 			b, _ := json.Marshal(l)
 			if _, err := fmt.Fprintf(w, "id: %d\nevent: log\ndata: %s\n\n", l.Seq, b); err != nil {
 				return err
 			}
-			last = l.Seq
 		}
 		w.Flush()
 		return nil
@@ -242,7 +320,11 @@ func (s *Server) followLogs(c echo.Context, run *store.Run) error {
 		if err != nil {
 			return err
 		}
-		b, _ := json.Marshal(ViewRun(final))
+		v, err := ViewRunJobs(ctx, s.Store, final)
+		if err != nil {
+			return err
+		}
+		b, _ := json.Marshal(v)
 		fmt.Fprintf(w, "event: end\ndata: %s\n\n", b)
 		w.Flush()
 		return nil

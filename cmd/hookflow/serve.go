@@ -275,7 +275,11 @@ func (a *App) waitRun(ctx context.Context, id string) (string, any, error) {
 		case err != nil:
 			return "", nil, err
 		case api.Finished(r.Status):
-			return r.Status, api.ViewRun(r), nil
+			v, err := api.ViewRunJobs(ctx, a.store, r)
+			if err != nil {
+				return "", nil, err
+			}
+			return r.Status, v, nil
 		}
 		select {
 		case <-ctx.Done():
@@ -293,7 +297,11 @@ func (a *App) runNow(ctx context.Context, id string) (string, any, error) {
 	if err != nil {
 		return "", nil, errors.Join(ctx.Err(), err)
 	}
-	return r.Status, api.ViewRun(r), ctx.Err()
+	v, err := api.ViewRunJobs(last, a.store, r)
+	if err != nil {
+		return "", nil, errors.Join(ctx.Err(), err)
+	}
+	return r.Status, v, ctx.Err()
 }
 
 // ready is /readyz: the store answers, its last write did not fail (or it

@@ -57,7 +57,7 @@ func TestRequests(t *testing.T) {
 			clienttest.Request{Method: "POST", Path: "/api/v1/runs/" + clienttest.RunQueued + "/cancel"}},
 		{"rerun", func() error { _, err := c.Rerun(ctx, clienttest.RunFailed); return err },
 			clienttest.Request{Method: "POST", Path: "/api/v1/runs/" + clienttest.RunFailed + "/rerun"}},
-		{"log", func() error { return c.Log(ctx, clienttest.RunFailed, io.Discard) },
+		{"log", func() error { return c.Log(ctx, clienttest.RunFailed, "", io.Discard) },
 			clienttest.Request{Method: "GET", Path: "/api/v1/runs/" + clienttest.RunFailed + "/logs", Accept: "text/plain"}},
 		{"list events", func() error {
 			_, err := c.ListEvents(ctx, client.EventFilter{Path: "deploy", Page: client.Page{Limit: 2}})
@@ -173,7 +173,7 @@ func TestAnswers(t *testing.T) {
 	}
 
 	var log bytes.Buffer
-	if err := c.Log(ctx, clienttest.RunFailed, &log); err != nil {
+	if err := c.Log(ctx, clienttest.RunFailed, "", &log); err != nil {
 		t.Fatal(err)
 	}
 	if want := "2025-03-14T09:26:55.000Z checkout stdout | cloning\n2025-03-14T09:26:56.000Z build stderr | boom\n"; log.String() != want {

@@ -25,10 +25,11 @@ const (
 // from the first, until the run ends, and returns the run as it ended. When
 // the stream breaks before, it reconnects where it left off, and gives up
 // after two attempts in a row that bring nothing; line is never called twice
-// for a line. It returns ctx's error when ctx ends first.
-func (c *Client) Follow(ctx context.Context, id string, line func(LogLine)) (*Run, error) {
+// for a line. job, when not "", is the key or the id of the job whose lines
+// to follow. It returns ctx's error when ctx ends first.
+func (c *Client) Follow(ctx context.Context, id, job string, line func(LogLine)) (*Run, error) {
 	f := &follower{line: line}
-	path := apiPath("runs", id, "logs") + "?follow=1"
+	path := logPath(id, job, true)
 	failures, connected := 0, false
 	var broke error
 	for {

@@ -155,7 +155,7 @@ func TestFollow(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			end, err := c.Follow(ctx, tt.id, got.add)
+			end, err := c.Follow(ctx, tt.id, "", got.add)
 			switch {
 			case tt.err == "" && err != nil:
 				t.Errorf("error %v", err)

@@ -50,9 +50,10 @@ func (c *Client) Dispatch(ctx context.Context, workflow string, inputs map[strin
 }
 
 // Log copies the log of run id so far to w, as text: a line for each line
-// of the log, with its time, step and stream.
-func (c *Client) Log(ctx context.Context, id string, w io.Writer) error {
-	resp, err := c.send(ctx, c.http, http.MethodGet, apiPath("runs", id, "logs"), nil, http.Header{"Accept": {"text/plain"}})
+// of the log, with its time, step and stream, and in a `jobs:` run its job.
+// job, when not "", is the key or the id of the job whose lines to copy.
+func (c *Client) Log(ctx context.Context, id, job string, w io.Writer) error {
+	resp, err := c.send(ctx, c.http, http.MethodGet, logPath(id, job, false), nil, http.Header{"Accept": {"text/plain"}})
 	if err != nil {
 		return err
 	}
@@ -61,4 +62,20 @@ func (c *Client) Log(ctx context.Context, id string, w io.Writer) error {
 		return fmt.Errorf("read the log: %w", err)
 	}
 	return nil
+}
+
+// logPath is the path of run id's log, of job's lines when job is not "".
+func logPath(id, job string, follow bool) string {
+	q := url.Values{}
+	if job != "" {
+		q.Set("job", job)
+	}
+	if follow {
+		q.Set("follow", "1")
+	}
+	p := apiPath("runs", id, "logs")
+	if len(q) > 0 {
+		p += "?" + q.Encode()
+	}
+	return p
 }

@@ -50,6 +50,29 @@ type Run struct {
 	FinishedAt      time.Time       `json:"finished_at"`
 	CancelRequested bool            `json:"cancel_requested,omitempty"`
 	Steps           []Step          `json:"steps"`
+	// Jobs are a `jobs:` run's jobs, each matrix cell one; only GetRun
+	// fills them.
+	Jobs []Job `json:"jobs,omitempty"`
+}
+
+// Job is one job of a `jobs:` run, or one cell of a matrix job.
+type Job struct {
+	// Key names the job in its run, and selects its log.
+	Key             string         `json:"key"`
+	ID              string         `json:"id"`
+	Name            string         `json:"name"`
+	Needs           []string       `json:"needs"`
+	Matrix          map[string]any `json:"matrix,omitempty"`
+	Status          string         `json:"status"`
+	Reason          string         `json:"reason"`
+	RunsOn          []string       `json:"runs_on"`
+	Runner          string         `json:"runner,omitempty"`
+	ContinueOnError bool           `json:"continue_on_error,omitempty"`
+	StartedAt       time.Time      `json:"started_at"`
+	FinishedAt      time.Time      `json:"finished_at"`
+	Outputs         map[string]any `json:"outputs,omitempty"`
+	Steps           []Step         `json:"steps"`
+	Sandbox         string         `json:"sandbox,omitempty"`
 }
 
 // Step is one step of a run.
@@ -60,13 +83,15 @@ type Step struct {
 	Outcome string `json:"outcome"`
 	// ExitCode is nil while the step runs and for a step whose action never
 	// ran.
-	ExitCode   *int           `json:"exit_code,omitempty"`
-	Outputs    map[string]any `json:"outputs,omitempty"`
-	Attempts   int            `json:"attempts"`
-	Error      string         `json:"error,omitempty"`
-	Sandbox    string         `json:"sandbox,omitempty"`
-	StartedAt  time.Time      `json:"started_at"`
-	FinishedAt time.Time      `json:"finished_at"`
+	ExitCode *int           `json:"exit_code,omitempty"`
+	Outputs  map[string]any `json:"outputs,omitempty"`
+	Attempts int            `json:"attempts"`
+	Error    string         `json:"error,omitempty"`
+	// Summary is the Markdown the step wrote to $HOOKFLOW_STEP_SUMMARY.
+	Summary    string    `json:"summary,omitempty"`
+	Sandbox    string    `json:"sandbox,omitempty"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
 }
 
 // RunList is a page of runs, newest first.

@@ -21,7 +21,7 @@ func TestTypesKnowEveryField(t *testing.T) {
 	t0 := time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
 	code := 2
 	steps, err := json.Marshal([]runner.StepResult{{Index: 1, ID: "build", Name: "Build", Outcome: workflows.OutcomeFailure,
-		ExitCode: &code, Outputs: map[string]any{"k": "v"}, Attempts: 2, Error: "exit status 2", Sandbox: "isolated",
+		ExitCode: &code, Outputs: map[string]any{"k": "v"}, Attempts: 2, Error: "exit status 2", Summary: "# done", Sandbox: "isolated",
 		StartedAt: t0, FinishedAt: t0.Add(time.Second)}})
 	if err != nil {
 		t.Fatal(err)
@@ -36,6 +36,7 @@ func TestTypesKnowEveryField(t *testing.T) {
 	}{
 		"run":           {api.ViewRun(run), &client.Run{}},
 		"run unstarted": {api.ViewRun(&store.Run{ID: "r", Status: workflows.StatusQueued, QueuedAt: t0}), &client.Run{}},
+		"run with jobs":  {withJobs(api.ViewRun(run), steps, t0), &client.Run{}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, err := json.Marshal(tc.server)
@@ -49,4 +50,13 @@ func TestTypesKnowEveryField(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withJobs is v with one job, every field set.
+func withJobs(v *api.RunView, steps json.RawMessage, t0 time.Time) *api.RunView {
+	v.Jobs = []runner.JobResult{runner.ViewJob(&store.Job{Key: "deploy (a)", ID: "deploy", JobIndex: 1, Cell: 0,
+		Name: "Deploy (a)", Needs: []string{"build"}, Matrix: json.RawMessage(`{"host":"a"}`), Status: workflows.StatusFailed,
+		Reason: "why", RunsOn: []string{"local"}, Runner: "n", ContinueOnError: true, StartedAt: t0, FinishedAt: t0,
+		Outputs: json.RawMessage(`{"o":1}`), Steps: steps, Sandbox: "process"})}
+	return v
 }

@@ -11,19 +11,21 @@ import (
 )
 
 func runsLogs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c := newClientCall("runs logs", "ID [-f]", false, stdout, stderr)
+	c := newClientCall("runs logs", "ID [--job KEY] [-f]", false, stdout, stderr)
 	follow := c.fs.Bool("f", false, "follow the log until the run ends; exit 0 when it succeeded, 1 otherwise")
+	job := c.fs.String("job", "", "only this job's lines: its key, such as 'deploy (web-01)', or its id for every cell")
 	pos, code, ok := c.parse(args, "ID")
 	if !ok {
 		return code
 	}
 	if !*follow {
-		if err := c.api.Log(ctx, pos[0], stdout); err != nil {
+		if err := c.api.Log(ctx, pos[0], *job, stdout); err != nil {
 			return c.fail(err)
 		}
 		return exitOK
 	}
-	r, err := c.api.Follow(ctx, pos[0], func(l client.LogLine) { printLogLine(stdout, l) })
+	prefix := *job == ""
+	r, err := c.api.Follow(ctx, pos[0], *job, func(l client.LogLine) { printLogLine(stdout, l, prefix) })
 	if err != nil {
 		return c.fail(err)
 	}
@@ -39,8 +41,12 @@ func runsLogs(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 // printLogLine prints a followed log line: stderr marked with "! ",
-// hookflow's own lines with "==> ".
-func printLogLine(w io.Writer, l client.LogLine) {
+// hookflow's own lines with "==> ", and with job a line of a `jobs:` run
+// after its job's key.
+func printLogLine(w io.Writer, l client.LogLine, job bool) {
+	if job && l.Job != "" {
+		fmt.Fprintf(w, "[%s] ", l.Job)
+	}
 	switch l.Stream {
 	case runner.Stderr:
 		fmt.Fprintf(w, "! %s\n", l.Text)

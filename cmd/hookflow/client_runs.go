@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/hookflow/hookflow/client"
@@ -100,32 +101,89 @@ func printRun(w io.Writer, r *client.Run) {
 		"reason", oneLine(r.Reason), "event", r.EventID, "attempt", attempt, "item", item, "group", r.Group,
 		"queued", clientTime(r.QueuedAt), "started", clientTime(r.StartedAt), "finished", clientTime(r.FinishedAt),
 		"duration", clientDuration(r.StartedAt, r.FinishedAt), "node", r.Node, "sandbox", r.Sandbox)
+	if len(r.Jobs) > 0 {
+		printJobs(w, r.Jobs)
+		return
+	}
 	if len(r.Steps) == 0 {
 		return
 	}
 	fmt.Fprintln(w, "\nsteps:")
+	printSteps(w, "  ", r.Steps)
+	printStepDetails(w, "", r.Steps)
+}
+
+// printJobs shows a `jobs:` run's jobs as a tree: each job with what it
+// needs, its matrix cells under it, and each one's steps under that.
+func printJobs(w io.Writer, jobs []client.Job) {
+	fmt.Fprintln(w, "\njobs:")
+	for i, j := range jobs {
+		cell := len(j.Matrix) > 0
+		if cell && (i == 0 || jobs[i-1].ID != j.ID) {
+			fmt.Fprintf(w, "  %s%s\n", j.ID, needsText(j.Needs))
+		}
+		indent, name := "  ", j.Key+needsText(j.Needs)
+		if cell {
+			indent, name = "    ", strings.TrimPrefix(j.Key, j.ID+" ")
+		}
+		line := fmt.Sprintf("%s%s  %s  %s", indent, name, j.Status, clientDuration(j.StartedAt, j.FinishedAt))
+		if j.Runner != "" {
+			line += "  on " + j.Runner
+		}
+		fmt.Fprintln(w, line+clientReason(j.Reason))
+		printSteps(w, indent+"  ", j.Steps)
+		printStepDetails(w, indent+"  ", j.Steps)
+		if len(j.Outputs) > 0 {
+			fmt.Fprintf(w, "%s  outputs:\n", indent)
+			printOutputs(w, indent+"    ", j.Outputs)
+		}
+	}
+}
+
+// needsText is " ← a, b" for a job that needs a and b.
+func needsText(needs []string) string {
+	if len(needs) == 0 {
+		return ""
+	}
+	return " ← " + strings.Join(needs, ", ")
+}
+
+// printSteps shows steps as a table.
+func printSteps(w io.Writer, indent string, steps []client.Step) {
+	if len(steps) == 0 {
+		return
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  ID\tNAME\tOUTCOME\tEXIT\tDURATION")
-	for _, s := range r.Steps {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", s.ID, s.Name, s.Outcome, exitText(s.ExitCode), clientDuration(s.StartedAt, s.FinishedAt))
+	fmt.Fprintf(tw, "%sID\tNAME\tOUTCOME\tEXIT\tDURATION\n", indent)
+	for _, s := range steps {
+		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\n", indent, s.ID, s.Name, s.Outcome, exitText(s.ExitCode), clientDuration(s.StartedAt, s.FinishedAt))
 	}
 	tw.Flush()
-	for _, s := range r.Steps {
+}
+
+// printStepDetails shows each step's error and outputs.
+func printStepDetails(w io.Writer, indent string, steps []client.Step) {
+	for _, s := range steps {
 		if s.Error == "" && len(s.Outputs) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s:\n", s.ID)
+		fmt.Fprintf(w, "\n%s%s:\n", indent, s.ID)
 		if s.Error != "" {
-			fmt.Fprintf(w, "  error: %s\n", oneLine(s.Error))
+			fmt.Fprintf(w, "%s  error: %s\n", indent, oneLine(s.Error))
 		}
-		keys := make([]string, 0, len(s.Outputs))
-		for k := range s.Outputs {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(w, "  %s = %s\n", k, outputValue(s.Outputs[k]))
-		}
+		printOutputs(w, indent+"  ", s.Outputs)
+	}
+}
+
+// printOutputs shows outputs as name = value lines, sorted.
+func printOutputs(w io.Writer, indent string, outputs map[string]any) {
+	keys := make([]string, 0, len(outputs))
+	for k := range outputs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "%s%s = %s\n", indent, k, outputValue(outputs[k]))
 	}
 }
 

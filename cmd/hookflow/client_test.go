@@ -448,3 +448,61 @@ func TestClientAgainstServer(t *testing.T) {
 		t.Errorf("runs cancel of a finished run:\n%s", out)
 	}
 }
+
+// TestClientShowsJobs runs a `jobs:` workflow on a real server and reads it
+// with the clients: `runs show` prints the jobs as a tree, `runs logs`
+// prefixes each line with its job, `--job` keeps one job's lines.
+func TestClientShowsJobs(t *testing.T) {
+	a := startApp(t, map[string]string{"ship.yaml": `
+on: {dispatch: {}}
+jobs:
+  build:
+    steps:
+      - id: b
+        run: |
+          echo built
+          echo "image=web:1" >> "$HOOKFLOW_OUTPUT"
+    outputs: {image: "${{ steps.b.outputs.image }}"}
+  deploy:
+    needs: build
+    strategy: {matrix: {host: [a, b]}}
+    env: {HOST: "${{ matrix.host }}"}
+    steps:
+      - id: d
+        run: echo "deployed to $HOST"
+`})
+	hookflow := func(t *testing.T, args ...string) string {
+		t.Helper()
+		code, out, errOut := clientMain(t, context.Background(), append(args, "--server", a.url)...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
+		return out
+	}
+	var run struct{ ID string }
+	if err := json.Unmarshal([]byte(hookflow(t, "dispatch", "ship", "-o", "json")), &run); err != nil {
+		t.Fatal(err)
+	}
+	if out := hookflow(t, "runs", "logs", run.ID, "-f"); !strings.Contains(out, "[deploy (b)] deployed to b\n") ||
+		!strings.Contains(out, "[build] built\n") {
+		t.Errorf("runs logs -f:\n%s", out)
+	}
+	out := hookflow(t, "runs", "show", run.ID)
+	for _, want := range []string{
+		`(?m)^jobs:$`,
+		`(?m)^  build  succeeded  \S+  on \S+$`,
+		`(?m)^    b\s+.*\ssuccess\s+0\s`,
+		`(?m)^    outputs:\n      image = web:1$`,
+		`(?m)^  deploy ← build$`,
+		`(?m)^    \(a\)  succeeded  \S+  on \S+\n      ID\s+NAME\s+OUTCOME\s+EXIT\s+DURATION\n      d\s`,
+		`(?m)^    \(b\)  succeeded `,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("runs show lacks %s:\n%s", want, out)
+		}
+	}
+	if out := hookflow(t, "runs", "logs", run.ID, "--job", "deploy (a)"); !strings.Contains(out, "| deployed to a\n") ||
+		strings.Contains(out, "deployed to b") || strings.Contains(out, "built") {
+		t.Errorf("runs logs --job:\n%s", out)
+	}
+}

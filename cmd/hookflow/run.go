@@ -225,7 +225,7 @@ func (t *terminal) stepKey(i int) string {
 	return "run"
 }
 
-func printSteps(w io.Writer, indent string, steps []runner.StepResult) {
+func printLocalSteps(w io.Writer, indent string, steps []runner.StepResult) {
 	for _, s := range steps {
 		line := fmt.Sprintf("%s%-10s %-20s exit %s", indent, s.Outcome, s.ID, exitText(s.ExitCode))
 		if len(s.Outputs) > 0 {
@@ -247,7 +247,7 @@ func printSteps(w io.Writer, indent string, steps []runner.StepResult) {
 
 func printSummary(w io.Writer, job *runner.Job, res runner.Result) {
 	fmt.Fprintf(w, "\nrun %s of %s: %s in %s\n", job.ID, job.Workflow.Name, res.Status, res.FinishedAt.Sub(res.StartedAt).Round(time.Millisecond))
-	printSteps(w, "  ", res.Steps)
+	printLocalSteps(w, "  ", res.Steps)
 	for _, j := range res.Jobs {
 		line := fmt.Sprintf("  job %s: %s", j.Key, j.Status)
 		if j.Reason != "" {
@@ -258,7 +258,7 @@ func printSummary(w io.Writer, job *runner.Job, res runner.Result) {
 			line += " outputs " + string(b)
 		}
 		fmt.Fprintln(w, line)
-		printSteps(w, "    ", j.Steps)
+		printLocalSteps(w, "    ", j.Steps)
 	}
 	if res.Reason != "" {
 		fmt.Fprintf(w, "  reason: %s\n", res.Reason)

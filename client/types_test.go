@@ -36,7 +36,7 @@ func TestTypesKnowEveryField(t *testing.T) {
 	}{
 		"run":           {api.ViewRun(run), &client.Run{}},
 		"run unstarted": {api.ViewRun(&store.Run{ID: "r", Status: workflows.StatusQueued, QueuedAt: t0}), &client.Run{}},
-		"run with jobs":  {withJobs(api.ViewRun(run), steps, t0), &client.Run{}},
+		"run with jobs": {withJobs(api.ViewRun(run), steps, t0), &client.Run{}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, err := json.Marshal(tc.server)

@@ -152,8 +152,14 @@ steps:
 		tb.shot("jobs-run-desktop")
 	}
 
-	// The graph, the sections and the logs follow the run.
+	// The graph, the sections and the logs follow the run. A cell's first
+	// line comes before the store lists the cell: the stream gives it a
+	// section, which the next reload of the jobs fills in and puts in place.
 	{
+		logs(store.LogLine{Job: "deploy (web-01)", Step: 0, Stream: "stdout", Text: "shipping to web-01"},
+			store.LogLine{Job: "lint", Step: 0, Stream: "stdout", Text: "vet is done"})
+		tb.wait("the cell's line, streamed into a section of its own", fmt.Sprintf(`(%s).includes("shipping to web-01")`, jobLog("deploy (web-01)")))
+		tb.wait("lint's later line in lint's section", fmt.Sprintf(`(%s).includes("vet is done")`, jobLog("lint")))
 		save([]string{"deploy"},
 			&store.Job{Key: "lint", ID: "lint", JobIndex: 1, Status: "succeeded", StartedAt: start, FinishedAt: start.Add(2 * time.Second),
 				Steps: steps(map[string]any{"index": 0, "id": "vet", "outcome": "success", "exit_code": 0})},
@@ -162,32 +168,35 @@ steps:
 			&store.Job{Key: "deploy (web-02)", ID: "deploy", JobIndex: 2, Cell: 1, Needs: []string{"build", "lint"}, Status: "queued",
 				Matrix: json.RawMessage(`{"host":"web-02"}`)},
 		)
-		logs(store.LogLine{Job: "deploy (web-01)", Step: 0, Stream: "stdout", Text: "shipping to web-01"},
-			store.LogLine{Job: "lint", Step: 0, Stream: "stdout", Text: "vet is done"})
 		want := "build:build=succeeded lint:lint=succeeded deploy:deploy (web-01)=running,deploy (web-02)=queued smoke:smoke=queued"
 		tb.wait("the graph updated: lint done, deploy's cells", fmt.Sprintf(`(%s) === %q`, cells, want))
-		tb.wait("a section per cell in place of the stand-in", fmt.Sprintf(`(%s) === %q`, sections, "build|lint|deploy (web-01)|deploy (web-02)|smoke"))
-		tb.wait("the cell's line, streamed into its section", fmt.Sprintf(`(%s).includes("shipping to web-01")`, jobLog("deploy (web-01)")))
-		tb.wait("the cell's log titled by its step's name", fmt.Sprintf(`(%s).includes("1. ship")`, jobLog("deploy (web-01)")))
-		tb.wait("lint's later line in lint's section", fmt.Sprintf(`(%s).includes("vet is done")`, jobLog("lint")))
+		tb.wait("a section per cell, in order, in place of the stand-in", fmt.Sprintf(`(%s) === %q`, sections, "build|lint|deploy (web-01)|deploy (web-02)|smoke"))
+		tb.wait("the cell's section filled in: its steps, and its log titled by its step's name",
+			`document.querySelector('#jobs > section.job[data-job="deploy (web-01)"] table.steps') !== null && `+
+				fmt.Sprintf(`(%s).includes("1. ship")`, jobLog("deploy (web-01)")))
+		if got := evalIn[string](tb, jobLog("deploy (web-01)")); !strings.Contains(got, "shipping to web-01") {
+			t.Errorf("web-01's section lost its line: %q", got)
+		}
 		if got := evalIn[string](tb, jobLog("deploy (web-02)")); strings.Contains(got, "shipping") {
 			t.Errorf("web-02's log shows web-01's line: %q", got)
 		}
 		if got := evalIn[string](tb, jobLog("build")); strings.Contains(got, "shipping") || strings.Contains(got, "vet is done") {
 			t.Errorf("build's log shows other jobs' lines: %q", got)
 		}
-		tb.wait("the cell section's steps", `document.querySelector('#jobs > section.job[data-job="deploy (web-01)"] table.steps') !== null`)
 		if !evalIn[bool](tb, `window.sameDocument === true`) {
 			t.Error("the page was reloaded; it should update in place")
 		}
 		tb.shot("jobs-run-live-desktop")
 
-		tb.do("click web-02's node", chromedp.Click(chromedp.CSS(`#job-graph a.gcell[data-job="deploy (web-02)"]`)))
-		tb.wait("its section in view", `(() => {
-			const s = [...document.querySelectorAll('#jobs > section.job')].find(s => s.dataset.job === "deploy (web-02)");
-			const top = s.getBoundingClientRect().top;
-			return top >= -1 && top < innerHeight / 2 && location.hash === '#' + s.id && document.activeElement === s.querySelector('h2');
-		})()`)
+		for _, key := range []string{"deploy (web-01)", "deploy (web-02)"} {
+			tb.do("click the node of "+key, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#job-graph a.gcell[data-job=%q]`, key))))
+			tb.wait("its section in view", fmt.Sprintf(`(() => {
+				const s = [...document.querySelectorAll('#jobs > section.job')].find(s => s.dataset.job === %q);
+				const top = s.getBoundingClientRect().top;
+				return s.id !== '' && top >= -1 && top < innerHeight / 2 && location.hash === '#' + s.id && document.activeElement === s.querySelector('h2');
+			})()`, key))
+			tb.do("back to the graph", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
+		}
 	}
 
 	// The end of the run.

@@ -44,6 +44,13 @@
           if (!s) {
             s = document.importNode(f, true);
           } else {
+            // A section the log stream made has neither id nor heading yet.
+            s.id = f.id;
+            s.setAttribute('aria-labelledby', f.getAttribute('aria-labelledby'));
+            var h = s.querySelector('h2');
+            if (h !== document.activeElement) {
+              h.replaceWith(document.importNode(f.querySelector('h2'), true));
+            }
             var body = s.querySelector('.job-body');
             if (force || !body.contains(document.activeElement)) {
               body.replaceWith(document.importNode(f.querySelector('.job-body'), true));

@@ -29,6 +29,9 @@ func (u *UI) funcs() template.FuncMap {
 		"value":    value,
 		"deref":    derefTime,
 		"inc":      func(i int) int { return i + 1 },
+		"markdown": u.markdown,
+		"sub":      func(a, b int) int { return a - b },
+		"clock":    func(t time.Time) string { return t.UTC().Format("15:04:05.000") },
 	}
 }
 

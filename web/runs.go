@@ -1,13 +1,13 @@
 package web
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -96,6 +96,11 @@ type runData struct {
 	TextURL string
 	// Refresh reloads the summary while the run goes on.
 	Refresh string
+	// Jobs is a `jobs:` run's jobs; nil for a `steps:` run, whose Steps and
+	// StepNames are the page's.
+	Jobs *jobsView
+	// JobsRefresh reloads the jobs' sections, without their logs.
+	JobsRefresh string
 }
 
 // stepRow is one step of the run: a result, or a step not yet started.
@@ -122,39 +127,51 @@ func (u *UI) runPage(c echo.Context) error {
 		return u.unavailable(c, err)
 	}
 	v := api.ViewRun(r)
-	data := runData{Run: v, Final: api.Finished(v.Status), Steps: u.stepRows(v),
+	data := runData{Run: v, Final: api.Finished(v.Status),
 		LogURL:  "/api/v1/runs/" + url.PathEscape(v.ID) + "/logs?follow=1",
 		TextURL: "/api/v1/runs/" + url.PathEscape(v.ID) + "/logs",
 		Refresh: "/ui/runs/" + url.PathEscape(v.ID) + "?part=summary"}
 	if len(v.Item) > 0 {
 		data.Item = string(v.Item)
 	}
-	names := make(map[int]string, len(data.Steps))
-	for _, s := range data.Steps {
-		names[s.Index] = s.Label
+	// A part of the page reloaded while the run goes on needs no log lines.
+	data.Jobs, err = u.jobsOf(c.Request().Context(), v, c.QueryParam("part") == "")
+	if err != nil {
+		return u.unavailable(c, err)
 	}
-	b, _ := json.Marshal(names)
-	data.StepNames = string(b)
+	if data.Jobs != nil {
+		data.LogURL += "&after=" + strconv.FormatInt(data.Jobs.After, 10)
+		data.JobsRefresh = "/ui/runs/" + url.PathEscape(v.ID) + "?part=jobs"
+	} else {
+		data.Steps = stepRows(v.Steps, u.pendingSteps(v))
+		data.StepNames = stepNames(data.Steps)
+	}
 	return u.render(c, http.StatusOK, "run", "Run "+v.Workflow+" "+short(v.ID), "runs", data)
 }
 
-// stepRows lists the run's step results, followed, while it goes on, by the
-// steps of its workflow that have not started yet.
-func (u *UI) stepRows(v *api.RunView) []stepRow {
-	var rows []stepRow
-	started := map[int]bool{}
-	for _, s := range v.Steps {
-		rows = append(rows, stepRow{StepResult: s, Label: stepLabel(s.ID, s.Name), Started: true, Outputs: outputs(s.Outputs)})
-		started[s.Index] = true
-	}
+// pendingSteps are the steps of run v's workflow, for the rows of steps not
+// started yet: none once the run finished or when the workflow changed since.
+func (u *UI) pendingSteps(v *api.RunView) []*workflows.Step {
 	if api.Finished(v.Status) {
-		return rows
+		return nil
 	}
 	w, ok := u.api.Workflows.Set().Lookup(v.Workflow)
 	if !ok || w.Revision != v.Revision {
-		return rows
+		return nil
 	}
-	for i, s := range w.Steps {
+	return w.Steps
+}
+
+// stepRows lists step results, followed by the steps in pending that have
+// not started yet.
+func stepRows(results []runner.StepResult, pending []*workflows.Step) []stepRow {
+	var rows []stepRow
+	started := map[int]bool{}
+	for _, s := range results {
+		rows = append(rows, stepRow{StepResult: s, Label: stepLabel(s.ID, s.Name), Started: true, Outputs: outputs(s.Outputs)})
+		started[s.Index] = true
+	}
+	for i, s := range pending {
 		if started[i] {
 			continue
 		}

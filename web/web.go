@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/yuin/goldmark"
 
 	"github.com/hookflow/hookflow/api"
 )
@@ -49,6 +50,7 @@ type UI struct {
 	static       http.Handler
 	assetVersion string
 	crossOrigin  *http.CrossOriginProtection
+	md           goldmark.Markdown
 	now          func() time.Time
 	log          *slog.Logger
 }
@@ -60,7 +62,8 @@ func New(srv *api.Server, now func() time.Time) *UI {
 	if now == nil {
 		now = time.Now
 	}
-	u := &UI{api: srv, csrfKey: make([]byte, 32), now: now, crossOrigin: http.NewCrossOriginProtection(), log: srv.Logger}
+	u := &UI{api: srv, csrfKey: make([]byte, 32), now: now, crossOrigin: http.NewCrossOriginProtection(),
+		md: newMarkdown(), log: srv.Logger}
 	if u.log == nil {
 		u.log = slog.New(slog.DiscardHandler)
 	}

@@ -342,6 +342,14 @@ func (r *jobsRun) expand(ctx context.Context, n *jobNode) {
 	var changed []JobResult
 	var removed []string
 	for _, cell := range cells {
+		// A cell's values as the store gives them back, so that a run that
+		// resumes reads them as this one does (numbers as float64).
+		values, err := NormaliseItem(cell.Values)
+		if err != nil {
+			end(workflows.StatusFailed, "matrix: "+err.Error())
+			return
+		}
+		cell.Values, _ = values.(map[string]any)
 		c := &cellState{cell: cell, JobResult: r.standIn(spec)}
 		c.Key, c.Matrix, c.cell, c.JobResult.cell = cell.Key, cell.Values, cell, cell.Index
 		scope.Matrix = cell.Values

@@ -341,3 +341,25 @@ jobs:
 		t.Errorf("hosts %q", hosts)
 	}
 }
+
+// TestMatrixValuesAsStored checks that a cell reads its matrix values as a
+// resumed run reads them back from the store: numbers as float64, as every
+// number from JSON.
+func TestMatrixValuesAsStored(t *testing.T) {
+	q := newQueue(t, 4, 0, map[string]string{"typed": `
+on: {dispatch: {}}
+jobs:
+  cells:
+    strategy: {matrix: {n: [1]}}
+    steps:
+      - id: s
+        env: {KIND: "${{ type(matrix.n) }}"}
+        run: echo "kind=$KIND" >> "$HOOKFLOW_OUTPUT"
+`})
+	q.startPool(t)
+	run := q.wait(t, q.dispatch(t, "typed", nil).Runs[0].ID)
+	jobs := storedJobs(t, q.store, run.ID)
+	if len(jobs) != 1 || len(jobs[0].Steps) != 1 || jobs[0].Steps[0].Outputs["kind"] != "float" {
+		t.Errorf("run %s, jobs %s; want matrix.n a float", run.Status, describeJobs(jobs))
+	}
+}

@@ -6,7 +6,7 @@ import "github.com/hookflow/hookflow/workflows"
 
 // RecoveredFailed returns the ids of the runs among Recover's runs that it
 // failed rather than requeued: their jobs that have not finished end with
-// them (EndJobsOnRecover).
+// them (EndUnfinishedJobs).
 func RecoveredFailed(runs []*Run) []string {
 	var ids []string
 	for _, r := range runs {
@@ -17,11 +17,12 @@ func RecoveredFailed(runs []*Run) []string {
 	return ids
 }
 
-// EndJobsOnRecover is the SET of the UPDATE that ends the unfinished (queued
-// or running) jobs of a run Recover failed, now being the placeholder of the
-// time: a running job fails as interrupted, as its run; a queued one never
-// starts, since the run failed only because its cancel had been requested.
-func EndJobsOnRecover(now string) string {
+// EndUnfinishedJobs is the SET of the UPDATE that ends the unfinished (queued
+// or running) jobs of a run that ends without running again — one Recover
+// failed, or a requeued one cancelled — now being the placeholder of the
+// time: a running job, whose node died, fails as interrupted; a queued one
+// never starts.
+func EndUnfinishedJobs(now string) string {
 	return `status = CASE status WHEN 'running' THEN 'failed' ELSE 'skipped' END,
 		reason = CASE status WHEN 'running' THEN 'interrupted' ELSE 'cancelled before start' END,
 		finished_at = ` + now

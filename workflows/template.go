@@ -298,21 +298,6 @@ func (v *Value) field(key string) *Value {
 	return nil
 }
 
-// SecretNames lists the secrets v reads.
-func (v *Value) SecretNames() []string {
-	var names []string
-	for _, f := range v.mapping {
-		names = append(names, f.value.SecretNames()...)
-	}
-	for _, item := range v.list {
-		names = append(names, item.SecretNames()...)
-	}
-	if v.template != nil {
-		names = append(names, v.template.SecretNames()...)
-	}
-	return names
-}
-
 func (v *Value) decodeNode(d *decoder, n *yaml.Node) error {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias

@@ -105,7 +105,7 @@ func (s *Store) StartJob(ctx context.Context, runID, key, group, runner string, 
 	defer tx.Rollback(context.WithoutCancel(ctx)) // a no-op once committed
 	group = text(group)
 	if group != "" {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('hookflow job group ' || $1, 0))`, group); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey("job group", group)); err != nil {
 			return false, fmt.Errorf("start job %s of %s: %w", key, runID, err)
 		}
 	}

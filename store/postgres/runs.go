@@ -127,8 +127,7 @@ func (s *Store) Cancel(ctx context.Context, id, reason string) (*store.Run, erro
 	}
 	if r.Status == workflows.StatusSkipped {
 		// A requeued run may hold jobs that were running when its node died.
-		_, err = tx.Exec(ctx, `UPDATE jobs SET status = 'skipped', reason = 'cancelled before start',
-				finished_at = $1
+		_, err = tx.Exec(ctx, `UPDATE jobs SET `+store.EndUnfinishedJobs("$1")+`
 			WHERE run_id = $2 AND status IN ('queued', 'running')`, now, id)
 		if err != nil {
 			return nil, fmt.Errorf("cancel %s: jobs: %w", id, err)
@@ -178,7 +177,7 @@ func (s *Store) Recover(ctx context.Context, node string, now time.Time) ([]*sto
 		return nil, fmt.Errorf("recover: %w", err)
 	}
 	if failed := store.RecoveredFailed(runs); len(failed) > 0 {
-		_, err := tx.Exec(ctx, `UPDATE jobs SET `+store.EndJobsOnRecover("$1")+`
+		_, err := tx.Exec(ctx, `UPDATE jobs SET `+store.EndUnfinishedJobs("$1")+`
 			WHERE run_id = ANY($2) AND status IN ('queued', 'running')`, now, failed)
 		if err != nil {
 			return nil, fmt.Errorf("recover: jobs: %w", err)

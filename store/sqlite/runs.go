@@ -128,8 +128,7 @@ func (s *Store) Cancel(ctx context.Context, id, reason string) (*store.Run, erro
 	}
 	if r.Status == workflows.StatusSkipped {
 		// A requeued run may hold jobs that were running when its node died.
-		_, err = tx.ExecContext(ctx, `UPDATE jobs SET status = 'skipped', reason = 'cancelled before start',
-				finished_at = :now
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET `+store.EndUnfinishedJobs(":now")+`
 			WHERE run_id = :id AND status IN ('queued', 'running')`, sql.Named("now", now), sql.Named("id", id))
 		if err != nil {
 			return nil, fmt.Errorf("cancel %s: jobs: %w", id, err)
@@ -172,7 +171,7 @@ func (s *Store) Recover(ctx context.Context, node string, now time.Time) ([]*sto
 		if err != nil {
 			return nil, fmt.Errorf("recover: %w", err)
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE jobs SET `+store.EndJobsOnRecover(":now")+`
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET `+store.EndUnfinishedJobs(":now")+`
 			WHERE run_id IN (SELECT value FROM json_each(:ids)) AND status IN ('queued', 'running')`,
 			sql.Named("now", millis(now)), sql.Named("ids", string(list)))
 		if err != nil {

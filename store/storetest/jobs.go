@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +12,48 @@ import (
 )
 
 var jobTests = []test{
+	{"StartJobKeepsAGroupAcrossGoroutines", func(t *testing.T, h *harness) {
+		// Many jobs of one group, in runs of their own, try to start at once,
+		// as on several nodes: one wins; once it ends, one other.
+		const n = 8
+		var runs []*store.Run
+		for i := range n {
+			r := h.queue(t0, h.newRun("ship"))[0]
+			h.claimWant(fmt.Sprint("n", i), t0, r.ID)
+			h.saveJobs(r.ID, []*store.Job{newJob("deploy", 0, 0, "queued")}, nil)
+			runs = append(runs, r)
+		}
+		startAll := func() []string {
+			var mu sync.Mutex
+			var started []string
+			var wg sync.WaitGroup
+			for _, r := range runs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ok, err := h.s.StartJob(h.ctx, r.ID, "deploy", "prod", "n", at(time.Second))
+					if err != nil {
+						t.Errorf("StartJob(%s): %v", r.ID, err)
+					}
+					if ok {
+						mu.Lock()
+						started = append(started, r.ID)
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			return started
+		}
+		first := startAll()
+		if len(first) != 1 {
+			t.Fatalf("%d jobs of one group started at once, want 1", len(first))
+		}
+		h.saveJobs(first[0], []*store.Job{newJob("deploy", 0, 0, "succeeded")}, nil)
+		if second := startAll(); len(second) != 1 || second[0] == first[0] {
+			t.Fatalf("after the first ended, %v started, want one other", second)
+		}
+	}},
 	{"StartJobHoldsItsGroup", func(t *testing.T, h *harness) {
 		a := h.queue(t0, h.newRun("ship"))[0]
 		b := h.queue(t0, h.newRun("ship"))[0]
@@ -316,9 +359,10 @@ var jobTests = []test{
 		if err != nil || got.Status != "skipped" || got.Reason != "cancelled before start" || got.FinishedAt.IsZero() {
 			t.Fatalf("Cancel of the requeued run = %+v, %v; want skipped (cancelled before start), finished", got, err)
 		}
-		for _, j := range []*store.Job{interrupted, smoke} {
-			j.Status, j.Reason, j.FinishedAt = "skipped", "cancelled before start", got.FinishedAt
-		}
+		// The job its dead node was running was interrupted; the queued one
+		// never starts.
+		interrupted.Status, interrupted.Reason, interrupted.FinishedAt = "failed", "interrupted", got.FinishedAt
+		smoke.Status, smoke.Reason, smoke.FinishedAt = "skipped", "cancelled before start", got.FinishedAt
 		h.wantJobs(requeued.ID, built, failed, interrupted, smoke)
 		h.wantJobs(running.ID, building)
 		h.wantJobs(other.ID, waiting)

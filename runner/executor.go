@@ -186,13 +186,16 @@ func (x *Executor) Execute(ctx context.Context, job *Job, obs Observer) Result {
 
 	// A steps: workflow's job is the run, bounded by the workflow's timeout;
 	// the run's jobs share that bound through ctx, each with its own.
-	runCtx, cancel := context.WithCancel(ctx)
+	var runCtx context.Context
+	var cancel context.CancelFunc
 	switch {
 	case spec.Implicit:
 		runCtx, cancel = context.WithTimeoutCause(ctx, time.Duration(w.Timeout), runTimedOut(w))
 	case spec.Timeout > 0:
 		runCtx, cancel = context.WithTimeoutCause(ctx, time.Duration(spec.Timeout),
 			timedOut(fmt.Sprintf("job %s timed out after %s", job.Cell.Key, time.Duration(spec.Timeout))))
+	default:
+		runCtx, cancel = context.WithCancel(ctx)
 	}
 	defer cancel()
 

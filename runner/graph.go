@@ -58,8 +58,10 @@ func (x *Executor) RunJobs(ctx context.Context, run *Job, prior []JobResult, lim
 	res := Result{StartedAt: x.now(), Steps: []StepResult{}}
 	r.restore(prior)
 	for {
-		r.advance(ctx)
-		r.start(ctx)
+		// Starting may end jobs without running them (after a cancel), which
+		// may decide others: until nothing changes.
+		for r.advance(ctx); r.start(ctx); r.advance(ctx) {
+		}
 		r.flush()
 		if r.running == 0 && !r.waiting {
 			break
@@ -78,12 +80,13 @@ func (x *Executor) RunJobs(ctx context.Context, run *Job, prior []JobResult, lim
 			}
 		}
 	}
+	var failure *JobResult // the job that failed the run: the first to end failed
 	for _, n := range r.nodes {
-		if !n.finished && r.unfinished == "" {
-			r.unfinished = fmt.Sprintf("job %s could not start: a job it needs did not finish", n.spec.ID)
-		}
 		for _, c := range n.cells {
 			res.Jobs = append(res.Jobs, c.JobResult)
+			if failed(c.Status) && !c.ContinueOnError && (failure == nil || c.FinishedAt.Before(failure.FinishedAt)) {
+				failure = &c.JobResult
+			}
 		}
 	}
 	res.FinishedAt = x.now()
@@ -98,10 +101,11 @@ func (x *Executor) RunJobs(ctx context.Context, run *Job, prior []JobResult, lim
 		if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
 			res.Status, res.Reason = workflows.StatusCancelled, cause.Error()
 		}
-	case r.failure != "":
-		res.Status, res.Reason = workflows.StatusFailed, r.failure
-	case r.unfinished != "":
-		res.Status, res.Reason = workflows.StatusFailed, r.unfinished
+	case failure != nil:
+		res.Status, res.Reason = workflows.StatusFailed, fmt.Sprintf("job %s %s", failure.Key, failure.Status)
+		if failure.Reason != "" {
+			res.Reason += ": " + failure.Reason
+		}
 	default:
 		res.Status = workflows.StatusSucceeded
 	}
@@ -128,9 +132,6 @@ type jobsRun struct {
 	// waiting is true while a queued job waits for its concurrency group.
 	waiting bool
 	done    chan cellDone
-	// failure is the reason of the first job that failed the run, and
-	// unfinished says why jobs were left that could never start.
-	failure, unfinished string
 }
 
 // jobNode is one job of the workflow and its cells.
@@ -154,10 +155,12 @@ type cellState struct {
 	cancel context.CancelCauseFunc
 }
 
-// cellDone is a cell's Execute result.
+// cellDone is a cell's Execute result; stopped is true when the server's
+// shutdown stopped it.
 type cellDone struct {
-	c   *cellState
-	res Result
+	c       *cellState
+	res     Result
+	stopped bool
 }
 
 // restore builds the graph, taking over what prior says of each job.
@@ -188,6 +191,9 @@ func (r *jobsRun) restore(prior []JobResult) {
 				changed = append(changed, c.JobResult)
 			}
 			n.cells = append(n.cells, c)
+		}
+		for _, c := range n.cells {
+			r.failFast(c)
 		}
 	}
 	r.notify(changed, nil)
@@ -234,7 +240,7 @@ func (r *jobsRun) standIn(spec *workflows.Job) JobResult {
 // a job that an earlier execution of the run left running.
 func (r *jobsRun) interruptedBefore(c *cellState) {
 	if r.run.Workflow.OnInterrupt == workflows.InterruptRequeue {
-		c.Status, c.Reason, c.StartedAt, c.Runner = workflows.StatusQueued, "", time.Time{}, ""
+		c.Status, c.Reason, c.StartedAt, c.Runner, c.Steps = workflows.StatusQueued, "", time.Time{}, "", []StepResult{}
 		return
 	}
 	c.Status, c.Reason, c.FinishedAt = workflows.StatusFailed, "interrupted", r.x.now()
@@ -394,11 +400,12 @@ func runsOn(spec *workflows.Job, scope *workflows.Scope) ([]string, error) {
 	return labels, nil
 }
 
-// start starts queued cells while the run's and each job's bounds allow.
-func (r *jobsRun) start(ctx context.Context) {
+// start starts queued cells while the run's and each job's bounds allow, and
+// reports whether it ended any without running it.
+func (r *jobsRun) start(ctx context.Context) (ended bool) {
 	r.waiting = false
 	if r.interrupted(ctx) {
-		return
+		return false
 	}
 	for _, n := range r.nodes {
 		if !n.expanded || n.finished {
@@ -411,22 +418,24 @@ func (r *jobsRun) start(ctx context.Context) {
 			if ctx.Err() != nil {
 				c.Status, c.Reason, c.FinishedAt = workflows.StatusSkipped, "cancelled before start", r.x.now()
 				r.notify([]JobResult{c.JobResult}, nil)
+				ended = true
 				continue
 			}
 			if r.limit > 0 && r.running >= r.limit {
-				return
+				return ended
 			}
 			if s := n.spec.Strategy; s != nil && s.MaxParallel > 0 && n.running >= s.MaxParallel {
 				break
 			}
-			r.startCell(ctx, n, c)
+			ended = !r.startCell(ctx, n, c) && workflows.Finished(c.Status) || ended
 		}
 	}
+	return ended
 }
 
 // startCell executes one cell in a goroutine of its own, once its
-// concurrency group, if it has one, is free.
-func (r *jobsRun) startCell(ctx context.Context, n *jobNode, c *cellState) {
+// concurrency group, if it has one, is free, and reports whether it started.
+func (r *jobsRun) startCell(ctx context.Context, n *jobNode, c *cellState) bool {
 	if !r.saved[c.Key] || n.spec.Concurrency != nil {
 		// Its steps and StartJob update the stored row.
 		r.flush()
@@ -436,8 +445,8 @@ func (r *jobsRun) startCell(ctx context.Context, n *jobNode, c *cellState) {
 	if err != nil {
 		c.Status, c.Reason, c.FinishedAt = workflows.StatusFailed, err.Error(), r.x.now()
 		r.notify([]JobResult{c.JobResult}, nil)
-		r.noteFailure(c)
-		return
+		r.failFast(c)
+		return false
 	}
 	waiting := c.Reason
 	c.Status, c.Reason, c.StartedAt, c.Runner = workflows.StatusRunning, "", r.x.now(), r.run.Runner
@@ -454,7 +463,7 @@ func (r *jobsRun) startCell(ctx context.Context, n *jobNode, c *cellState) {
 			r.notify([]JobResult{c.JobResult}, nil)
 		}
 		r.waiting = true
-		return
+		return false
 	}
 	cellCtx, cancel := context.WithCancelCause(ctx)
 	c.cancel = cancel
@@ -463,9 +472,11 @@ func (r *jobsRun) startCell(ctx context.Context, n *jobNode, c *cellState) {
 	obs := r.obs.Job(c.JobResult)
 	go func() {
 		res := r.x.Execute(cellCtx, job, obs)
+		stopped := errors.Is(context.Cause(cellCtx), ErrInterrupted)
 		cancel(nil)
-		r.done <- cellDone{c, res}
+		r.done <- cellDone{c, res, stopped}
 	}()
+	return true
 }
 
 // group renders the concurrency group of job; "" when it has none.
@@ -504,38 +515,30 @@ func (r *jobsRun) finished(ctx context.Context, d cellDone) {
 	c, n := d.c, r.byID[d.c.ID]
 	n.running--
 	r.running--
-	if r.interrupted(ctx) {
+	if d.stopped {
 		// It stays running in the store, for the next execution to find.
 		return
 	}
 	c.Status, c.Reason, c.Steps, c.Outputs, c.FinishedAt = d.res.Status, d.res.Reason, d.res.Steps, d.res.Outputs, d.res.FinishedAt
 	c.Sandbox = RunSandbox(d.res.Steps)
 	r.notify([]JobResult{c.JobResult}, nil)
-	r.noteFailure(c)
+	r.failFast(c)
 }
 
-// noteFailure records a cell that ended: the first that failed the run gives its
-// reason, and when its job's strategy is fail_fast, it cancels the job's
-// other cells.
-func (r *jobsRun) noteFailure(c *cellState) {
+// failFast cancels the other cells of the job of c, a cell that ended, when
+// c failed and its job's strategy is fail_fast.
+func (r *jobsRun) failFast(c *cellState) {
 	n := r.byID[c.ID]
-	if !failed(c.Status) || c.ContinueOnError {
-		return
-	}
-	if r.failure == "" {
-		r.failure = fmt.Sprintf("job %s %s", c.Key, c.Status)
-		if c.Reason != "" {
-			r.failure += ": " + c.Reason
-		}
-	}
-	if len(n.cells) < 2 || !n.spec.FailFast() {
+	if !failed(c.Status) || c.ContinueOnError || len(n.cells) < 2 || !n.spec.FailFast() {
 		return
 	}
 	cause := fmt.Errorf("cancelled: %s %s (fail_fast)", c.Key, c.Status)
 	for _, other := range n.cells {
 		switch other.Status {
 		case workflows.StatusRunning:
-			other.cancel(cause)
+			if other.cancel != nil {
+				other.cancel(cause)
+			}
 		case workflows.StatusQueued:
 			other.Status, other.Reason, other.FinishedAt = workflows.StatusCancelled, cause.Error(), r.x.now()
 			r.notify([]JobResult{other.JobResult}, nil)

@@ -363,3 +363,70 @@ jobs:
 		t.Errorf("run %s, jobs %s; want matrix.n a float", run.Status, describeJobs(jobs))
 	}
 }
+
+// TestJobFailuresFailTheRun checks that a job failing before it runs (its
+// if cannot be evaluated) fails the run like one whose step failed.
+func TestJobFailuresFailTheRun(t *testing.T) {
+	q := newQueue(t, 4, 0, map[string]string{"bad": `
+on: {dispatch: {inputs: {x: {default: nope}}}}
+jobs:
+  bad:
+    if: fromJSON(inputs.x) == 1
+    steps: [{run: 'true'}]
+  good:
+    steps: [{run: 'true'}]
+`})
+	q.startPool(t)
+	run := q.wait(t, q.dispatch(t, "bad", map[string]any{"x": "nope"}).Runs[0].ID)
+	jobs := storedJobs(t, q.store, run.ID)
+	if run.Status != workflows.StatusFailed || !strings.HasPrefix(run.Reason, "job bad failed: if: ") {
+		t.Errorf("run %s (%q), want failed by job bad", run.Status, run.Reason)
+	}
+	if len(jobs) != 2 || jobs[0].Status != workflows.StatusFailed || jobs[1].Status != workflows.StatusSucceeded {
+		t.Errorf("jobs %s", describeJobs(jobs))
+	}
+}
+
+// TestCancelEndsEveryJob cancels a run while jobs wait behind the run's
+// bound: they, and the jobs that need them, end; none stays queued.
+func TestCancelEndsEveryJob(t *testing.T) {
+	q := newQueue(t, 1, 0, map[string]string{"chain": `
+on: {dispatch: {}}
+jobs:
+  a:
+    steps: [{run: sleep 30}]
+  b:
+    steps: [{run: 'true'}]
+  c:
+    needs: b
+    steps: [{run: 'true'}]
+`})
+	q.startPool(t)
+	id := q.dispatch(t, "chain", nil).Runs[0].ID
+	deadline := time.Now().Add(time.Minute)
+	for {
+		jobs := storedJobs(t, q.store, id)
+		if len(jobs) == 3 && jobs[0].Status == workflows.StatusRunning && len(jobs[0].Steps) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job a did not start: %s", describeJobs(jobs))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := q.store.Cancel(context.Background(), id, "cancelled by ada"); err != nil {
+		t.Fatal(err)
+	}
+	q.pool.CancelRequested(id)
+	run := q.wait(t, id)
+	jobs := storedJobs(t, q.store, id)
+	want := map[string]string{"a": "cancelled", "b": "skipped", "c": "skipped"}
+	for _, j := range jobs {
+		if j.Status != want[j.Key] {
+			t.Errorf("job %s %s (%s), want %s", j.Key, j.Status, j.Reason, want[j.Key])
+		}
+	}
+	if run.Status != workflows.StatusCancelled || len(jobs) != 3 {
+		t.Errorf("run %s, jobs %s", run.Status, describeJobs(jobs))
+	}
+}

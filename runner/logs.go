@@ -64,11 +64,15 @@ func newLogBudget(maxBytes int) *logBudget {
 
 // take spends n bytes, and reports whether they were there.
 func (b *logBudget) take(n int) bool {
-	if b.remaining.Add(-int64(n)) >= 0 {
-		return true
+	for {
+		left := b.remaining.Load()
+		if left < int64(n) {
+			return false
+		}
+		if b.remaining.CompareAndSwap(left, left-int64(n)) {
+			return true
+		}
 	}
-	b.remaining.Add(int64(n))
-	return false
 }
 
 func newRunLog(sink func(LogLine), now func() time.Time, budget *logBudget, m *mask.Masker) *runLog {

@@ -357,10 +357,11 @@ func (p *Pool) killLeftovers(ctx context.Context, node string, now time.Time) {
 		if err != nil {
 			p.c.Logger.Error("read a run's jobs to end their leftover processes", "run", r.ID, "err", err)
 		}
+		// Every job's: a job's first step may record its process before
+		// its row says running. Kill leaves a trace that names no live
+		// process of its own alone.
 		for _, j := range jobs {
-			if j.Status == workflows.StatusRunning {
-				p.killSteps(r.ID, j.Key, j.Steps)
-			}
+			p.killSteps(r.ID, j.Key, j.Steps)
 		}
 	}
 }

@@ -15,6 +15,18 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
+// shipYAML is a `jobs:` workflow started by hand.
+const shipYAML = `
+on: {dispatch: {}}
+jobs:
+  build:
+    steps: [{run: make}]
+  deploy:
+    needs: build
+    strategy: {matrix: {host: [a, b]}}
+    steps: [{run: ./deploy}]
+`
+
 // jobsRun queues a run, records jobs build, deploy (a) and deploy (b) for it,
 // with one line each and one of the run's own, and returns the run.
 func jobsRun(t *testing.T, f *fixture) *store.Run {
@@ -49,7 +61,7 @@ func jobsRun(t *testing.T, f *fixture) *store.Run {
 // order with what they recorded, logs of one job by key or by id, every
 // line prefixed by its job without one, and an unknown job refused.
 func TestRunJobs(t *testing.T) {
-	f := newFixture(t, map[string]string{"manual.yaml": manualYAML}, nil)
+	f := newFixture(t, map[string]string{"manual.yaml": manualYAML, "ship.yaml": shipYAML}, nil)
 	r := jobsRun(t, f)
 
 	a := f.do(t, "GET", "/api/v1/runs/"+r.ID, "", nil)
@@ -75,7 +87,7 @@ func TestRunJobs(t *testing.T) {
 		{"", "[build] built|[deploy (a)] to a|[deploy (b)] to b"},
 		{"?job=build", "built"},
 		{"?job=deploy%20(b)", "to b"},
-		{"?job=deploy", "to a|to b"},
+		{"?job=deploy", "[deploy (a)] to a|[deploy (b)] to b"},
 	} {
 		a := f.do(t, "GET", "/api/v1/runs/"+r.ID+"/logs"+tc.query, "", nil)
 		if a.code != http.StatusOK {
@@ -99,6 +111,15 @@ func TestRunJobs(t *testing.T) {
 	if a := f.do(t, "GET", "/api/v1/runs/"+r.ID+"/logs?job=nope", "", nil); a.code != http.StatusNotFound ||
 		!strings.Contains(a.body, `has no job \"nope\"`) {
 		t.Errorf("unknown job: %d %s", a.code, a.body)
+	}
+
+	// A run that has not stored its jobs yet knows them from its workflow.
+	queued := f.dispatchRun(t, "ship")
+	if a := f.do(t, "GET", "/api/v1/runs/"+queued.ID+"/logs?job=deploy", "", nil); a.code != http.StatusOK {
+		t.Errorf("a queued run's job: %d %s", a.code, a.body)
+	}
+	if a := f.do(t, "GET", "/api/v1/runs/"+queued.ID+"/logs?job=nope", "", nil); a.code != http.StatusNotFound {
+		t.Errorf("a queued run's unknown job: %d %s", a.code, a.body)
 	}
 
 	// Following one job's log sends its lines only, then the run with its jobs.

@@ -181,7 +181,7 @@ func (s *Server) runLogs(c echo.Context) error {
 	if err != nil {
 		return s.fail(c, err)
 	}
-	sel, err := selectJobs(view, c.QueryParam("job"))
+	sel, err := s.selectJobs(view, c.QueryParam("job"))
 	if err != nil {
 		return s.fail(c, err)
 	}
@@ -203,7 +203,7 @@ func (s *Server) runLogs(c echo.Context) error {
 				continue
 			}
 			prefix := ""
-			if len(view.Jobs) > 0 && sel.all {
+			if l.Job != "" && sel.prefixed() {
 				prefix = "[" + l.Job + "] "
 			}
 			fmt.Fprintf(w, "%s%s %s %s | %s\n", prefix, l.Time.UTC().Format("2006-01-02T15:04:05.000Z"),
@@ -216,31 +216,46 @@ func (s *Server) runLogs(c echo.Context) error {
 }
 
 // jobSelection is the jobs whose lines a log answer holds: every one, or
-// those of the keys chosen.
+// one job's (a job's key), or a matrix job's (its id): every cell of it,
+// also those that appear while the log is followed.
 type jobSelection struct {
-	all  bool
-	keys map[string]bool
+	all    bool
+	key    string
+	matrix bool // key is a matrix job's id
 }
 
-// selectJobs selects the lines of job, a job's key or its id (every cell of
-// it), or with "" every line. A job the run does not have is ENotFound.
-func selectJobs(v *RunView, job string) (jobSelection, error) {
+// selectJobs selects the lines of job, a job's key or its id, or with ""
+// every line. A job that neither the run's jobs nor its workflow know is
+// ENotFound.
+func (s *Server) selectJobs(v *RunView, job string) (jobSelection, error) {
 	if job == "" {
 		return jobSelection{all: true}, nil
 	}
-	sel := jobSelection{keys: map[string]bool{}}
+	sel, known := jobSelection{key: job}, false
 	for _, j := range v.Jobs {
-		if j.Key == job || j.ID == job {
-			sel.keys[j.Key] = true
+		known = known || j.Key == job || j.ID == job
+		sel.matrix = sel.matrix || j.ID == job && j.Key != job
+	}
+	if w, ok := s.Workflows.Set().Lookup(v.Workflow); ok && !known && len(v.Jobs) == 0 {
+		// The run has not stored its jobs yet.
+		if spec, ok := w.Job(job); ok && !spec.Implicit {
+			known, sel.matrix = true, spec.Strategy != nil && spec.Strategy.Matrix != nil
 		}
 	}
-	if len(sel.keys) == 0 {
-		return sel, workflows.Errorf(workflows.ENotFound, "run %s has no job %q", v.ID, job)
+	if !known {
+		return jobSelection{}, workflows.Errorf(workflows.ENotFound, "run %s has no job %q", v.ID, job)
 	}
 	return sel, nil
 }
 
-func (s jobSelection) has(job string) bool { return s.all || s.keys[job] }
+// has reports whether the line of job (a key) is selected.
+func (s jobSelection) has(job string) bool {
+	return s.all || job == s.key || s.matrix && strings.HasPrefix(job, s.key+" (")
+}
+
+// prefixed reports whether lines are shown after their job's key: when they
+// may come from several jobs.
+func (s jobSelection) prefixed() bool { return s.all || s.matrix }
 
 // steps are the steps whose indexes the lines of job (a key; "" in a
 // `steps:` run) name.

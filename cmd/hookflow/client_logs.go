@@ -24,8 +24,7 @@ func runsLogs(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return exitOK
 	}
-	prefix := *job == ""
-	r, err := c.api.Follow(ctx, pos[0], *job, func(l client.LogLine) { printLogLine(stdout, l, prefix) })
+	r, err := c.api.Follow(ctx, pos[0], *job, func(l client.LogLine) { printLogLine(stdout, l, *job) })
 	if err != nil {
 		return c.fail(err)
 	}
@@ -41,10 +40,10 @@ func runsLogs(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 // printLogLine prints a followed log line: stderr marked with "! ",
-// hookflow's own lines with "==> ", and with job a line of a `jobs:` run
-// after its job's key.
-func printLogLine(w io.Writer, l client.LogLine, job bool) {
-	if job && l.Job != "" {
+// hookflow's own lines with "==> ", and a line of a `jobs:` run after its
+// job's key, unless job (the one followed) is that key.
+func printLogLine(w io.Writer, l client.LogLine, job string) {
+	if l.Job != "" && l.Job != job {
 		fmt.Fprintf(w, "[%s] ", l.Job)
 	}
 	switch l.Stream {

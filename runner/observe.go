@@ -30,6 +30,9 @@ type storeObserver struct {
 
 	mu    sync.Mutex
 	steps []StepResult
+	// started is the job as it started, stored with its first step's
+	// record (one write for both); nil once stored, and for a `steps:` run.
+	started *JobResult
 }
 
 func newStoreObserver(p *Pool, run *store.Run, job string, logs *logBuffer) *storeObserver {
@@ -68,10 +71,19 @@ func (o *storeObserver) recordStep(r StepResult) {
 	o.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	o.mu.Lock()
+	started := o.started
+	o.started = nil
+	o.mu.Unlock()
 	var err error
-	if o.job != "" {
+	switch {
+	case started != nil:
+		row := started.stored(o.run.ID, false)
+		row.Steps, row.Sandbox = b, sandbox
+		err = o.pool.c.Store.SaveJobs(ctx, o.run.ID, []*store.Job{row}, nil)
+	case o.job != "":
 		err = o.pool.c.Store.UpdateJobSteps(ctx, o.run.ID, o.job, b, sandbox)
-	} else {
+	default:
 		err = o.pool.c.Store.UpdateSteps(ctx, o.run.ID, b, sandbox)
 	}
 	if err != nil {
@@ -171,11 +183,16 @@ func (o *jobsObserver) JobsChanged(changed []JobResult, removed []string) {
 	if len(changed)+len(removed) == 0 {
 		return
 	}
-	rows := make([]*store.Job, len(changed))
+	rows := make([]*store.Job, 0, len(changed))
 	for i := range changed {
-		j := &changed[i]
-		// A running job's steps are its observer's to record.
-		rows[i] = j.stored(o.run.ID, j.Status != workflows.StatusRunning)
+		// A job that started is stored as running by its own observer,
+		// with its first step.
+		if j := &changed[i]; j.Status != workflows.StatusRunning {
+			rows = append(rows, j.stored(o.run.ID, true))
+		}
+	}
+	if len(rows)+len(removed) == 0 {
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -185,7 +202,9 @@ func (o *jobsObserver) JobsChanged(changed []JobResult, removed []string) {
 }
 
 func (o *jobsObserver) Job(job JobResult) Observer {
-	return newStoreObserver(o.pool, o.run, job.Key, o.logs)
+	obs := newStoreObserver(o.pool, o.run, job.Key, o.logs)
+	obs.started = &job
+	return obs
 }
 
 func (o *jobsObserver) StartJob(j JobResult, group string) (bool, error) {

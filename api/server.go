@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,8 +81,31 @@ type Server struct {
 	Tokens []string
 	// Ready reports whether the server can take work (store reachable, not
 	// shutting down).
-	Ready  func(ctx context.Context) error
+	Ready func(ctx context.Context) error
+
+	// The agent protocol (SPEC §12):
+	// AgentJobs is this process's side of jobs run on other hosts.
+	AgentJobs AgentJobs
+	// AgentLease is how long an agent's claim lasts without a renewal.
+	AgentLease time.Duration
+	// Secrets returns the values of the named secrets that the server has,
+	// for the job an agent claims.
+	Secrets func(names []string) map[string]string
+
 	Logger *slog.Logger
+}
+
+// AgentJobs is what the agent protocol needs of this process beyond the
+// store. Both methods are safe for concurrent use and never block.
+type AgentJobs interface {
+	// Offered returns a channel that is closed when this process next offers
+	// a job to runners on other hosts: a waiting claim looks again at once.
+	// (Jobs offered by other nodes are found by polling.)
+	Offered() <-chan struct{}
+	// Reported tells the process that a job of run runID was reported on
+	// (progress, result, release), so that, if it executes the run, it looks
+	// at once rather than at its next poll.
+	Reported(runID string)
 }
 
 // Register adds the API routes to e.

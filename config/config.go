@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,7 @@ type Config struct {
 	API       APIConfig    `yaml:"api"`
 	TLS       TLSConfig    `yaml:"tls"`
 	Limits    Limits       `yaml:"limits"`
+	Runner    RunnerConfig `yaml:"runner"`
 	// Metrics says who may read /metrics.
 	Metrics MetricsConfig `yaml:"metrics"`
 	// Sandbox is every step's `sandbox:` (SPEC §7), which workflows and steps
@@ -120,6 +122,16 @@ type Limits struct {
 	MaxMatching int `yaml:"max_matching"`
 	// Rate limits each client address's webhook deliveries (default off).
 	Rate triggers.RateLimit `yaml:"rate"`
+	// QueueTimeout is how long a job waits for a runner with its labels
+	// before it fails (SPEC §12, default 24h).
+	QueueTimeout workflows.Duration `yaml:"queue_timeout"`
+}
+
+// RunnerConfig is `runner:`, this node as a runner of jobs (SPEC §12).
+type RunnerConfig struct {
+	// Labels are those of the jobs this node runs itself (default [local]);
+	// it offers the others to agents.
+	Labels []string `yaml:"labels"`
 }
 
 // WorkflowFiles is how the server reads workflow files.
@@ -221,6 +233,12 @@ func (c *Config) Finish() error {
 	}
 	if l.Lease <= 0 {
 		l.Lease = workflows.Duration(runner.DefaultLease)
+	}
+	if l.QueueTimeout <= 0 {
+		l.QueueTimeout = workflows.Duration(runner.DefaultQueueTimeout)
+	}
+	if len(c.Runner.Labels) == 0 {
+		c.Runner.Labels = slices.Clone(workflows.DefaultRunsOn)
 	}
 	if l.ReadHeaderTimeout == 0 {
 		l.ReadHeaderTimeout = workflows.Duration(10 * time.Second)

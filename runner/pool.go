@@ -22,7 +22,11 @@ type Pool struct {
 	wake    chan struct{}
 	mu      sync.Mutex
 	running map[string]context.CancelCauseFunc
-	wg      sync.WaitGroup
+	// reported wakes the runs this pool executes when an agent reports on
+	// one of their jobs to this process; offered rings when it offers one.
+	reported map[string]chan struct{}
+	offered  *Bell
+	wg       sync.WaitGroup
 }
 
 // PoolConfig configures a Pool.
@@ -100,7 +104,8 @@ func NewPool(c PoolConfig) *Pool {
 	if c.Logs == nil {
 		c.Logs = NewBroker()
 	}
-	p := &Pool{c: c, wake: make(chan struct{}, 1), running: map[string]context.CancelCauseFunc{}}
+	p := &Pool{c: c, wake: make(chan struct{}, 1), running: map[string]context.CancelCauseFunc{},
+		reported: map[string]chan struct{}{}, offered: NewBell()}
 	return p
 }
 
@@ -108,6 +113,22 @@ func NewPool(c PoolConfig) *Pool {
 func (p *Pool) Wake() {
 	select {
 	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Offered returns a channel that is closed when this pool next offers a job
+// to runners on other hosts.
+func (p *Pool) Offered() <-chan struct{} { return p.offered.Wait() }
+
+// Reported wakes run runID, if this pool executes it, to look at its jobs
+// that run on other hosts: one of them was reported on. It never blocks.
+func (p *Pool) Reported(runID string) {
+	p.mu.Lock()
+	ch := p.reported[runID]
+	p.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
 	default:
 	}
 }

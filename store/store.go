@@ -143,6 +143,20 @@ type Job struct {
 	// Steps are the job's step results, as Run.Steps are a `steps:` run's.
 	Steps   json.RawMessage `json:"steps"`
 	Sandbox string          `json:"sandbox,omitempty"`
+
+	// Set by RemoteJobs, and left as they are by SaveJobs:
+	// OfferedAt is when the job was first offered to runners on other hosts;
+	// Offer is what they are given to execute it.
+	OfferedAt time.Time       `json:"-"`
+	Offer     json.RawMessage `json:"-"`
+	// Attempt counts the job's claims, and LeaseUntil is when the runner
+	// that holds it (Runner) loses it unless it renews; zero for a job the
+	// node executing its run runs itself.
+	Attempt    int       `json:"attempt,omitempty"`
+	LeaseUntil time.Time `json:"-"`
+	// CancelReason, when set, is why the node executing the run asked the
+	// job's runner to stop it.
+	CancelReason string `json:"-"`
 }
 
 // LogLine is one stored log line. Seq orders the lines of a run, from 1.
@@ -176,6 +190,9 @@ type EventFilter struct {
 // Store keeps hookflow's state. Every method is safe for concurrent use and
 // honours ctx. Methods that change state are atomic: on error nothing changed.
 type Store interface {
+	Agents
+	RemoteJobs
+
 	// Dispatch stores each item in one transaction for the whole batch (group
 	// commit), and returns only when it is durable. Per item, in order: a live
 	// dedup key makes it a duplicate (Duplicate set, nothing stored); the queue

@@ -34,6 +34,9 @@ type Job struct {
 	Index int `yaml:"-"`
 	// Implicit is true for the one job of a `steps:` workflow.
 	Implicit bool `yaml:"-"`
+	// Secrets are the names of the secrets the job reads, the workflow's
+	// env included.
+	Secrets []string `yaml:"-"`
 
 	// keys are where the job's keys stand, for errors about their values.
 	keys map[string]Pos

@@ -82,7 +82,7 @@ func Parse(file string, data []byte, actions ActionChecker) (*Workflow, error) {
 	if err := checkNodes(file, &root); err != nil {
 		return nil, err
 	}
-	w := &Workflow{File: file}
+	w := &Workflow{File: file, Source: data}
 	decoded := d.decode(&root, reflect.ValueOf(w).Elem())
 	w.Pos = Pos{File: file, Line: 1, Col: 1}
 	validate(d, w, &root, actions, decoded)
@@ -529,6 +529,37 @@ func collectSecrets(w *Workflow) []string {
 	}
 	for _, j := range w.Jobs {
 		j.walkExprs(addExpr, addTemplate)
+		j.Secrets = jobSecrets(w, j)
 	}
+	return names
+}
+
+// jobSecrets lists the secrets job j reads: its own and those of the
+// workflow's env, which it renders. A runner on another host is sent only
+// these (SPEC §12).
+func jobSecrets(w *Workflow, j *Job) []string {
+	seen := map[string]bool{}
+	names := []string{}
+	add := func(list []string) {
+		for _, n := range list {
+			if !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
+	tmpl := func(t *Template) {
+		if t != nil {
+			add(t.SecretNames())
+		}
+	}
+	for _, v := range w.Env {
+		tmpl(v.Value)
+	}
+	j.walkExprs(func(e *Expr) {
+		if e != nil {
+			add(e.secrets)
+		}
+	}, tmpl)
 	return names
 }

@@ -39,7 +39,10 @@ type Workflow struct {
 	Revision string `yaml:"-"`
 	// Secrets are the names of every secret the workflow reads.
 	Secrets []string `yaml:"-"`
-	Pos     Pos      `yaml:"-"`
+	// Source is the file as it was read, for a runner on another host to
+	// load the workflow as this process did.
+	Source []byte `yaml:"-"`
+	Pos    Pos    `yaml:"-"`
 }
 
 // DefaultTimeout bounds a run whose workflow sets no timeout.

@@ -54,6 +54,9 @@ type Assignment struct {
 	SecretValues map[string]string `json:"secret_values,omitempty"`
 	// LeaseSeconds is how long the claim lasts without a renewal.
 	LeaseSeconds float64 `json:"lease_seconds"`
+	// Runner is the agent's registered name: job.runner, and the runner the
+	// job records.
+	Runner string `json:"runner"`
 }
 
 // Lease is how long the claim lasts without a renewal.
@@ -129,8 +132,11 @@ const (
 type ClaimRequest struct {
 	// Labels are those the agent offers, a subset of those it was registered
 	// with; empty means all of them.
-	Labels  []string `json:"labels,omitempty"`
-	Version string   `json:"version"`
+	Labels []string `json:"labels,omitempty"`
+	// Name, when set, must be the name the agent's token was registered
+	// with (a token used on the wrong host is refused).
+	Name    string `json:"name,omitempty"`
+	Version string `json:"version"`
 	// WaitSeconds is how long the server may hold the request (at most 60).
 	WaitSeconds float64 `json:"wait_seconds"`
 }

@@ -30,6 +30,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the trigger server", cmdServe},
+		{"agent", "run jobs for the servers on this host: hookflow agent --server URL --token-file F [--labels a,b]", cmdAgent},
 		{"validate", "check workflow files: hookflow validate [PATH...]", cmdValidate},
 		{"run", "run one workflow locally: hookflow run WORKFLOW --event FILE", cmdRun},
 		{"match", "show which workflows an event would start: hookflow match --path P --event FILE", cmdMatch},

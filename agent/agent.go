@@ -103,6 +103,8 @@ const (
 	defaultDeliverGrace    = 10 * time.Second
 	// claimWait is how long the server may hold a claim.
 	claimWait = 25
+	// minClaimEvery spaces claims that the server answers at once.
+	minClaimEvery = time.Second
 )
 
 // Reasons given to the server for a job handed back.
@@ -203,6 +205,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
+// sleep waits for d, or until ctx ends; false when ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 // waitFor waits for wg, at most d; false when d passed first.
 func waitFor(wg *sync.WaitGroup, d time.Duration) bool {
 	done := make(chan struct{})
@@ -279,6 +293,7 @@ func (a *Agent) claimJobs(ctx, deliverCtx context.Context, reporting *sync.WaitG
 	b := a.backoff()
 	for ctx.Err() == nil {
 		var asg runner.Assignment
+		asked := time.Now()
 		status, err := a.conn.post(ctx, runner.AgentClaimPath, runner.ClaimRequest{Labels: a.cfg.Labels, Name: a.cfg.Name,
 			Version: a.cfg.Version, WaitSeconds: claimWait}, &asg, claimWait*time.Second+claimSlack)
 		switch {
@@ -290,6 +305,11 @@ func (a *Agent) claimJobs(ctx, deliverCtx context.Context, reporting *sync.WaitG
 			continue
 		case status == http.StatusNoContent:
 			b.reset()
+			// A server that does not hold claims is not asked more
+			// than once a second.
+			if d := time.Until(asked.Add(minClaimEvery)); d > 0 {
+				sleep(ctx, d)
+			}
 			continue
 		case asg.Run == "" || asg.JobRef.Job == "" || asg.Attempt <= 0:
 			a.log.Error("claim a job: the server's assignment names no job", "run", asg.Run, "job", asg.JobRef.Job, "attempt", asg.Attempt)

@@ -159,14 +159,7 @@ func (b *backoff) wait(ctx context.Context) bool {
 	}
 	d := b.cur/2 + rand.N(b.cur/2+1)
 	b.cur = min(2*b.cur, b.max)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return sleep(ctx, d)
 }
 
 // reset starts over from min after a success.

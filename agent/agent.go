@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hookflow/hookflow/actions"
@@ -176,6 +177,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := os.MkdirAll(a.jobsDir, 0o700); err != nil {
 		return fmt.Errorf("agent: spool: %w", err)
 	}
+	lock, err := lockDataDir(a.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	a.jobsCtx, a.stopJobs = context.WithCancelCause(context.WithoutCancel(ctx))
 	defer a.stopJobs(nil)
 	deliverCtx, stopDelivery := context.WithCancel(context.WithoutCancel(ctx))
@@ -183,7 +189,7 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	var renewer, executing, reporting sync.WaitGroup
 	renewer.Go(func() { a.renew(deliverCtx) })
-	for _, left := range a.recover() {
+	for _, left := range a.leftovers() {
 		reporting.Go(func() { a.conclude(deliverCtx, left.job, left.result, errRestarted.Error()) })
 	}
 	for range a.cfg.Parallel {
@@ -203,6 +209,24 @@ func (a *Agent) Run(ctx context.Context) error {
 	stopDelivery()
 	renewer.Wait()
 	return nil
+}
+
+// lockDataDir keeps other agents out of dir while the returned file is
+// open: two agents on one spool would report each other's jobs, and end each
+// other's processes.
+func lockDataDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "agent.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("agent: lock the data folder: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("agent: another agent uses the data folder %s", dir)
+		}
+		return nil, fmt.Errorf("agent: lock the data folder: %w", err)
+	}
+	return f, nil
 }
 
 // sleep waits for d, or until ctx ends; false when ctx ended first.
@@ -238,10 +262,10 @@ type leftJob struct {
 	result *runner.Result
 }
 
-// recover reads the spool that an earlier life of the agent left, ends what
+// leftovers reads the spool that an earlier life of the agent left, ends what
 // is left of the processes of the jobs it was running, and returns the jobs
 // whose lines and result, or release, are still to be reported.
-func (a *Agent) recover() []leftJob {
+func (a *Agent) leftovers() []leftJob {
 	entries, err := os.ReadDir(a.jobsDir)
 	if err != nil {
 		a.log.Error("read the spool", "err", err)

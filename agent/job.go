@@ -13,6 +13,7 @@ import (
 	"github.com/hookflow/hookflow/runner"
 	"github.com/hookflow/hookflow/runner/sandbox"
 	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // A job's lines go to the server in batches: every sendInterval, or as soon
@@ -96,7 +97,7 @@ func (j *heldJob) recordStep(r runner.StepResult) {
 	j.steps[r.Index] = r
 	j.stepsVersion++
 	before := len(j.processes)
-	if r.Process != nil && r.Outcome == "running" {
+	if r.Process != nil && r.Outcome == workflows.OutcomeRunning {
 		j.processes[r.Index] = *r.Process
 	} else {
 		delete(j.processes, r.Index)

@@ -50,7 +50,9 @@ const (
 type serverJob struct {
 	lines []runner.LogLine
 	// froms are the From of every progress request.
-	froms    []int
+	froms []int
+	// resent counts the lines sent that were stored already.
+	resent   int
 	steps    []runner.StepResult
 	result   *runner.Result
 	finishes int // finish requests answered 204
@@ -249,7 +251,9 @@ func (s *protocolServer) progress(_ http.ResponseWriter, r *http.Request) (int, 
 	}
 	j.froms = append(j.froms, req.From)
 	if req.From <= len(j.lines) {
-		if skip := len(j.lines) - req.From; skip < len(req.Lines) {
+		skip := len(j.lines) - req.From
+		j.resent += min(skip, len(req.Lines))
+		if skip < len(req.Lines) {
 			j.lines = append(j.lines, req.Lines[skip:]...)
 		}
 	}

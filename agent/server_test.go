@@ -69,10 +69,10 @@ func newProtocolServer(t *testing.T) *protocolServer {
 		changed: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+runner.AgentClaimPath, s.handle(s.claim))
-	mux.HandleFunc("POST "+runner.AgentRenewPath, s.handle(s.renew))
-	mux.HandleFunc("POST "+runner.AgentProgressPath, s.handle(s.progress))
-	mux.HandleFunc("POST "+runner.AgentFinishPath, s.handle(s.finish))
-	mux.HandleFunc("POST "+runner.AgentReleasePath, s.handle(s.release))
+	mux.HandleFunc("POST "+runner.AgentRenewPath, s.handle(s.locked(s.renew)))
+	mux.HandleFunc("POST "+runner.AgentProgressPath, s.handle(s.locked(s.progress)))
+	mux.HandleFunc("POST "+runner.AgentFinishPath, s.handle(s.locked(s.finish)))
+	mux.HandleFunc("POST "+runner.AgentReleasePath, s.handle(s.locked(s.release)))
 	srv := httptest.NewServer(mux) // on 127.0.0.1
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
@@ -165,6 +165,19 @@ func (s *protocolServer) handle(h handler) http.HandlerFunc {
 	}
 }
 
+// locked runs h with the model locked, and tells waiters that it changed.
+func (s *protocolServer) locked(h handler) handler {
+	return func(w http.ResponseWriter, r *http.Request) (int, any) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		defer s.changedLocked()
+		return h(w, r)
+	}
+}
+
+// ended reports whether the job's attempt is over: nothing more is taken.
+func (j *serverJob) ended() bool { return j.gone || j.result != nil || j.released != "" }
+
 // cut closes the request's connection without an answer.
 func cut(w http.ResponseWriter) {
 	conn, _, err := http.NewResponseController(w).Hijack()
@@ -221,14 +234,11 @@ func (s *protocolServer) claim(_ http.ResponseWriter, r *http.Request) (int, any
 
 func (s *protocolServer) renew(_ http.ResponseWriter, r *http.Request) (int, any) {
 	req := decode[runner.RenewRequest](r)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	defer s.changedLocked()
 	resp := runner.RenewResponse{Stop: []store.JobStop{}}
 	for _, ref := range req.Jobs {
 		j := s.jobs[ref]
 		switch {
-		case j == nil || j.gone || j.result != nil || j.released != "":
+		case j == nil || j.ended():
 			resp.Stop = append(resp.Stop, store.JobStop{JobRef: ref, Reason: "the job is not yours", Gone: true})
 		case j.stop != nil:
 			j.renewals++
@@ -242,11 +252,8 @@ func (s *protocolServer) renew(_ http.ResponseWriter, r *http.Request) (int, any
 
 func (s *protocolServer) progress(_ http.ResponseWriter, r *http.Request) (int, any) {
 	req := decode[runner.ProgressRequest](r)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	defer s.changedLocked()
 	j := s.jobs[req.JobRef]
-	if j == nil || j.gone || j.result != nil || j.released != "" {
+	if j == nil || j.ended() {
 		return notHeld()
 	}
 	j.froms = append(j.froms, req.From)
@@ -265,9 +272,6 @@ func (s *protocolServer) progress(_ http.ResponseWriter, r *http.Request) (int, 
 
 func (s *protocolServer) finish(_ http.ResponseWriter, r *http.Request) (int, any) {
 	req := decode[runner.FinishRequest](r)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	defer s.changedLocked()
 	j := s.jobs[req.JobRef]
 	if j == nil || j.gone || j.released != "" {
 		return notHeld()
@@ -286,9 +290,6 @@ func (s *protocolServer) finish(_ http.ResponseWriter, r *http.Request) (int, an
 
 func (s *protocolServer) release(_ http.ResponseWriter, r *http.Request) (int, any) {
 	req := decode[runner.ReleaseRequest](r)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	defer s.changedLocked()
 	j := s.jobs[req.JobRef]
 	if j == nil || j.gone || j.result != nil {
 		return notHeld()

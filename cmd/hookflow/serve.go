@@ -155,8 +155,12 @@ func (a *App) Open(ctx context.Context) error {
 	a.echo.IPExtractor = echo.ExtractIPDirect()
 	a.intake = &intake.Intake{Workflows: a.source.Set, Commit: a.dispatcher, Secrets: secrets}
 	srv := &api.Server{Store: st, Workflows: a.source, Intake: a.intake, Runs: runControl{a.dispatcher, a.pool}, Logs: logs,
-		Gatherer: a.registry, PublicMetrics: c.Metrics.Public, Tokens: c.API.Tokens, Ready: a.ready, Logger: a.Logger}
+		Gatherer: a.registry, PublicMetrics: c.Metrics.Public, Tokens: c.API.Tokens, Ready: a.ready, Logger: a.Logger,
+		AgentJobs: a.pool, AgentLease: time.Duration(c.Limits.Lease), Secrets: secrets}
 	srv.Register(a.echo)
+	a.registry.MustRegister(api.NewAgentMetrics(st, a.Logger))
+	// Agents' claims wait up to a minute for a job: a shutdown ends them.
+	a.echo.Server.RegisterOnShutdown(srv.EndClaims)
 	web.New(srv, nil).Register(a.echo)
 	hooks := &triggers.Webhooks{Intake: a.intake, WaitRun: a.waitRun,
 		MaxBody: int64(c.Limits.MaxBody), MaxMatching: c.Limits.MaxMatching, Rate: c.Limits.Rate,

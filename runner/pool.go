@@ -33,6 +33,11 @@ type Pool struct {
 	wg    sync.WaitGroup
 }
 
+// AgentReconnectGrace is how long, beyond a lease, an agent has to reach a
+// node that starts before the jobs it holds are taken back: the longest an
+// agent waits between two tries.
+const AgentReconnectGrace = 30 * time.Second
+
 // maxIdleRuns bounds the `jobs:` runs of a node that wait, without a slot,
 // for jobs on other hosts; beyond it, a waiting run keeps its slot.
 const maxIdleRuns = 64
@@ -216,8 +221,9 @@ func (p *Pool) followCancels(ctx context.Context, n store.CancelNotifier) {
 // recorded.
 func (p *Pool) Run(ctx context.Context) error {
 	now := p.c.Now().UTC()
-	// Agents that ran jobs while no node answered get one lease to report.
-	if err := p.c.Store.ExtendJobLeases(ctx, now.Add(p.c.Lease)); err != nil {
+	// Agents that ran jobs while no node answered get a lease, and the time
+	// their backoff may wait between tries, to report.
+	if err := p.c.Store.ExtendJobLeases(ctx, now.Add(p.c.Lease+AgentReconnectGrace)); err != nil {
 		return fmt.Errorf("extend the leases of jobs on other hosts: %w", err)
 	}
 	p.killLeftovers(ctx, p.c.Node, now)

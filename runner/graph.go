@@ -771,7 +771,12 @@ func (r *jobsRun) stopOffers(ctx context.Context) {
 			reason = cause.Error()
 		}
 		status := workflows.StatusCancelled
-		if c.Status == workflows.StatusQueued {
+		var timeout *timeoutCause
+		switch {
+		case c.Status == workflows.StatusQueued && errors.As(context.Cause(ctx), &timeout):
+			// It never ran for want of a runner: say so.
+			status, reason = workflows.StatusFailed, c.Reason+"; "+timeout.Error()
+		case c.Status == workflows.StatusQueued:
 			status, reason = workflows.StatusSkipped, "cancelled before start"
 		}
 		r.cancelOffer(c, status, reason)

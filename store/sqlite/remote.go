@@ -12,12 +12,6 @@ import (
 // errRemote is what the agent methods answer until they are built.
 var errRemote = errors.New("runners on other hosts: not built yet")
 
-func (s *Store) AddAgent(context.Context, *store.Agent) error               { return errRemote }
-func (s *Store) GetAgent(context.Context, string) (*store.Agent, error)     { return nil, errRemote }
-func (s *Store) AgentByToken(context.Context, string) (*store.Agent, error) { return nil, errRemote }
-func (s *Store) ListAgents(context.Context) ([]*store.Agent, error)         { return nil, errRemote }
-func (s *Store) RemoveAgent(context.Context, string) error                  { return errRemote }
-func (s *Store) SeenAgent(context.Context, string, string, time.Time) error { return errRemote }
 func (s *Store) OfferJob(context.Context, string, string, json.RawMessage, string, string, time.Time) error {
 	return errRemote
 }

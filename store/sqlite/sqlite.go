@@ -42,11 +42,12 @@ const busyTimeout = 10 * time.Second
 
 // Store is a store.Store kept in one SQLite file.
 type Store struct {
-	store.Reads         // on read
-	write       *sql.DB // one connection: SQLite allows one writer at a time anyway
-	read        *sql.DB
-	now         func() time.Time
-	stmts       statements
+	store.Reads            // on read
+	store.Registry         // reads on read, writes on write
+	write          *sql.DB // one connection: SQLite allows one writer at a time anyway
+	read           *sql.DB
+	now            func() time.Time
+	stmts          statements
 }
 
 var _ store.Store = (*Store)(nil)
@@ -118,6 +119,7 @@ func (s *Store) init(ctx context.Context, common string) error {
 		return err
 	}
 	s.Reads = store.NewReads(querier{s.read})
+	s.Registry = store.NewRegistry(querier{s.read}, querier{s.write}, timeArg, s.now)
 	return s.stmts.prepare(ctx, s.write)
 }
 

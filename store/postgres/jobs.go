@@ -11,8 +11,8 @@ import (
 	"github.com/hookflow/hookflow/store"
 )
 
-// upsertJob stores a job of JobColumns, replacing the one with its key.
-const upsertJob = `INSERT INTO jobs (` + store.JobColumns + `)
+// upsertJob stores a job of JobInsertColumns, replacing the one with its key.
+const upsertJob = `INSERT INTO jobs (` + store.JobInsertColumns + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 	ON CONFLICT (run_id, key) DO UPDATE SET ` + store.JobUpsert
 

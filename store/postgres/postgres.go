@@ -12,6 +12,10 @@
 //     What SQLite gets from its single writer — "check, then write" on a key
 //     is atomic — these locks give per key, while dispatches that share no
 //     key still commit in parallel.
+//   - ClaimJob locks the offered job it picks FOR UPDATE SKIP LOCKED, and its
+//     concurrency group with the advisory lock StartJob takes, so that a job
+//     goes to one runner and a group's jobs run one at a time across nodes;
+//     the other RemoteJobs methods lock the job they change.
 //   - Notifications wake the pools of every node (LISTEN/NOTIFY) when runs
 //     are queued or a group is freed, and CancelRequests tells them at once
 //     of cancels; Leader elects the one node that fires cron schedules (a
@@ -54,6 +58,7 @@ const defaultMaxConns = 16
 type Store struct {
 	store.Reads
 	store.Registry
+	store.Remote
 	pool *pgxpool.Pool
 	now  func() time.Time
 }
@@ -83,6 +88,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	}
 	s.Reads = store.NewReads(querier{s.pool})
 	s.Registry = store.NewRegistry(querier{s.pool}, querier{s.pool}, timeArg, s.now)
+	s.Remote = store.NewRemote(s.inJobTx, querier{s.pool}, timeArg, s.now)
 	if err := s.migrate(ctx); err != nil {
 		s.pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", redact(cfg.ConnConfig), err)

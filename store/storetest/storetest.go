@@ -43,6 +43,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Parallel", parallelTests},
 		{"Jobs", jobTests},
 		{"Agents", agentTests},
+		{"RemoteJobs", remoteTests},
+		{"RemoteJobsParallel", remoteParallelTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

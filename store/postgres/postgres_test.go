@@ -113,6 +113,18 @@ func TestUpgradeToJobs(t *testing.T) {
 	storetest.UpgradeToJobs(t, db, migrationFiles, "$1", timeArg, func() store.Store { return open(t, dsn) })
 }
 
+// TestUpgradeToAgents: a database from before agents keeps its jobs, which
+// may then be offered and claimed.
+func TestUpgradeToAgents(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer db.Close()
+	storetest.UpgradeToAgents(t, db, migrationFiles, "$1", timeArg, func() store.Store { return open(t, dsn) })
+}
+
 // TestMigrations: opening again applies nothing, and a database from a newer
 // hookflow is refused rather than used.
 func TestMigrations(t *testing.T) {

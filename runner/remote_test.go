@@ -27,16 +27,18 @@ jobs:
     strategy:
       matrix: {host: [web-01, web-02]}
     runs_on: ["${{ matrix.host }}"]
+    env: {VERSION: "${{ needs.build.outputs.version }}", RUNNER: "${{ job.runner }}"}
     steps:
       - id: d
         run: |
-          echo "deploying ${{ needs.build.outputs.version }} on ${{ job.runner }}"
-          echo "where=${{ job.runner }}" >> "$HOOKFLOW_OUTPUT"
+          echo "deploying $VERSION on $RUNNER"
+          echo "where=$RUNNER" >> "$HOOKFLOW_OUTPUT"
     outputs: {where: "${{ steps.d.outputs.where }}"}
   report:
     needs: deploy
+    env: {WHERE: "${{ needs.deploy.outputs.where }}"}
     steps:
-      - run: echo "last deployed on ${{ needs.deploy.outputs.where }}"
+      - run: echo "last deployed on $WHERE"
 `
 
 // testAgent runs, through the store, the jobs offered to a runner with its
@@ -78,6 +80,11 @@ func (a *testAgent) execute(ctx context.Context, j *store.Job) {
 	}
 	if a.hold != nil {
 		<-a.hold
+		// As an agent's renewal would tell it: a job stopped meanwhile is
+		// not run.
+		if stops, err := a.st.RenewJobs(ctx, a.name, []store.JobRef{ref}, time.Now().Add(time.Minute)); err != nil || len(stops) > 0 {
+			return
+		}
 	}
 	asg := Assignment{JobRef: ref, Runner: a.name}
 	if err := json.Unmarshal(j.Offer, &asg.Offer); err != nil {

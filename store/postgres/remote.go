@@ -35,8 +35,11 @@ var claimableQuery = `SELECT ` + store.JobStateColumns + ` FROM ` + store.JobSta
 	` + store.JobStateOrder + ` LIMIT 1 FOR UPDATE OF j SKIP LOCKED`
 
 // claimTries bounds how many jobs a claim tries whose group was taken
-// between its choice and its lock on the group.
-const claimTries = 8
+// between its choice and its lock on the group. Each such try means another
+// claim took a group, so the bound is only reached while many groups are
+// taken at once; the claim then finds nothing this time, and the runner
+// asks again.
+const claimTries = 32
 
 // jobTx is the store.JobTx of one RemoteJobs method.
 type jobTx struct {

@@ -320,7 +320,10 @@ func (s *Server) claimJob(c echo.Context) error {
 			if err == nil {
 				return c.JSON(http.StatusOK, as)
 			}
-			if err := s.dropClaim(ctx, a, job, err); err != nil {
+			if derr := s.dropClaim(ctx, a, job, err); derr != nil {
+				return s.unavailable(c, derr)
+			}
+			if !errors.Is(err, errUnassignable) {
 				return s.unavailable(c, err)
 			}
 			continue
@@ -381,6 +384,7 @@ func (s *Server) assignment(ctx context.Context, a *store.Agent, job *store.Job)
 // dropClaim ends a job claimed for agent a that could not be assigned
 // because of cause: failed, when what it needs is gone; handed back
 // otherwise (the store could not answer), as if the agent had released it.
+// It returns an error only when the store could not end it.
 func (s *Server) dropClaim(ctx context.Context, a *store.Agent, job *store.Job, cause error) error {
 	ref := store.JobRef{Run: job.RunID, Job: job.Key, Attempt: job.Attempt}
 	ctx = context.WithoutCancel(ctx)
@@ -393,10 +397,11 @@ func (s *Server) dropClaim(ctx context.Context, a *store.Agent, job *store.Job, 
 	} else {
 		err = s.Store.ReleaseJob(ctx, ref, a.Name, "the server could not read its run", time.Now().UTC())
 	}
-	if err == nil {
-		s.reported(job.RunID)
+	if err != nil {
+		return errors.Join(cause, err)
 	}
-	return errors.Join(cause, err)
+	s.reported(job.RunID)
+	return nil
 }
 
 // renewJobs extends the leases of the jobs the agent holds, and tells it which

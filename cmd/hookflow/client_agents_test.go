@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -40,7 +38,7 @@ func TestAgentsCommands(t *testing.T) {
 		t.Fatalf("add:\n%s", out)
 	}
 	token := m[1]
-	if code := agentPost(t, a.url, token, runner.AgentClaimPath, runner.ClaimRequest{Version: "3.1.4", WaitSeconds: 0.05}, nil); code != http.StatusNoContent {
+	if code := agentCall(t, a.url, runner.AgentClaimPath, token, runner.ClaimRequest{Version: "3.1.4", WaitSeconds: 0.05}); code != http.StatusNoContent {
 		t.Errorf("claim with the printed token: %d", code)
 	}
 
@@ -93,42 +91,10 @@ func TestAgentsCommands(t *testing.T) {
 	if out, _ := hookflow(t, exitOK, "agents", "remove", "web-1"); out != "agent web-1 removed; its token is refused from now on\n" {
 		t.Errorf("remove: %q", out)
 	}
-	if code := agentPost(t, a.url, token, runner.AgentClaimPath, runner.ClaimRequest{WaitSeconds: 0.05}, nil); code != http.StatusUnauthorized {
+	if code := agentCall(t, a.url, runner.AgentClaimPath, token, runner.ClaimRequest{WaitSeconds: 0.05}); code != http.StatusUnauthorized {
 		t.Errorf("claim by the removed agent: %d", code)
 	}
 	if _, errOut := hookflow(t, exitFail, "agents", "remove", "web-1"); errOut != "hookflow agents remove: no agent web-1 (HTTP 404)\n" {
 		t.Errorf("remove again: %q", errOut)
 	}
-}
-
-// agentPost posts body as JSON to the agent protocol path of the server at
-// url with an agent's token, decodes a 200 answer into out (when not nil),
-// and returns the status.
-func agentPost(t *testing.T, url, token, path string, body, out any) int {
-	t.Helper()
-	b, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodPost, url+path, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out != nil && resp.StatusCode == http.StatusOK {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("POST %s: %s: %v", path, data, err)
-		}
-	}
-	return resp.StatusCode
 }

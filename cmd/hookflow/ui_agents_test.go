@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -84,7 +87,7 @@ jobs:
 
 	// The agent ends the job; the run ends with it.
 	finish := runner.FinishRequest{JobRef: as.JobRef, Result: runner.Result{Status: workflows.StatusSucceeded, FinishedAt: time.Now()}}
-	if code := agentPost(t, a.url, token, runner.AgentFinishPath, finish, nil); code != http.StatusNoContent {
+	if code := agentCall(t, a.url, runner.AgentFinishPath, token, finish); code != http.StatusNoContent {
 		t.Fatalf("finish: %d", code)
 	}
 	if v := a.waitRun(t, run.ID); v.Status != workflows.StatusSucceeded || v.Jobs[0].Runner != "edge-1" {
@@ -135,4 +138,35 @@ func TestAgentTokenRefusedEverywhere(t *testing.T) {
 			}
 		})
 	}
+}
+
+// agentPost is agentCall for an answer with a body: it decodes a 200
+// answer into out.
+func agentPost(t *testing.T, url, token, path string, body, out any) int {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, url+path, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("POST %s: %s: %v", path, data, err)
+		}
+	}
+	return resp.StatusCode
 }

@@ -213,21 +213,22 @@ func agentCall(t *testing.T, url, path, token string, body any) int {
 // cannot claim labels it was not given, and stops working once removed.
 func TestAgentsHealOnTheAlertingHost(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "workflows", "heal.yaml"), `
+	stamps := outputs(t, dir)
+	writeFile(t, filepath.Join(dir, "workflows", "heal.yaml"), fmt.Sprintf(`
 on:
   webhook: {path: alerts, provider: alertmanager, secret: "${{ secrets.AM_TOKEN }}"}
 for_each: event.alerts
 if: item.status == "firing"
-sandbox: {level: process}
+sandbox: {level: process, writable: [%q]}
 jobs:
   remedy:
     runs_on: ["${{ item.labels.instance }}"]
-    env: {INSTANCE: "${{ item.labels.instance }}", RUNNER: "${{ job.runner }}"}
+    env: {INSTANCE: "${{ item.labels.instance }}", RUNNER: "${{ job.runner }}", STAMPS: %q}
     steps:
       - run: |
           echo "healing $INSTANCE on $RUNNER"
-          pwd > "../stamp-$INSTANCE"
-`)
+          pwd > "$STAMPS/$INSTANCE"
+`, stamps, stamps))
 	config := writeFile(t, filepath.Join(dir, "hookflow.yaml"), "limits: {lease: 3s}\nshutdown_timeout: 2s\n")
 	srv := serverAt(t, dir, config, "127.0.0.1:0", "HOOKFLOW_SECRET_AM_TOKEN=am-secret")
 	hosts := []string{"web-1", "web-2", "web-3"}
@@ -278,11 +279,15 @@ jobs:
 			t.Errorf("log of %s lacks %q:\n%s", r.ID, want, log.String())
 		}
 	}
+	// Each remedy's step wrote where it ran: its workspace, which lies in
+	// the data folder of the agent of its host, and of none other.
 	for _, h := range hosts {
-		stamps, _ := filepath.Glob(filepath.Join(dir, "agent-*", "data", "workspaces", "stamp-"+h))
-		want := filepath.Join(dir, "agent-"+h, "data", "workspaces", "stamp-"+h)
-		if len(stamps) != 1 || stamps[0] != want {
-			t.Errorf("stamps of %s: %v, want only %s", h, stamps, want)
+		where, err := os.ReadFile(filepath.Join(stamps, h))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := filepath.Join(dir, "agent-"+h, "data") + "/"; !strings.HasPrefix(string(where), want) {
+			t.Errorf("the remedy for %s ran in %s, want a workspace under %s", h, where, want)
 		}
 	}
 
@@ -422,7 +427,7 @@ jobs:
 	srv := serverAt(t, dir, config, addr)
 	token := addAgent(t, srv.url, "a1", "pool")
 	startAgent(t, filepath.Join(dir, "a1"), "a1", token, []string{srv.url})
-	id := dispatchRun(t, srv.url, "work")
+	id := dispatchRun(t, srv.url, "long")
 	waitFor(t, time.Minute, "the job starts", func() bool {
 		data, _ := os.ReadFile(marks)
 		return len(data) > 0
@@ -468,7 +473,7 @@ func TestAgentsOnSeveralNodes(t *testing.T) {
 		values[i] = fmt.Sprint(i + 1)
 	}
 	nodes, dsn := startCluster(t, dir, 2, map[string]string{"fan.yaml": fmt.Sprintf(`
-on: {dispatch: {}}
+on: {dispatch: {inputs: {n: {}}}}
 sandbox: {level: process}
 jobs:
   cell:

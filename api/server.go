@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -93,6 +94,9 @@ type Server struct {
 	Secrets func(names []string) map[string]string
 
 	Logger *slog.Logger
+
+	agentOnce sync.Once
+	agentSt   *agentState
 }
 
 // AgentJobs is what the agent protocol needs of this process beyond the
@@ -139,6 +143,11 @@ func (s *Server) Register(e *echo.Echo) {
 	g.GET("/events/:id", s.getEvent)
 	g.POST("/events/:id/replay", s.replay)
 	g.POST("/match", s.match)
+	g.GET("/agents", s.listAgents)
+	g.POST("/agents", s.addAgent)
+	g.DELETE("/agents/:name", s.removeAgent)
+
+	s.registerAgentProtocol(e)
 }
 
 func (s *Server) readyz(c echo.Context) error {
@@ -150,9 +159,13 @@ func (s *Server) readyz(c echo.Context) error {
 
 // Authorize is the API's access rule (SPEC §8), as echo middleware: a bearer
 // token from the configured list, or, with no token configured, a loopback
-// client. Tokens are compared in constant time.
+// client. Tokens are compared in constant time. An agent token is refused
+// whoever presents it.
 func (s *Server) Authorize(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if HasAgentToken(c.Request()) {
+			return c.JSON(http.StatusUnauthorized, errorBody(errAgentTokenHere))
+		}
 		if len(s.Tokens) == 0 {
 			// The Host must be loopback too, so that a DNS name rebound to
 			// 127.0.0.1 cannot let a web page read the API.

@@ -300,10 +300,19 @@ func TestHealRunsOncePerFiringAlert(t *testing.T) {
 		t.Fatalf("heal: run %v with %d items (%s), want %d runs", v.Run, len(v.Items), v.Reason, len(wantInstances))
 	}
 
+	// Each run's remedy goes to the agent of the host that alerted: its one
+	// runs_on label is the instance's host name, as docs/agents.md registers
+	// agents.
+	hosts := map[string]string{"web-1:8080": "web-1", "web-2:8080": "web-2"}
+	remedy, ok := heal.Job("remedy")
+	if !ok || len(remedy.RunsOn) != 1 {
+		t.Fatalf("heal: want a job remedy with one runs_on label")
+	}
+
 	// Each run's cooldown key and concurrency group name its own alert and
 	// instance, rendered as the dispatcher renders them (the item as matched),
-	// and its environment as the runner renders it (the item read back from
-	// the store as JSON).
+	// and its environment and runs_on as the runner renders them (the item
+	// read back from the store as JSON).
 	ev := deliver(t, set, "alertmanager", alertmanager(), raw)
 	for i, item := range v.Items {
 		scope := workflows.NewScope(ev).WithItem(item)
@@ -332,6 +341,10 @@ func TestHealRunsOncePerFiringAlert(t *testing.T) {
 			if env[k] != w {
 				t.Errorf("item %d: env %s=%q, want %q", i, k, env[k], w)
 			}
+		}
+		label, err := remedy.RunsOn[0].RenderString(workflows.NewScope(ev).WithItem(stored))
+		if err != nil || label != hosts[instance] {
+			t.Errorf("item %d: remedy runs_on [%q] (err %v), want [%q], the host of %s", i, label, err, hosts[instance], instance)
 		}
 	}
 

@@ -134,11 +134,23 @@ type Executor struct {
 	// SandboxDefaults is the server's `sandbox:`, which workflows and steps
 	// override. An empty level means process.
 	SandboxDefaults workflows.Sandbox
-	Logger          *slog.Logger
-	Now             func() time.Time
+	// Labels are this runner's (runner.labels, SPEC §12): a `jobs:` run
+	// whose observer can offer jobs to other hosts (JobOffers) runs here
+	// only the jobs whose runs_on they cover. Empty means [local].
+	Labels []string
+	Logger *slog.Logger
+	Now    func() time.Time
 
 	ownSandbox     *sandbox.Host
 	ownSandboxOnce sync.Once
+}
+
+// logger is Logger, or one that discards.
+func (x *Executor) logger() *slog.Logger {
+	if x.Logger != nil {
+		return x.Logger
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 // DefaultPath is given to steps when Executor.Path is empty.

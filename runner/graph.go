@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -31,8 +33,40 @@ type JobsObserver interface {
 	StartJob(j JobResult, group string) (bool, error)
 }
 
-// groupPoll is how often a job waiting for its concurrency group asks again.
+// JobOffers is implemented by a JobsObserver whose run may hand jobs to
+// runners on other hosts (SPEC §12): the jobs whose runs_on labels the
+// Executor's Labels lack. Without it, every job runs here. Its methods are
+// called from the goroutine running RunJobs.
+type JobOffers interface {
+	// Offer hands queued job j, stored before, to the runners that have its
+	// labels: one of them claims it, holding concurrency group group while
+	// it runs job. An offer made before is kept. It is a store.ErrConflict
+	// when j is no longer queued: a runner claimed it already.
+	Offer(j JobResult, job *Job, group string) error
+	// Offered returns the jobs with keys as the runners left them, to learn
+	// which have been claimed and which have ended.
+	Offered(keys []string) ([]JobResult, error)
+	// CancelOffer stops offered job key: unclaimed, it ends at once with
+	// status and reason; claimed, its runner is asked to stop, for reason.
+	// It returns the job as it is then.
+	CancelOffer(key, status, reason string) (JobResult, error)
+	// Reported returns a channel that receives when a runner reported on one
+	// of the run's jobs to this process, to look sooner than the next poll.
+	Reported() <-chan struct{}
+	// Idle(true) tells that the run executes nothing here for now, only
+	// waits for jobs on other hosts: the node may give its slot to another
+	// run; it reports whether it did. Idle(false) asks for a slot back
+	// before the run executes a job here, and reports whether it got one.
+	Idle(idle bool) bool
+}
+
+// groupPoll is how often a job waiting for its concurrency group, or for a
+// slot of the node, asks again.
 const groupPoll = time.Second
+
+// offerPoll is how often a run looks at the jobs it offered to other hosts
+// when nothing tells it sooner.
+const offerPoll = time.Second
 
 // RunJobs executes the jobs of run, a `jobs:` workflow's run (SPEC §11): each
 // job once the jobs it needs have finished, each matrix cell as a job of its
@@ -54,9 +88,12 @@ func (x *Executor) RunJobs(ctx context.Context, run *Job, prior []JobResult, lim
 	ctx, cancel := context.WithTimeoutCause(ctx, time.Duration(w.Timeout), runTimedOut(w))
 	defer cancel()
 	r := &jobsRun{x: x, run: run, obs: obs, limit: limit, budget: newLogBudget(x.MaxLogBytes),
-		byID: map[string]*jobNode{}, saved: map[string]bool{}, done: make(chan cellDone)}
+		byID: map[string]*jobNode{}, saved: map[string]bool{}, done: make(chan cellDone),
+		offered: map[string]*cellState{}, slot: true}
+	r.offers, _ = obs.(JobOffers)
 	res := Result{StartedAt: x.now(), Steps: []StepResult{}}
 	r.restore(prior)
+	stopped := ctx.Done()
 	for {
 		// Starting may end jobs without running them (after a cancel), which
 		// may decide others: until nothing changes.
@@ -66,18 +103,29 @@ func (x *Executor) RunJobs(ctx context.Context, run *Job, prior []JobResult, lim
 		if r.running == 0 && !r.waiting {
 			break
 		}
-		var retry <-chan time.Time
+		var retry, poll <-chan time.Time
+		var reported <-chan struct{}
 		if r.waiting {
 			retry = time.After(groupPoll)
 		}
+		if len(r.offered) > 0 {
+			poll, reported = time.After(offerPoll), r.offers.Reported()
+			if r.slot && r.local == 0 && r.offers.Idle(true) {
+				r.slot = false
+			}
+		}
 		select {
 		case d := <-r.done:
-			r.finished(ctx, d)
+			r.finished(d)
 		case <-retry:
-		case <-ctx.Done():
-			if r.running > 0 {
-				r.finished(ctx, <-r.done)
-			}
+		case <-poll:
+			r.pollOffers(ctx)
+		case <-reported:
+			r.pollOffers(ctx)
+		case <-stopped:
+			// Once: the cells running here stop through their contexts.
+			stopped = nil
+			r.stopOffers(ctx)
 		}
 	}
 	var failure *JobResult // the job that failed the run: the first to end failed
@@ -121,9 +169,18 @@ type jobsRun struct {
 	limit  int
 	budget *logBudget
 
-	nodes   []*jobNode // in file order
-	byID    map[string]*jobNode
+	nodes []*jobNode // in file order
+	byID  map[string]*jobNode
+	// running counts the cells executing, here or on other hosts; local
+	// those executing here, which limit bounds.
 	running int
+	local   int
+	// offers, when the observer can offer jobs, and offered, the cells
+	// offered to runners on other hosts and not yet seen ended; slot is
+	// false while the run gave its node's slot away (JobOffers.Idle).
+	offers  JobOffers
+	offered map[string]*cellState
+	slot    bool
 	// pending are the changes not yet told to obs, told together (one write
 	// to the store) before RunJobs waits; saved are the keys told before.
 	pending []JobResult
@@ -153,6 +210,9 @@ type cellState struct {
 	JobResult
 	cell   workflows.Cell
 	cancel context.CancelCauseFunc
+	// stop is, for a cell offered to other hosts, the status and reason it
+	// was asked to stop with; asked again until it has ended.
+	stop *[2]string
 }
 
 // cellDone is a cell's Execute result; stopped is true when the server's
@@ -177,8 +237,9 @@ func (r *jobsRun) restore(prior []JobResult) {
 			}
 		}
 		// A job whose one row is still queued starts over: it is a stand-in,
-		// or a job that never started or was put back in the queue.
-		if len(rows) == 0 || len(rows) == 1 && rows[0].Key == spec.ID && rows[0].Status == workflows.StatusQueued {
+		// or a job that never started or was put back in the queue. One
+		// offered to other hosts stays: a runner may claim it any time.
+		if len(rows) == 0 || len(rows) == 1 && rows[0].Key == spec.ID && rows[0].Status == workflows.StatusQueued && !rows[0].offered {
 			changed = append(changed, r.standIn(spec))
 			continue
 		}
@@ -186,7 +247,12 @@ func (r *jobsRun) restore(prior []JobResult) {
 		for _, row := range rows {
 			r.saved[row.Key] = true
 			c := &cellState{JobResult: row, cell: workflows.Cell{Key: row.Key, Index: row.cell, Values: row.Matrix}}
-			if c.Status == workflows.StatusRunning {
+			switch {
+			case c.Status == workflows.StatusRunning && c.held && r.offers != nil:
+				// A runner on another host runs it still, or its lease
+				// expires and the store takes it back.
+				r.track(n, c)
+			case c.Status == workflows.StatusRunning:
 				r.interruptedBefore(c)
 				changed = append(changed, c.JobResult)
 			}
@@ -412,7 +478,7 @@ func (r *jobsRun) start(ctx context.Context) (ended bool) {
 			continue
 		}
 		for _, c := range n.cells {
-			if c.Status != workflows.StatusQueued {
+			if c.Status != workflows.StatusQueued || r.offered[c.Key] != nil {
 				continue
 			}
 			if ctx.Err() != nil {
@@ -421,8 +487,8 @@ func (r *jobsRun) start(ctx context.Context) (ended bool) {
 				ended = true
 				continue
 			}
-			if r.limit > 0 && r.running >= r.limit {
-				return ended
+			if r.limit > 0 && r.local >= r.limit && r.runsHere(c) {
+				continue
 			}
 			if s := n.spec.Strategy; s != nil && s.MaxParallel > 0 && n.running >= s.MaxParallel {
 				break
@@ -448,6 +514,16 @@ func (r *jobsRun) startCell(ctx context.Context, n *jobNode, c *cellState) bool 
 		r.failFast(c)
 		return false
 	}
+	if !r.runsHere(c) {
+		return r.offer(n, c, job, group)
+	}
+	if !r.slot {
+		if !r.offers.Idle(false) {
+			r.waiting = true
+			return false
+		}
+		r.slot = true
+	}
 	waiting := c.Reason
 	c.Status, c.Reason, c.StartedAt, c.Runner = workflows.StatusRunning, "", r.x.now(), r.run.Runner
 	c.Steps = []StepResult{}
@@ -469,6 +545,7 @@ func (r *jobsRun) startCell(ctx context.Context, n *jobNode, c *cellState) bool 
 	c.cancel = cancel
 	n.running++
 	r.running++
+	r.local++
 	obs := r.obs.Job(c.JobResult)
 	go func() {
 		res := r.x.Execute(cellCtx, job, obs)
@@ -511,10 +588,15 @@ func (r *jobsRun) jobOf(n *jobNode, cell workflows.Cell) *Job {
 
 // finished records a cell's end; a failure cancels the job's other cells
 // when its strategy is fail_fast.
-func (r *jobsRun) finished(ctx context.Context, d cellDone) {
+func (r *jobsRun) finished(d cellDone) {
 	c, n := d.c, r.byID[d.c.ID]
 	n.running--
 	r.running--
+	if r.offered[c.Key] != nil {
+		delete(r.offered, c.Key)
+	} else {
+		r.local--
+	}
 	if d.stopped {
 		// It stays running in the store, for the next execution to find.
 		return
@@ -534,6 +616,10 @@ func (r *jobsRun) failFast(c *cellState) {
 	}
 	cause := fmt.Errorf("cancelled: %s %s (fail_fast)", c.Key, c.Status)
 	for _, other := range n.cells {
+		if r.offered[other.Key] != nil {
+			r.cancelOffer(other, workflows.StatusCancelled, cause.Error())
+			continue
+		}
 		switch other.Status {
 		case workflows.StatusRunning:
 			if other.cancel != nil {
@@ -593,4 +679,122 @@ func needsOf(spec *workflows.Job) []string {
 		return []string{}
 	}
 	return slices.Clone(spec.Needs)
+}
+
+// runsHere reports whether c runs on this node: it has c's labels, or its
+// observer cannot offer jobs to other hosts.
+func (r *jobsRun) runsHere(c *cellState) bool {
+	if r.offers == nil {
+		return true
+	}
+	labels := r.x.Labels
+	if len(labels) == 0 {
+		labels = workflows.DefaultRunsOn
+	}
+	return HasLabels(labels, c.RunsOn)
+}
+
+// offer hands c, a cell this node lacks the labels of, to the runners on
+// other hosts, and reports whether it did.
+func (r *jobsRun) offer(n *jobNode, c *cellState, job *Job, group string) bool {
+	c.Reason = WaitingReason(c.RunsOn)
+	err := r.offers.Offer(c.JobResult, job, group)
+	if err != nil && !errors.Is(err, store.ErrConflict) { // a conflict: claimed already
+		c.Status, c.Reason, c.FinishedAt = workflows.StatusFailed, "offer to runners: "+err.Error(), r.x.now()
+		r.notify([]JobResult{c.JobResult}, nil)
+		r.failFast(c)
+		return false
+	}
+	r.track(n, c)
+	return true
+}
+
+// WaitingReason is the reason of a job that waits for a runner with labels.
+func WaitingReason(labels []string) string {
+	return fmt.Sprintf("waiting for a runner with labels [%s]", strings.Join(labels, ", "))
+}
+
+// track counts c as executing on another host until it is seen ended.
+func (r *jobsRun) track(n *jobNode, c *cellState) {
+	r.offered[c.Key] = c
+	n.running++
+	r.running++
+}
+
+// pollOffers takes in what the runners on other hosts did with the cells
+// offered to them: those ended are finished here too.
+func (r *jobsRun) pollOffers(ctx context.Context) {
+	keys := slices.Sorted(maps.Keys(r.offered))
+	jobs, err := r.offers.Offered(keys)
+	if err != nil {
+		r.x.logger().Warn("read the jobs offered to other hosts", "run", r.run.ID, "err", err)
+		return
+	}
+	for _, j := range jobs {
+		c := r.offered[j.Key]
+		if c == nil {
+			continue
+		}
+		c.Runner, c.StartedAt = j.Runner, j.StartedAt
+		if workflows.Finished(j.Status) {
+			r.finished(cellDone{c: c, res: Result{Status: j.Status, Reason: j.Reason, Steps: j.Steps,
+				Outputs: j.Outputs, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt}})
+			continue
+		}
+		c.Status, c.Reason = j.Status, j.Reason
+		switch {
+		case c.stop != nil:
+			// Asked again: a job taken back from a runner that died is
+			// offered anew, and a new claim forgets the request.
+			r.cancelOffer(c, c.stop[0], c.stop[1])
+		case ctx.Err() != nil && !r.interrupted(ctx) && j.Status == workflows.StatusQueued:
+			r.cancelOffer(c, workflows.StatusSkipped, "cancelled before start")
+		}
+	}
+}
+
+// stopOffers acts on the cells offered to other hosts once the run's ctx
+// ended: on a cancel or timeout they are stopped; when the server shuts
+// down they stay with their runners, for the run's next execution to find.
+func (r *jobsRun) stopOffers(ctx context.Context) {
+	keys := slices.Sorted(maps.Keys(r.offered))
+	for _, key := range keys {
+		c := r.offered[key]
+		if r.interrupted(ctx) {
+			delete(r.offered, key)
+			r.byID[c.ID].running--
+			r.running--
+			continue
+		}
+		reason := "cancelled"
+		if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+			reason = cause.Error()
+		}
+		status := workflows.StatusCancelled
+		var timeout *timeoutCause
+		switch {
+		case c.Status == workflows.StatusQueued && errors.As(context.Cause(ctx), &timeout):
+			// It never ran for want of a runner: say so.
+			status, reason = workflows.StatusFailed, c.Reason+"; "+timeout.Error()
+		case c.Status == workflows.StatusQueued:
+			status, reason = workflows.StatusSkipped, "cancelled before start"
+		}
+		r.cancelOffer(c, status, reason)
+	}
+}
+
+// cancelOffer asks for c, offered to other hosts, to stop, and finishes it
+// if that ended it.
+func (r *jobsRun) cancelOffer(c *cellState, status, reason string) {
+	c.stop = &[2]string{status, reason}
+	j, err := r.offers.CancelOffer(c.Key, status, reason)
+	if err != nil {
+		r.x.logger().Warn("stop a job offered to other hosts", "run", r.run.ID, "job", c.Key, "err", err)
+		return
+	}
+	if workflows.Finished(j.Status) && r.offered[c.Key] != nil {
+		c.Runner, c.StartedAt = j.Runner, j.StartedAt
+		r.finished(cellDone{c: c, res: Result{Status: j.Status, Reason: j.Reason, Steps: j.Steps,
+			Outputs: j.Outputs, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt}})
+	}
 }

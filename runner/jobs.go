@@ -13,15 +13,17 @@ import (
 type JobResult struct {
 	// Key names the job in its run: the job id, with a matrix cell's values.
 	// Logs are selected by it (?job=).
-	Key             string         `json:"key"`
-	ID              string         `json:"id"`
-	Name            string         `json:"name"`
-	Needs           []string       `json:"needs"`
-	Matrix          map[string]any `json:"matrix,omitempty"`
-	Status          string         `json:"status"`
-	Reason          string         `json:"reason"`
-	RunsOn          []string       `json:"runs_on"`
-	Runner          string         `json:"runner,omitempty"`
+	Key    string         `json:"key"`
+	ID     string         `json:"id"`
+	Name   string         `json:"name"`
+	Needs  []string       `json:"needs"`
+	Matrix map[string]any `json:"matrix,omitempty"`
+	Status string         `json:"status"`
+	Reason string         `json:"reason"`
+	RunsOn []string       `json:"runs_on"`
+	Runner string         `json:"runner,omitempty"`
+	// Attempt counts the claims of a job run on another host (SPEC §12).
+	Attempt         int            `json:"attempt,omitempty"`
 	ContinueOnError bool           `json:"continue_on_error,omitempty"`
 	StartedAt       time.Time      `json:"started_at,omitzero"`
 	FinishedAt      time.Time      `json:"finished_at,omitzero"`
@@ -30,13 +32,17 @@ type JobResult struct {
 	Sandbox         string         `json:"sandbox,omitempty"`
 
 	jobIndex, cell int
+	// offered is true for a job offered to runners on other hosts, and held
+	// while one of them holds it.
+	offered, held bool
 }
 
 // ViewJob decodes a stored job.
 func ViewJob(j *store.Job) JobResult {
 	r := JobResult{Key: j.Key, ID: j.ID, Name: j.Name, Needs: j.Needs, Status: j.Status, Reason: j.Reason,
 		RunsOn: j.RunsOn, Runner: j.Runner, ContinueOnError: j.ContinueOnError, StartedAt: j.StartedAt,
-		FinishedAt: j.FinishedAt, Sandbox: j.Sandbox, jobIndex: j.JobIndex, cell: j.Cell}
+		FinishedAt: j.FinishedAt, Sandbox: j.Sandbox, jobIndex: j.JobIndex, cell: j.Cell,
+		Attempt: j.Attempt, offered: !j.OfferedAt.IsZero(), held: !j.LeaseUntil.IsZero()}
 	if len(j.Matrix) > 0 {
 		r.Matrix, _ = decodeJSONMap(j.Matrix)
 	}

@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -173,10 +175,18 @@ type jobsObserver struct {
 	pool *Pool
 	run  *store.Run
 	logs *logBuffer
+	// slot is the pool slot the run executes in; reported wakes it when an
+	// agent reports on one of its jobs to this process.
+	slot     *runSlot
+	reported chan struct{}
 }
 
-func newJobsObserver(p *Pool, run *store.Run) *jobsObserver {
-	return &jobsObserver{pool: p, run: run, logs: newLogBuffer(p, run.ID)}
+func newJobsObserver(p *Pool, run *store.Run, slot *runSlot) *jobsObserver {
+	o := &jobsObserver{pool: p, run: run, logs: newLogBuffer(p, run.ID), slot: slot, reported: make(chan struct{}, 1)}
+	p.mu.Lock()
+	p.reported[run.ID] = o.reported
+	p.mu.Unlock()
+	return o
 }
 
 func (o *jobsObserver) JobsChanged(changed []JobResult, removed []string) {
@@ -214,4 +224,93 @@ func (o *jobsObserver) StartJob(j JobResult, group string) (bool, error) {
 }
 
 // close stores the last lines of every job.
-func (o *jobsObserver) close() { o.logs.close() }
+func (o *jobsObserver) close() {
+	o.logs.close()
+	o.pool.mu.Lock()
+	delete(o.pool.reported, o.run.ID)
+	o.pool.mu.Unlock()
+}
+
+// Offer stores what a runner on another host needs to run job with j, and
+// wakes the claims waiting in this process.
+func (o *jobsObserver) Offer(j JobResult, job *Job, group string) error {
+	w, spec := job.Workflow, job.spec()
+	maxLog := o.pool.c.Executor.MaxLogBytes
+	if maxLog <= 0 {
+		maxLog = DefaultMaxLogBytes
+	}
+	offer, err := json.Marshal(Offer{Workflow: w.Name, File: w.File, Revision: w.Revision, Source: string(w.Source),
+		JobID: spec.ID, Cell: OfferCell{Key: job.Cell.Key, Index: job.Cell.Index, Values: job.Cell.Values},
+		Needs: job.Needs, Secrets: spec.Secrets, RunAttempt: job.Attempt, URL: job.URL, MaxLogBytes: maxLog})
+	if err != nil {
+		return fmt.Errorf("offer job %s: %w", j.Key, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := o.pool.c.Store.OfferJob(ctx, o.run.ID, j.Key, offer, group, j.Reason, o.pool.c.Now().UTC()); err != nil {
+		return err
+	}
+	o.pool.offered.Ring()
+	return nil
+}
+
+// Offered reads the run's jobs and returns those with keys.
+func (o *jobsObserver) Offered(keys []string) ([]JobResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stored, err := o.pool.c.Store.Jobs(ctx, o.run.ID)
+	if err != nil {
+		return nil, err
+	}
+	var jobs []JobResult
+	for _, j := range stored {
+		if slices.Contains(keys, j.Key) {
+			jobs = append(jobs, ViewJob(j))
+		}
+	}
+	return jobs, nil
+}
+
+// CancelOffer stops an offered job through the store, where its runner
+// hears of it.
+func (o *jobsObserver) CancelOffer(key, status, reason string) (JobResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	j, err := o.pool.c.Store.CancelJob(ctx, o.run.ID, key, status, reason, o.pool.c.Now().UTC())
+	if err != nil {
+		return JobResult{}, err
+	}
+	return ViewJob(j), nil
+}
+
+func (o *jobsObserver) Reported() <-chan struct{} { return o.reported }
+
+// Idle gives the run's slot to the pool while it only waits for jobs on
+// other hosts, up to maxIdleRuns such runs, and takes one back when a slot
+// is free.
+func (o *jobsObserver) Idle(idle bool) bool {
+	p := o.pool
+	if idle {
+		p.mu.Lock()
+		if !o.slot.held || p.idle >= maxIdleRuns {
+			p.mu.Unlock()
+			return false
+		}
+		p.idle++
+		o.slot.held = false
+		p.mu.Unlock()
+		<-p.slots
+		p.Wake()
+		return true
+	}
+	select {
+	case p.slots <- struct{}{}:
+		p.mu.Lock()
+		p.idle--
+		o.slot.held = true
+		p.mu.Unlock()
+		return true
+	default:
+		return false
+	}
+}

@@ -26,8 +26,25 @@ type Pool struct {
 	// one of their jobs to this process; offered rings when it offers one.
 	reported map[string]chan struct{}
 	offered  *Bell
-	wg       sync.WaitGroup
+	// slots bound the runs executing here; idle counts the `jobs:` runs
+	// that gave theirs away while they wait for jobs on other hosts.
+	slots chan struct{}
+	idle  int
+	wg    sync.WaitGroup
 }
+
+// AgentReconnectGrace is how long, beyond a lease, an agent has to reach a
+// node that starts before the jobs it holds are taken back: the longest an
+// agent waits between two tries.
+const AgentReconnectGrace = 30 * time.Second
+
+// maxIdleRuns bounds the `jobs:` runs of a node that wait, without a slot,
+// for jobs on other hosts; beyond it, a waiting run keeps its slot.
+const maxIdleRuns = 64
+
+// runSlot is the slot a run executes in; held is false while a `jobs:` run
+// gave it away (Idle).
+type runSlot struct{ held bool }
 
 // PoolConfig configures a Pool.
 type PoolConfig struct {
@@ -49,6 +66,9 @@ type PoolConfig struct {
 	// stopped renewing their leases, when other nodes share the store (SPEC
 	// §10); 0 recovers only at start, for a store this process has alone.
 	RecoverEvery time.Duration
+	// QueueTimeout is how long a job offered to runners on other hosts waits
+	// for one to claim it (SPEC §12); 0 means DefaultQueueTimeout.
+	QueueTimeout time.Duration
 	// ShutdownGrace is how long running runs may go on after Run's ctx ends.
 	ShutdownGrace time.Duration
 	// BaseURL is the server's public URL, for run.url.
@@ -92,6 +112,9 @@ func NewPool(c PoolConfig) *Pool {
 	if c.ShutdownGrace <= 0 {
 		c.ShutdownGrace = DefaultShutdownGrace
 	}
+	if c.QueueTimeout <= 0 {
+		c.QueueTimeout = DefaultQueueTimeout
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -105,7 +128,7 @@ func NewPool(c PoolConfig) *Pool {
 		c.Logs = NewBroker()
 	}
 	p := &Pool{c: c, wake: make(chan struct{}, 1), running: map[string]context.CancelCauseFunc{},
-		reported: map[string]chan struct{}{}, offered: NewBell()}
+		reported: map[string]chan struct{}{}, offered: NewBell(), slots: make(chan struct{}, c.MaxParallel)}
 	return p
 }
 
@@ -198,6 +221,11 @@ func (p *Pool) followCancels(ctx context.Context, n store.CancelNotifier) {
 // recorded.
 func (p *Pool) Run(ctx context.Context) error {
 	now := p.c.Now().UTC()
+	// Agents that ran jobs while no node answered get a lease, and the time
+	// their backoff may wait between tries, to report.
+	if err := p.c.Store.ExtendJobLeases(ctx, now.Add(p.c.Lease+AgentReconnectGrace)); err != nil {
+		return fmt.Errorf("extend the leases of jobs on other hosts: %w", err)
+	}
 	p.killLeftovers(ctx, p.c.Node, now)
 	recovered, err := p.c.Store.Recover(ctx, p.c.Node, now)
 	if err != nil {
@@ -219,7 +247,7 @@ func (p *Pool) Run(ctx context.Context) error {
 		go p.recoverDead(runCtx)
 	}
 
-	slots := make(chan struct{}, p.c.MaxParallel)
+	slots := p.slots
 	ticker := time.NewTicker(p.c.Poll)
 	defer ticker.Stop()
 	for ctx.Err() == nil {
@@ -261,6 +289,7 @@ func (p *Pool) Run(ctx context.Context) error {
 
 // start executes run in its own goroutine.
 func (p *Pool) start(ctx context.Context, run *store.Run, slots chan struct{}) {
+	slot := &runSlot{held: true}
 	ctx, cancel := context.WithCancelCause(ctx)
 	p.mu.Lock()
 	p.running[run.ID] = cancel
@@ -274,12 +303,18 @@ func (p *Pool) start(ctx context.Context, run *store.Run, slots chan struct{}) {
 			p.mu.Unlock()
 			cancel(nil)
 			p.c.Metrics.running(-1)
-			<-slots
+			if slot.held {
+				<-slots
+			} else {
+				p.mu.Lock()
+				p.idle--
+				p.mu.Unlock()
+			}
 			p.wg.Done()
 			// A finished run may free its concurrency group for the next one.
 			p.Wake()
 		}()
-		p.execute(ctx, run)
+		p.execute(ctx, run, slot)
 	}()
 }
 
@@ -294,6 +329,7 @@ func (p *Pool) heartbeat(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		p.recoverJobs(ctx)
 		p.mu.Lock()
 		ids := make([]string, 0, len(p.running))
 		for id := range p.running {
@@ -309,6 +345,27 @@ func (p *Pool) heartbeat(ctx context.Context) {
 			continue
 		}
 		p.CancelRequested(cancel...)
+	}
+}
+
+// recoverJobs takes back the jobs whose runners on other hosts stopped
+// renewing their leases, and fails those nobody claimed within the queue
+// timeout; the runs this pool executes hear of theirs at once.
+func (p *Pool) recoverJobs(ctx context.Context) {
+	jobs, err := p.c.Store.RecoverJobs(ctx, p.c.Now().UTC(), p.c.QueueTimeout)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.c.Logger.Error("recover the jobs of runners on other hosts", "err", err)
+		}
+		return
+	}
+	for _, j := range jobs {
+		p.c.Logger.Warn("recovered a job from a runner on another host", "run", j.RunID, "job", j.Key,
+			"status", j.Status, "reason", j.Reason)
+		p.Reported(j.RunID)
+	}
+	if len(jobs) > 0 {
+		p.offered.Ring()
 	}
 }
 
@@ -408,7 +465,7 @@ func (p *Pool) killSteps(run, job string, recorded json.RawMessage) {
 }
 
 // execute runs one claimed run and records its result.
-func (p *Pool) execute(ctx context.Context, run *store.Run) {
+func (p *Pool) execute(ctx context.Context, run *store.Run, slot *runSlot) {
 	defer p.c.Handoff.drop(run.ID) // in case it ends before its job is made
 	if run.CancelRequested {
 		p.finish(run, Result{Status: workflows.StatusCancelled, Reason: "cancelled", StartedAt: p.c.Now(), FinishedAt: p.c.Now()})
@@ -420,7 +477,7 @@ func (p *Pool) execute(ctx context.Context, run *store.Run) {
 		return
 	}
 	if !job.spec().Implicit {
-		p.executeJobs(ctx, run, job)
+		p.executeJobs(ctx, run, job, slot)
 		return
 	}
 	logs := newLogBuffer(p, run.ID)
@@ -442,7 +499,7 @@ func (p *Pool) execute(ctx context.Context, run *store.Run) {
 // left it, and records its result. A run the server's shutdown interrupts is
 // left running: Recover queues it again (it has jobs), and its next execution
 // decides about the jobs it finds running.
-func (p *Pool) executeJobs(ctx context.Context, run *store.Run, job *Job) {
+func (p *Pool) executeJobs(ctx context.Context, run *store.Run, job *Job, slot *runSlot) {
 	stored, err := p.c.Store.Jobs(ctx, run.ID)
 	if err != nil {
 		p.finish(run, Result{Status: workflows.StatusFailed, Reason: "read the run's jobs: " + err.Error(), StartedAt: p.c.Now(), FinishedAt: p.c.Now()})
@@ -453,7 +510,7 @@ func (p *Pool) executeJobs(ctx context.Context, run *store.Run, job *Job) {
 		prior[i] = ViewJob(j)
 	}
 	job.Runner = p.c.Node
-	obs := newJobsObserver(p, run)
+	obs := newJobsObserver(p, run, slot)
 	res := p.c.Executor.RunJobs(ctx, job, prior, p.c.MaxParallel, obs)
 	obs.close()
 	if errors.Is(context.Cause(ctx), ErrInterrupted) {

@@ -90,9 +90,10 @@ type RemoteJobs interface {
 	// its Offer; nil when there is none.
 	ClaimJob(ctx context.Context, runner string, labels []string, lease time.Duration, now time.Time) (*Job, error)
 	// RenewJobs extends to until the leases of the jobs in held that runner
-	// holds, and returns those it must stop: a job whose cancel was requested
-	// (CancelJob, or its run's), with the reason; a job it no longer holds,
-	// Gone.
+	// holds (a lease is never shortened), and returns those it must stop,
+	// ordered by run and job: a job whose cancel was requested (CancelJob, or
+	// its run's), with the reason, or whose run has ended; a job it no longer
+	// holds, Gone, with why.
 	RenewJobs(ctx context.Context, runner string, held []JobRef, until time.Time) ([]JobStop, error)
 	// AppendJobLogs stores lines of job ref, held by runner, that follow the
 	// first from lines the runner has sent for this attempt: lines already
@@ -101,29 +102,39 @@ type RemoteJobs interface {
 	// count of the attempt's lines now stored; a batch that would leave a gap
 	// stores nothing and returns the count, for the runner to resend from.
 	// With steps not nil it also records the job's step results so far (and
-	// sandbox, unless empty), as UpdateJobSteps.
+	// sandbox, unless empty), as UpdateJobSteps. A batch repeated after the
+	// attempt ended, all of whose lines are stored, returns the count. It is
+	// ErrNotFound without such a job.
 	AppendJobLogs(ctx context.Context, ref JobRef, runner string, from int, lines []LogLine, steps json.RawMessage, sandbox string) (int, error)
-	// FinishJob records the end of job ref, held by runner: Status, Reason,
-	// Steps, Outputs, Sandbox and FinishedAt of j; the lease ends. Recording
-	// the same attempt's end again is accepted and changes nothing.
+	// FinishJob records the end of job ref, held by runner: Status (a final
+	// one, EInvalid otherwise), Reason, Outputs, Steps (unless nil), Sandbox
+	// (unless empty) and FinishedAt (now when zero) of j; the lease ends.
+	// Recording the same attempt's end again is accepted and changes nothing.
+	// It is ErrNotFound without such a job.
 	FinishJob(ctx context.Context, ref JobRef, runner string, j *Job) error
 	// ReleaseJob hands back job ref, held by runner, that it could not
 	// finish, because reason (the agent stops, or restarted): as when its
-	// lease expires, it becomes queued again, offered anew, when its run's
-	// OnInterrupt is requeue, and `failed` ("interrupted: " + reason)
-	// otherwise. Releasing it again changes nothing.
+	// lease expires, it becomes queued again ("requeued: " + reason), offered
+	// anew at now with no steps, when its run's OnInterrupt is requeue —
+	// unless the cancel of the job or of its run was requested, or the run
+	// has ended — and `failed` ("interrupted: " + reason) otherwise, its
+	// steps that were running failed as interrupted. Releasing it again
+	// changes nothing. It is ErrNotFound without such a job.
 	ReleaseJob(ctx context.Context, ref JobRef, runner, reason string, now time.Time) error
 	// CancelJob stops job key of run runID on behalf of the node executing
 	// the run: an offered job that nobody claimed ends with status (and
 	// reason) at once; a claimed one has its cancel requested with reason,
-	// for its runner to hear on its next renewal, and ends when it reports.
-	// It returns the job as it is then; ErrNotFound without such a job.
+	// for its runner to hear on its next renewal, and ends when it reports;
+	// the first reason stays. A job neither offered and queued nor running is
+	// left as it is. status must be final (EInvalid otherwise). It returns
+	// the job as it is then; ErrNotFound without such a job.
 	CancelJob(ctx context.Context, runID, key, status, reason string, now time.Time) (*Job, error)
 	// RecoverJobs ends what runners left: a claimed job whose lease expired
 	// before now is released as by ReleaseJob ("the runner R stopped
 	// renewing its lease"), and an offered job nobody claimed for
-	// queueTimeout (0: no limit) becomes `failed` with its reason. It
-	// returns the jobs it changed.
+	// queueTimeout (0: no limit) since it was offered becomes `failed` with
+	// its reason, which says what it waited for. It returns the jobs it
+	// changed.
 	RecoverJobs(ctx context.Context, now time.Time, queueTimeout time.Duration) ([]*Job, error)
 	// ExtendJobLeases makes every claimed job's lease last until at least
 	// until. A node calls it as it starts, so that runners get one lease's

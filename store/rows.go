@@ -25,15 +25,22 @@ const RunInsertColumns = `id, workflow, revision, event_id, item, attempt, rerun
 // reads them and EventValues gives them.
 const EventColumns = `id, trigger, provider, path, type, delivery, dedup_key, received_at, data, verdicts`
 
-// JobColumns are the columns of a stored job, in the order ScanJob reads them
-// and JobValues gives them.
-const JobColumns = `run_id, key, id, job_index, cell, name, needs, matrix, status, reason,
+// JobInsertColumns are the columns SaveJobs writes, in the order JobValues
+// gives them; the others are RemoteJobs's.
+const JobInsertColumns = `run_id, key, id, job_index, cell, name, needs, matrix, status, reason,
 	runs_on, runner, continue_on_error, started_at, finished_at, outputs, steps, sandbox`
 
-// JobUpsert is what SaveJobs's upsert (INSERT … ON CONFLICT (run_id, key)
-// DO UPDATE SET JobUpsert) changes in a stored job, the same in both
-// dialects: every column but the key's, except that NULL steps and an empty
-// sandbox keep the stored ones.
+// JobColumns are the columns of a stored job, in the order ScanJob reads
+// them: JobInsertColumns, then those RemoteJobs sets but the offer.
+const JobColumns = JobInsertColumns + `, offered_at, attempt, lease_until, cancel_reason`
+
+// JobUpsert is what SaveJobs's upsert (INSERT (JobInsertColumns) … ON
+// CONFLICT (run_id, key) DO UPDATE SET JobUpsert) changes in a stored job,
+// the same in both dialects: every column of JobInsertColumns but the key's,
+// except that NULL steps and an empty sandbox keep the stored ones. What
+// RemoteJobs keeps (offer, attempt, lease, cancel reason, lines stored) it
+// leaves alone, for the node executing a run saves its jobs while a runner
+// on another host holds one of them.
 const JobUpsert = `id = excluded.id, job_index = excluded.job_index, cell = excluded.cell,
 	name = excluded.name, needs = excluded.needs, matrix = excluded.matrix, status = excluded.status,
 	reason = excluded.reason, runs_on = excluded.runs_on, runner = excluded.runner,
@@ -124,15 +131,19 @@ func EventValues(e *Event, at TimeArg) ([]any, error) {
 }
 
 // ScanJob reads a row of JobColumns.
-func ScanJob(row Row) (*Job, error) {
+func ScanJob(row Row) (*Job, error) { return scanJob(row) }
+
+// scanJob reads a row of JobColumns followed by the columns of more.
+func scanJob(row Row, more ...any) (*Job, error) {
 	var (
-		j                              Job
-		needs, runsOn, matrix, outputs []byte
-		steps                          []byte
-		started, finished              timeColumn
+		j                                      Job
+		needs, runsOn, matrix, outputs         []byte
+		steps                                  []byte
+		started, finished, offered, leaseUntil timeColumn
 	)
-	err := row.Scan(&j.RunID, &j.Key, &j.ID, &j.JobIndex, &j.Cell, &j.Name, &needs, &matrix, &j.Status, &j.Reason,
-		&runsOn, &j.Runner, &j.ContinueOnError, &started, &finished, &outputs, &steps, &j.Sandbox)
+	err := row.Scan(append([]any{&j.RunID, &j.Key, &j.ID, &j.JobIndex, &j.Cell, &j.Name, &needs, &matrix, &j.Status, &j.Reason,
+		&runsOn, &j.Runner, &j.ContinueOnError, &started, &finished, &outputs, &steps, &j.Sandbox,
+		&offered, &j.Attempt, &leaseUntil, &j.CancelReason}, more...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -143,11 +154,11 @@ func ScanJob(row Row) (*Job, error) {
 		return nil, fmt.Errorf("job %s of run %s: runs_on: %w", j.Key, j.RunID, err)
 	}
 	j.Matrix, j.Outputs, j.Steps = matrix, outputs, steps
-	j.StartedAt, j.FinishedAt = started.t, finished.t
+	j.StartedAt, j.FinishedAt, j.OfferedAt, j.LeaseUntil = started.t, finished.t, offered.t, leaseUntil.t
 	return &j, nil
 }
 
-// JobValues returns job j's values for JobColumns, as run runID's: times
+// JobValues returns job j's values for JobInsertColumns, as run runID's: times
 // through at, the zero time, empty lists and empty JSON as NULL.
 func JobValues(runID string, j *Job, at TimeArg) ([]any, error) {
 	needs, err := listValue(j.Needs)

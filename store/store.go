@@ -7,8 +7,9 @@
 // The rules both backends keep live here once: Batch applies Dispatch's
 // (validation, dedup, the queue limit, cooldowns, group policies) through a
 // backend's BatchTx, Reads answers the reads and list filters through its
-// Querier, and rows.go maps the columns both schemas share. The backends hold
-// only their SQL and driver code.
+// Querier, Registry keeps the agents, Remote applies the rules of jobs run on
+// other hosts through a backend's JobTx, and rows.go maps the columns both
+// schemas share. The backends hold only their SQL and driver code.
 package store
 
 import (

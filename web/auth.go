@@ -67,6 +67,9 @@ func (discard) WriteHeader(int)             {}
 func (u *UI) guard(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
+		if api.HasAgentToken(r) {
+			return u.fail(c, http.StatusUnauthorized, "Agent tokens may only use /api/v1/agent/, not the UI.")
+		}
 		if !u.tokensConfigured() && !api.LoopbackHost(r.Host) {
 			return u.fail(c, http.StatusForbidden, "With no api token configured, the UI answers only on a loopback address: open it as http://localhost:PORT/ui/ or http://127.0.0.1:PORT/ui/.")
 		}

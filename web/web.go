@@ -33,7 +33,7 @@ var assets embed.FS
 
 // pageNames are the templates in templates/ that are whole pages; each is
 // parsed together with layout.html.
-var pageNames = []string{"workflows", "runs", "run", "events", "event", "login", "error"}
+var pageNames = []string{"workflows", "runs", "run", "events", "event", "agents", "login", "error"}
 
 // UI serves the web interface. Build it with New, then Register it on the echo
 // instance the API is registered on.
@@ -118,6 +118,7 @@ func (u *UI) Register(e *echo.Echo) {
 	g.GET("/events", u.eventsPage)
 	g.GET("/events/:id", u.eventPage)
 	g.POST("/events/:id/replay", u.replayEvent)
+	g.GET("/agents", u.agentsPage)
 }
 
 func (u *UI) serveStatic(c echo.Context) error {

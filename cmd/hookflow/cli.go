@@ -37,6 +37,7 @@ func commands() []command {
 		{"dispatch", "start a workflow on the server: hookflow dispatch WORKFLOW [--input K=V]...", cmdDispatch},
 		{"runs", "server runs: hookflow runs list|show ID|logs ID [-f]|cancel ID|rerun ID", cmdRuns},
 		{"events", "server events: hookflow events list|show ID|replay ID", cmdEvents},
+		{"agents", "server agents: hookflow agents list|add NAME --labels a,b|remove NAME", cmdAgents},
 		{"doctor", "check the configuration, the store and the sandbox levels this machine offers", cmdDoctor},
 		{"schema", "print the JSON Schema of workflow files", cmdSchema},
 		{"version", "print the version", cmdVersion},

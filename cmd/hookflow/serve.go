@@ -135,14 +135,14 @@ func (a *App) Open(ctx context.Context) error {
 	logs := runner.NewBroker()
 	executor := &runner.Executor{Actions: reg, WorkspaceRoot: filepath.Join(c.DataDir, "workspaces"),
 		Path: os.Getenv("PATH"), MaxLogBytes: int(c.Limits.MaxLogBytes), Logger: a.Logger,
-		Sandbox: newServerSandbox(c, a.Logger), SandboxDefaults: c.Sandbox}
+		Sandbox: newServerSandbox(c, a.Logger), SandboxDefaults: c.Sandbox, Labels: c.Runner.Labels}
 	// Runs executed here are handed their event as dispatched, not decoded
 	// again from the store.
 	handoff := runner.NewHandoff(runner.HandoffConfig{})
 	a.pool = runner.NewPool(runner.PoolConfig{Store: st, Executor: executor, Workflows: a.source.Set, Secrets: secrets, Handoff: handoff,
 		Logs: logs, Metrics: runMetrics, Node: c.Node, MaxParallel: c.Limits.MaxParallelRuns,
 		Lease: time.Duration(c.Limits.Lease), RecoverEvery: a.cluster.recoverEvery(time.Duration(c.Limits.Lease)),
-		ShutdownGrace: time.Duration(c.ShutdownTimeout), BaseURL: strings.TrimSuffix(c.PublicURL, "/"), Logger: a.Logger})
+		QueueTimeout: time.Duration(c.Limits.QueueTimeout), ShutdownGrace: time.Duration(c.ShutdownTimeout), BaseURL: strings.TrimSuffix(c.PublicURL, "/"), Logger: a.Logger})
 	a.health = runner.NewWriteHealth(func(ctx context.Context) error { return st.ProbeWrite(ctx, time.Now().UTC()) }, 0, nil)
 	a.dispatcher = runner.NewDispatcher(runner.DispatcherConfig{Store: st, MaxQueued: c.Limits.MaxQueuedRuns, Handoff: handoff,
 		DedupWindow: time.Duration(c.Limits.DedupWindow), Secrets: secrets, Notify: a.pool.Wake,
@@ -155,8 +155,12 @@ func (a *App) Open(ctx context.Context) error {
 	a.echo.IPExtractor = echo.ExtractIPDirect()
 	a.intake = &intake.Intake{Workflows: a.source.Set, Commit: a.dispatcher, Secrets: secrets}
 	srv := &api.Server{Store: st, Workflows: a.source, Intake: a.intake, Runs: runControl{a.dispatcher, a.pool}, Logs: logs,
-		Gatherer: a.registry, PublicMetrics: c.Metrics.Public, Tokens: c.API.Tokens, Ready: a.ready, Logger: a.Logger}
+		Gatherer: a.registry, PublicMetrics: c.Metrics.Public, Tokens: c.API.Tokens, Ready: a.ready, Logger: a.Logger,
+		AgentJobs: a.pool, AgentLease: time.Duration(c.Limits.Lease), Secrets: secrets}
 	srv.Register(a.echo)
+	a.registry.MustRegister(api.NewAgentMetrics(st, a.Logger))
+	// Agents' claims wait up to a minute for a job: a shutdown ends them.
+	a.echo.Server.RegisterOnShutdown(srv.EndClaims)
 	web.New(srv, nil).Register(a.echo)
 	hooks := &triggers.Webhooks{Intake: a.intake, WaitRun: a.waitRun,
 		MaxBody: int64(c.Limits.MaxBody), MaxMatching: c.Limits.MaxMatching, Rate: c.Limits.Rate,

@@ -11,8 +11,8 @@ import (
 	"github.com/hookflow/hookflow/store"
 )
 
-// upsertJob stores a job of JobColumns, replacing the one with its key.
-const upsertJob = `INSERT INTO jobs (` + store.JobColumns + `)
+// upsertJob stores a job of JobInsertColumns, replacing the one with its key.
+const upsertJob = `INSERT INTO jobs (` + store.JobInsertColumns + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 	ON CONFLICT (run_id, key) DO UPDATE SET ` + store.JobUpsert
 
@@ -110,9 +110,7 @@ func (s *Store) StartJob(ctx context.Context, runID, key, group, runner string, 
 		}
 	}
 	tag, err := tx.Exec(ctx, `UPDATE jobs SET status = 'running', grp = $1, runner = $2, started_at = $3, reason = ''
-		WHERE run_id = $4 AND key = $5 AND status = 'queued' AND NOT EXISTS (
-			SELECT 1 FROM jobs o JOIN runs r ON r.id = o.run_id
-			WHERE $1 <> '' AND o.grp = $1 AND o.status = 'running' AND r.status = 'running')`,
+		WHERE run_id = $4 AND key = $5 AND status = 'queued' AND ($1 = '' OR NOT `+store.JobGroupHeld("$1")+`)`,
 		group, text(runner), ms(now), runID, text(key))
 	if err != nil {
 		return false, fmt.Errorf("start job %s of %s: %w", key, runID, err)

@@ -12,6 +12,10 @@
 //     What SQLite gets from its single writer — "check, then write" on a key
 //     is atomic — these locks give per key, while dispatches that share no
 //     key still commit in parallel.
+//   - ClaimJob locks the offered job it picks FOR UPDATE SKIP LOCKED, and its
+//     concurrency group with the advisory lock StartJob takes, so that a job
+//     goes to one runner and a group's jobs run one at a time across nodes;
+//     the other RemoteJobs methods lock the job they change.
 //   - Notifications wake the pools of every node (LISTEN/NOTIFY) when runs
 //     are queued or a group is freed, and CancelRequests tells them at once
 //     of cancels; Leader elects the one node that fires cron schedules (a
@@ -27,7 +31,6 @@ import (
 	"io/fs"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -54,6 +57,8 @@ const defaultMaxConns = 16
 // Store is a store.Store kept in a PostgreSQL database.
 type Store struct {
 	store.Reads
+	store.Registry
+	store.Remote
 	pool *pgxpool.Pool
 	now  func() time.Time
 }
@@ -82,6 +87,8 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	s.Reads = store.NewReads(querier{s.pool})
+	s.Registry = store.NewRegistry(querier{s.pool}, querier{s.pool}, timeArg, s.now)
+	s.Remote = store.NewRemote(s.inJobTx, querier{s.pool}, timeArg, s.now)
 	if err := s.migrate(ctx); err != nil {
 		s.pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", redact(cfg.ConnConfig), err)
@@ -201,12 +208,7 @@ func ms(t time.Time) time.Time { return store.Millis(t) }
 // text makes s storable in a TEXT column: PostgreSQL refuses NUL bytes and
 // invalid UTF-8 there, which SQLite stores as they are. Both become U+FFFD,
 // so that a payload with them is stored rather than refused forever.
-func text(s string) string {
-	if utf8.ValidString(s) && !strings.Contains(s, "\x00") {
-		return s
-	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
-}
+func text(s string) string { return store.ValidText(s) }
 
 // lockKey is the advisory lock id of a key in a namespace (dedup, group,
 // cooldown). Two keys that hash alike only wait for each other.

@@ -113,6 +113,18 @@ func TestUpgradeToJobs(t *testing.T) {
 	storetest.UpgradeToJobs(t, db, migrationFiles, "$1", timeArg, func() store.Store { return open(t, dsn) })
 }
 
+// TestUpgradeToAgents: a database from before agents keeps its jobs, which
+// may then be offered and claimed.
+func TestUpgradeToAgents(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer db.Close()
+	storetest.UpgradeToAgents(t, db, migrationFiles, "$1", timeArg, func() store.Store { return open(t, dsn) })
+}
+
 // TestMigrations: opening again applies nothing, and a database from a newer
 // hookflow is refused rather than used.
 func TestMigrations(t *testing.T) {
@@ -139,5 +151,42 @@ func TestMigrations(t *testing.T) {
 	if s, err := Open(t.Context(), dsn, Options{}); err == nil {
 		s.Close()
 		t.Fatal("Open accepted a database from a newer schema")
+	}
+}
+
+// TestClaimJobPassesOverLabelsJSONBRefuses: a job whose labels hold a NUL
+// character (an event's, through a templated runs_on), which jsonb refuses,
+// waits for a runner nobody has rather than failing every claim.
+func TestClaimJobPassesOverLabelsJSONBRefuses(t *testing.T) {
+	s := open(t, pgtest.Schema(t))
+	ctx := t.Context()
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	d := &store.Dispatch{
+		Event: &store.Event{ID: "evt-1", Trigger: "webhook", ReceivedAt: now},
+		Runs:  []*store.Run{{ID: "run-1", Workflow: "heal", Attempt: 1, QueuedAt: now}},
+	}
+	if err := s.Dispatch(ctx, []*store.Dispatch{d}, 0, now); err != nil || d.Err != nil {
+		t.Fatalf("Dispatch: %v, %v", err, d.Err)
+	}
+	if r, err := s.Claim(ctx, "n1", time.Minute, now); err != nil || r == nil {
+		t.Fatalf("Claim = %v, %v", r, err)
+	}
+	jobs := []*store.Job{
+		{Key: "odd", ID: "odd", Status: "queued", RunsOn: []string{"web-\x00"}},
+		{Key: "remedy", ID: "remedy", JobIndex: 1, Status: "queued", RunsOn: []string{"web-07"}},
+	}
+	if err := s.SaveJobs(ctx, "run-1", jobs, nil); err != nil {
+		t.Fatalf("SaveJobs: %v", err)
+	}
+	for i, j := range jobs {
+		if err := s.OfferJob(ctx, "run-1", j.Key, json.RawMessage(`{}`), "", "waiting", now.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatalf("OfferJob(%s): %v", j.Key, err)
+		}
+	}
+	if j, err := s.ClaimJob(ctx, "web-07", []string{"web-07", "web-\x00"}, time.Minute, now); err != nil || j == nil || j.Key != "remedy" {
+		t.Fatalf("ClaimJob = %+v, %v; want remedy", j, err)
+	}
+	if j, err := s.ClaimJob(ctx, "odd", []string{"web-\x00"}, time.Minute, now); err != nil || j != nil {
+		t.Fatalf("ClaimJob with the odd label = %+v, %v; want none", j, err)
 	}
 }

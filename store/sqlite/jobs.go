@@ -77,9 +77,7 @@ func (s *Store) UpdateJobSteps(ctx context.Context, runID, key string, steps jso
 func (s *Store) StartJob(ctx context.Context, runID, key, group, runner string, now time.Time) (bool, error) {
 	res, err := s.write.ExecContext(ctx, `UPDATE jobs SET status = 'running', grp = :grp, runner = :runner,
 			started_at = :now, reason = ''
-		WHERE run_id = :run AND key = :key AND status = 'queued' AND NOT EXISTS (
-			SELECT 1 FROM jobs o JOIN runs r ON r.id = o.run_id
-			WHERE :grp <> '' AND o.grp = :grp AND o.status = 'running' AND r.status = 'running')`,
+		WHERE run_id = :run AND key = :key AND status = 'queued' AND (:grp = '' OR NOT `+store.JobGroupHeld(":grp")+`)`,
 		sql.Named("grp", group), sql.Named("runner", runner), sql.Named("now", millis(now)),
 		sql.Named("run", runID), sql.Named("key", key))
 	if err != nil {

@@ -2,43 +2,89 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
-	"errors"
-	"time"
+	"fmt"
 
 	"github.com/hookflow/hookflow/store"
 )
 
-// errRemote is what the agent methods answer until they are built.
-var errRemote = errors.New("runners on other hosts: not built yet")
+// The RemoteJobs methods are store.Remote's, over jobTx. The store's one
+// writer makes each of its transactions see and change the jobs alone, so
+// that nothing needs a lock of its own.
 
-func (s *Store) AddAgent(context.Context, *store.Agent) error               { return errRemote }
-func (s *Store) GetAgent(context.Context, string) (*store.Agent, error)     { return nil, errRemote }
-func (s *Store) AgentByToken(context.Context, string) (*store.Agent, error) { return nil, errRemote }
-func (s *Store) ListAgents(context.Context) ([]*store.Agent, error)         { return nil, errRemote }
-func (s *Store) RemoveAgent(context.Context, string) error                  { return errRemote }
-func (s *Store) SeenAgent(context.Context, string, string, time.Time) error { return errRemote }
-func (s *Store) OfferJob(context.Context, string, string, json.RawMessage, string, string, time.Time) error {
-	return errRemote
+// claimableQuery selects the job a runner with labels (:labels, a JSON
+// list) may claim: an offered queued job of a running run whose cancel was
+// not requested, none of whose labels the runner lacks, and whose group is
+// free, the oldest offer first.
+var claimableQuery = `SELECT ` + store.JobStateColumns + ` FROM ` + store.JobStateFrom + `
+	WHERE j.status = 'queued' AND j.offered_at IS NOT NULL
+		AND r.status = 'running' AND r.cancel_requested = 0
+		AND NOT EXISTS (SELECT 1 FROM json_each(CAST(j.runs_on AS TEXT)) want
+			WHERE want.value NOT IN (SELECT value FROM json_each(:labels)))
+		AND (j.grp = '' OR NOT ` + store.JobGroupHeld("j.grp") + `)
+	` + store.JobStateOrder + ` LIMIT 1`
+
+// jobTx is the store.JobTx of one RemoteJobs method.
+type jobTx struct {
+	ctx context.Context
+	s   *Store
+	tx  *sql.Tx
 }
-func (s *Store) ClaimJob(context.Context, string, []string, time.Duration, time.Time) (*store.Job, error) {
-	return nil, errRemote
+
+var _ store.JobTx = (*jobTx)(nil)
+
+// inJobTx calls fn in a write transaction, and commits it when fn returns
+// nil.
+func (s *Store) inJobTx(ctx context.Context, fn func(store.JobTx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // a no-op once committed
+	if err := fn(&jobTx{ctx: ctx, s: s, tx: tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
-func (s *Store) RenewJobs(context.Context, string, []store.JobRef, time.Time) ([]store.JobStop, error) {
-	return nil, errRemote
+
+// Job implements store.JobTx.
+func (t *jobTx) Job(runID, key string) (*store.JobState, error) {
+	return store.QueryJobState(t.ctx, querier{t.tx}, `SELECT `+store.JobStateColumns+` FROM `+store.JobStateFrom+`
+		WHERE j.run_id = ? AND j.key = ?`, runID, key)
 }
-func (s *Store) AppendJobLogs(context.Context, store.JobRef, string, int, []store.LogLine, json.RawMessage, string) (int, error) {
-	return 0, errRemote
+
+// Jobs implements store.JobTx.
+func (t *jobTx) Jobs(cond string, args ...any) ([]*store.JobState, error) {
+	return store.QueryJobStates(t.ctx, querier{t.tx}, `SELECT `+store.JobStateColumns+` FROM `+store.JobStateFrom+`
+		WHERE `+cond+` `+store.JobStateOrder, args...)
 }
-func (s *Store) FinishJob(context.Context, store.JobRef, string, *store.Job) error { return errRemote }
-func (s *Store) ReleaseJob(context.Context, store.JobRef, string, string, time.Time) error {
-	return errRemote
+
+// Claimable implements store.JobTx.
+func (t *jobTx) Claimable(labels []string) (*store.JobState, error) {
+	if labels == nil {
+		labels = []string{}
+	}
+	list, err := json.Marshal(labels)
+	if err != nil {
+		return nil, fmt.Errorf("labels: %w", err)
+	}
+	return store.QueryJobState(t.ctx, querier{t.tx}, claimableQuery, sql.Named("labels", string(list)))
 }
-func (s *Store) CancelJob(context.Context, string, string, string, string, time.Time) (*store.Job, error) {
-	return nil, errRemote
+
+// Exec implements store.JobTx.
+func (t *jobTx) Exec(query string, args ...any) (int64, error) {
+	res, err := t.tx.ExecContext(t.ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
-func (s *Store) RecoverJobs(context.Context, time.Time, time.Duration) ([]*store.Job, error) {
-	return nil, errRemote
+
+// AppendLogs implements store.JobTx.
+func (t *jobTx) AppendLogs(runID string, lines []store.LogLine) (int64, error) {
+	return t.s.appendLogs(t.ctx, t.tx, runID, lines)
 }
-func (s *Store) ExtendJobLeases(context.Context, time.Time) error  { return errRemote }
-func (s *Store) RemoteQueue(context.Context) ([]*store.Job, error) { return nil, errRemote }

@@ -42,11 +42,13 @@ const busyTimeout = 10 * time.Second
 
 // Store is a store.Store kept in one SQLite file.
 type Store struct {
-	store.Reads         // on read
-	write       *sql.DB // one connection: SQLite allows one writer at a time anyway
-	read        *sql.DB
-	now         func() time.Time
-	stmts       statements
+	store.Reads            // on read
+	store.Registry         // reads on read, writes on write
+	store.Remote           // transactions on write, RemoteQueue on read
+	write          *sql.DB // one connection: SQLite allows one writer at a time anyway
+	read           *sql.DB
+	now            func() time.Time
+	stmts          statements
 }
 
 var _ store.Store = (*Store)(nil)
@@ -118,6 +120,8 @@ func (s *Store) init(ctx context.Context, common string) error {
 		return err
 	}
 	s.Reads = store.NewReads(querier{s.read})
+	s.Registry = store.NewRegistry(querier{s.read}, querier{s.write}, timeArg, s.now)
+	s.Remote = store.NewRemote(s.inJobTx, querier{s.read}, timeArg, s.now)
 	return s.stmts.prepare(ctx, s.write)
 }
 

@@ -153,3 +153,15 @@ func TestUpgradeToJobs(t *testing.T) {
 	defer db.Close()
 	storetest.UpgradeToJobs(t, db, migrationFiles, "?", timeArg, func() store.Store { return openAt(t, path, Options{}) })
 }
+
+// TestUpgradeToAgents: a database from before agents keeps its jobs, which
+// may then be offered and claimed.
+func TestUpgradeToAgents(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hookflow.db")
+	db, err := sql.Open("sqlite", path+"?_foreign_keys=1")
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer db.Close()
+	storetest.UpgradeToAgents(t, db, migrationFiles, "?", timeArg, func() store.Store { return openAt(t, path, Options{}) })
+}

@@ -56,7 +56,7 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 		{&st.queueDepth, `SELECT count(*) FROM runs WHERE status = 'queued'`},
 		{&st.insertLog, `INSERT INTO logs (run_id, seq, job, step, stream, time, text) VALUES (?, ?, ?, ?, ?, ?, ?)`},
 		{&st.runExists, `SELECT count(*) FROM runs WHERE id = ?`},
-		{&st.upsertJob, `INSERT INTO jobs (` + store.JobColumns + `)
+		{&st.upsertJob, `INSERT INTO jobs (` + store.JobInsertColumns + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (run_id, key) DO UPDATE SET ` + store.JobUpsert},
 		{&st.deleteJob, `DELETE FROM jobs WHERE run_id = ? AND key = ?`},

@@ -431,8 +431,8 @@ func jobKeys(jobs []*store.Job) string {
 	return fmt.Sprintf("%q", keys)
 }
 
-// jobDiff lists the fields in which got differs from want, but RunID. JSON
-// compares by value, and an empty list equals a nil one.
+// jobDiff lists the fields in which got differs from want, but RunID and
+// Offer. JSON compares by value, and an empty list equals a nil one.
 func jobDiff(got, want *store.Job) string {
 	var d differ
 	list := func(name string, g, w []string) {
@@ -457,5 +457,9 @@ func jobDiff(got, want *store.Job) string {
 	d.doc("Outputs", got.Outputs, want.Outputs)
 	d.doc("Steps", got.Steps, want.Steps)
 	d.field("Sandbox", got.Sandbox, want.Sandbox)
+	d.when("OfferedAt", got.OfferedAt, want.OfferedAt)
+	d.field("Attempt", got.Attempt, want.Attempt)
+	d.when("LeaseUntil", got.LeaseUntil, want.LeaseUntil)
+	d.field("CancelReason", got.CancelReason, want.CancelReason)
 	return d.String()
 }

@@ -42,6 +42,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Prune", pruneTests},
 		{"Parallel", parallelTests},
 		{"Jobs", jobTests},
+		{"Agents", agentTests},
+		{"RemoteJobs", remoteTests},
+		{"RemoteJobsParallel", remoteParallelTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -321,6 +321,9 @@ func (a *Agent) claimJobs(ctx, deliverCtx context.Context, reporting *sync.WaitG
 		status, err := a.conn.post(ctx, runner.AgentClaimPath, runner.ClaimRequest{Labels: a.cfg.Labels, Name: a.cfg.Name,
 			Version: a.cfg.Version, WaitSeconds: claimWait}, &asg, claimWait*time.Second+claimSlack)
 		switch {
+		case err == nil && status == http.StatusOK && asg.Run != "" && asg.JobRef.Job != "" && asg.Attempt > 0:
+			// Granted: run, or handed back by execute if the agent is
+			// stopping meanwhile.
 		case ctx.Err() != nil:
 			return
 		case err != nil:
@@ -387,7 +390,9 @@ func (a *Agent) execute(ctx, deliverCtx context.Context, asg *runner.Assignment,
 	switch {
 	case j.dropped.Load():
 		reporting.Go(func() { a.conclude(deliverCtx, j, nil, "") })
-	case errors.Is(context.Cause(jobCtx), errStopping):
+	case res.Status == workflows.StatusCancelled && errors.Is(context.Cause(jobCtx), errStopping):
+		// Stopped by the agent's shutdown: another runner may do it. A
+		// job that ended before the stop reached it is reported.
 		reporting.Go(func() { a.conclude(deliverCtx, j, nil, errStopping.Error()) })
 	default:
 		if err := sp.writeResult(&res); err != nil {
@@ -464,6 +469,13 @@ func (a *Agent) renew(ctx context.Context) {
 		if err != nil {
 			if ctx.Err() == nil {
 				a.logFailure(a.log, "renew the leases of the jobs held", err)
+			}
+			if refused(err) {
+				// The token was removed: nothing the jobs do can be
+				// reported, and their leases will lapse; stop them.
+				for _, ref := range refs {
+					a.stopJob(store.JobStop{JobRef: ref, Reason: "the server refused the agent's token", Gone: true})
+				}
 			}
 			continue
 		}

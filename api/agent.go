@@ -462,7 +462,8 @@ func (s *Server) jobProgress(c echo.Context) error {
 func (s *Server) finishJob(c echo.Context) error {
 	a := agentOf(c)
 	var req runner.FinishRequest
-	if ok, err := decodeAgentBody(c, maxAgentBody, &req); !ok {
+	// A result carries every step's outputs, each up to 1 MiB.
+	if ok, err := decodeAgentBody(c, maxProgressBody, &req); !ok {
 		return err
 	}
 	if ok, err := checkRef(c, req.JobRef); !ok {

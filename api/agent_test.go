@@ -474,7 +474,7 @@ func TestAgentReports(t *testing.T) {
 		{"progress from below 0", runner.AgentProgressPath, fmt.Sprintf(`{"run":%q,"job":"build","attempt":1,"from":-1}`, as.Run),
 			http.StatusUnprocessableEntity},
 		{"progress too large", runner.AgentProgressPath, `{"lines":[{"text":"` + strings.Repeat("x", 9<<20) + `"}]}`, http.StatusRequestEntityTooLarge},
-		{"finish too large", runner.AgentFinishPath, `{"result":{"reason":"` + strings.Repeat("x", 2<<20) + `"}}`, http.StatusRequestEntityTooLarge},
+		{"finish too large", runner.AgentFinishPath, `{"result":{"reason":"` + strings.Repeat("x", 9<<20) + `"}}`, http.StatusRequestEntityTooLarge},
 	} {
 		a := f.do(t, "POST", tc.path, tc.body, map[string]string{"Authorization": "Bearer " + token})
 		if a.code != tc.want {

@@ -119,9 +119,9 @@ func (x *Executor) RunJobs(ctx context.Context, run *Job, prior []JobResult, lim
 			r.finished(d)
 		case <-retry:
 		case <-poll:
-			r.pollOffers(ctx)
+			r.pollOffers()
 		case <-reported:
-			r.pollOffers(ctx)
+			r.pollOffers()
 		case <-stopped:
 			// Once: the cells running here stop through their contexts.
 			stopped = nil
@@ -248,9 +248,11 @@ func (r *jobsRun) restore(prior []JobResult) {
 			r.saved[row.Key] = true
 			c := &cellState{JobResult: row, cell: workflows.Cell{Key: row.Key, Index: row.cell, Values: row.Matrix}}
 			switch {
-			case c.Status == workflows.StatusRunning && c.held && r.offers != nil:
-				// A runner on another host runs it still, or its lease
-				// expires and the store takes it back.
+			case c.Status == workflows.StatusRunning && c.held && r.offers != nil,
+				c.Status == workflows.StatusQueued && c.offered && r.offers != nil:
+				// A runner on another host runs it still, or may claim it any
+				// time; or its lease expires and the store takes it back.
+				c.Reason = WaitingReason(c.RunsOn)
 				r.track(n, c)
 			case c.Status == workflows.StatusRunning:
 				r.interruptedBefore(c)
@@ -723,7 +725,7 @@ func (r *jobsRun) track(n *jobNode, c *cellState) {
 
 // pollOffers takes in what the runners on other hosts did with the cells
 // offered to them: those ended are finished here too.
-func (r *jobsRun) pollOffers(ctx context.Context) {
+func (r *jobsRun) pollOffers() {
 	keys := slices.Sorted(maps.Keys(r.offered))
 	jobs, err := r.offers.Offered(keys)
 	if err != nil {
@@ -742,13 +744,10 @@ func (r *jobsRun) pollOffers(ctx context.Context) {
 			continue
 		}
 		c.Status, c.Reason = j.Status, j.Reason
-		switch {
-		case c.stop != nil:
+		if c.stop != nil {
 			// Asked again: a job taken back from a runner that died is
 			// offered anew, and a new claim forgets the request.
 			r.cancelOffer(c, c.stop[0], c.stop[1])
-		case ctx.Err() != nil && !r.interrupted(ctx) && j.Status == workflows.StatusQueued:
-			r.cancelOffer(c, workflows.StatusSkipped, "cancelled before start")
 		}
 	}
 }
@@ -760,6 +759,9 @@ func (r *jobsRun) stopOffers(ctx context.Context) {
 	keys := slices.Sorted(maps.Keys(r.offered))
 	for _, key := range keys {
 		c := r.offered[key]
+		if c == nil {
+			continue // ended meanwhile: a sibling's fail_fast finished it
+		}
 		if r.interrupted(ctx) {
 			delete(r.offered, key)
 			r.byID[c.ID].running--

@@ -267,3 +267,32 @@ func waitJob(t *testing.T, st store.Store, id, key string, ok func(JobResult) bo
 	t.Fatalf("job %s of %s never got there: %s", key, id, describeJobs(storedJobs(t, st, id)))
 	return JobResult{}
 }
+
+// TestRunTimesOutWithCellsNobodyClaims times a run out while every cell of a
+// fail_fast matrix waits for a runner nobody has: each fails with the reason
+// it waited, and the run times out.
+func TestRunTimesOutWithCellsNobodyClaims(t *testing.T) {
+	q := newQueue(t, 1, 0, map[string]string{"wait": `
+on: {dispatch: {}}
+timeout: 1s
+jobs:
+  heal:
+    strategy:
+      matrix: {host: [web-01, web-02, web-03]}
+    runs_on: ["${{ matrix.host }}"]
+    steps: [{run: "true"}]
+`})
+	q.pool.c.Executor.Labels = []string{"local"}
+	q.startPool(t)
+	rc := q.dispatch(t, "wait", nil)
+	run := q.wait(t, rc.Runs[0].ID)
+	jobs := storedJobs(t, q.store, run.ID)
+	if run.Status != workflows.StatusTimedOut || len(jobs) != 3 {
+		t.Fatalf("run %s (%s), jobs %s", run.Status, run.Reason, describeJobs(jobs))
+	}
+	for _, j := range jobs {
+		if !workflows.Finished(j.Status) || !strings.HasPrefix(j.Reason, "waiting for a runner with labels [web-0") && !strings.HasPrefix(j.Reason, "cancelled") {
+			t.Errorf("job %s: %s (%s)", j.Key, j.Status, j.Reason)
+		}
+	}
+}

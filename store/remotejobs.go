@@ -394,7 +394,7 @@ func (m Remote) RecoverJobs(ctx context.Context, now time.Time, queueTimeout tim
 			return nil
 		}
 		// The reason stays: it says which labels nobody had.
-		unclaimed, err := tx.Jobs(`j.status = 'queued' AND j.offered_at <= `+m.ph(1), m.at(now.Add(-queueTimeout)))
+		unclaimed, err := tx.Jobs(`j.status = 'queued' AND j.offered_at <= `+m.ph(1)+` AND r.status = 'running'`, m.at(now.Add(-queueTimeout)))
 		if err != nil {
 			return fmt.Errorf("unclaimed offers: %w", err)
 		}

@@ -43,9 +43,9 @@ type JobOffers interface {
 	// it runs job. An offer made before is kept. It is a store.ErrConflict
 	// when j is no longer queued: a runner claimed it already.
 	Offer(j JobResult, job *Job, group string) error
-	// Offered returns the jobs with keys as the runners left them, to learn
-	// which have been claimed and which have ended.
-	Offered(keys []string) ([]JobResult, error)
+	// Offered returns the run's jobs as the store has them, to learn which
+	// of those offered have been claimed and which have ended.
+	Offered() ([]JobResult, error)
 	// CancelOffer stops offered job key: unclaimed, it ends at once with
 	// status and reason; claimed, its runner is asked to stop, for reason.
 	// It returns the job as it is then.
@@ -252,7 +252,7 @@ func (r *jobsRun) restore(prior []JobResult) {
 				c.Status == workflows.StatusQueued && c.offered && r.offers != nil:
 				// A runner on another host runs it still, or may claim it any
 				// time; or its lease expires and the store takes it back.
-				c.Reason = WaitingReason(c.RunsOn)
+				c.Reason = waitingReason(c.RunsOn)
 				r.track(n, c)
 			case c.Status == workflows.StatusRunning:
 				r.interruptedBefore(c)
@@ -699,7 +699,7 @@ func (r *jobsRun) runsHere(c *cellState) bool {
 // offer hands c, a cell this node lacks the labels of, to the runners on
 // other hosts, and reports whether it did.
 func (r *jobsRun) offer(n *jobNode, c *cellState, job *Job, group string) bool {
-	c.Reason = WaitingReason(c.RunsOn)
+	c.Reason = waitingReason(c.RunsOn)
 	err := r.offers.Offer(c.JobResult, job, group)
 	if err != nil && !errors.Is(err, store.ErrConflict) { // a conflict: claimed already
 		c.Status, c.Reason, c.FinishedAt = workflows.StatusFailed, "offer to runners: "+err.Error(), r.x.now()
@@ -711,8 +711,8 @@ func (r *jobsRun) offer(n *jobNode, c *cellState, job *Job, group string) bool {
 	return true
 }
 
-// WaitingReason is the reason of a job that waits for a runner with labels.
-func WaitingReason(labels []string) string {
+// waitingReason is the reason of a job that waits for a runner with labels.
+func waitingReason(labels []string) string {
 	return fmt.Sprintf("waiting for a runner with labels [%s]", strings.Join(labels, ", "))
 }
 
@@ -726,8 +726,7 @@ func (r *jobsRun) track(n *jobNode, c *cellState) {
 // pollOffers takes in what the runners on other hosts did with the cells
 // offered to them: those ended are finished here too.
 func (r *jobsRun) pollOffers() {
-	keys := slices.Sorted(maps.Keys(r.offered))
-	jobs, err := r.offers.Offered(keys)
+	jobs, err := r.offers.Offered()
 	if err != nil {
 		r.x.logger().Warn("read the jobs offered to other hosts", "run", r.run.ID, "err", err)
 		return

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -235,13 +234,9 @@ func (o *jobsObserver) close() {
 // wakes the claims waiting in this process.
 func (o *jobsObserver) Offer(j JobResult, job *Job, group string) error {
 	w, spec := job.Workflow, job.spec()
-	maxLog := o.pool.c.Executor.MaxLogBytes
-	if maxLog <= 0 {
-		maxLog = DefaultMaxLogBytes
-	}
 	offer, err := json.Marshal(Offer{Workflow: w.Name, File: w.File, Revision: w.Revision, Source: string(w.Source),
 		JobID: spec.ID, Cell: OfferCell{Key: job.Cell.Key, Index: job.Cell.Index, Values: job.Cell.Values},
-		Needs: job.Needs, Secrets: spec.Secrets, RunAttempt: job.Attempt, URL: job.URL, MaxLogBytes: maxLog})
+		Needs: job.Needs, Secrets: spec.Secrets, RunAttempt: job.Attempt, URL: job.URL, MaxLogBytes: o.pool.c.Executor.MaxLogBytes})
 	if err != nil {
 		return fmt.Errorf("offer job %s: %w", j.Key, err)
 	}
@@ -254,19 +249,17 @@ func (o *jobsObserver) Offer(j JobResult, job *Job, group string) error {
 	return nil
 }
 
-// Offered reads the run's jobs and returns those with keys.
-func (o *jobsObserver) Offered(keys []string) ([]JobResult, error) {
+// Offered reads the run's jobs.
+func (o *jobsObserver) Offered() ([]JobResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	stored, err := o.pool.c.Store.Jobs(ctx, o.run.ID)
 	if err != nil {
 		return nil, err
 	}
-	var jobs []JobResult
-	for _, j := range stored {
-		if slices.Contains(keys, j.Key) {
-			jobs = append(jobs, ViewJob(j))
-		}
+	jobs := make([]JobResult, len(stored))
+	for i, j := range stored {
+		jobs[i] = ViewJob(j)
 	}
 	return jobs, nil
 }

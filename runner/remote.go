@@ -66,7 +66,7 @@ func (a *Assignment) Lease() time.Duration {
 
 // Job loads the assignment's workflow from its source, with actions, and
 // returns the job to execute, with runner as job.runner. The job has a log
-// budget of MaxLogBytes of its own.
+// budget of MaxLogBytes of its own (0: DefaultMaxLogBytes).
 func (a *Assignment) Job(actions workflows.ActionChecker, runner string) (*Job, error) {
 	w, err := workflows.Parse(a.File, []byte(a.Source), actions)
 	if err != nil {

@@ -119,42 +119,17 @@ func addAgent(t *testing.T, url, name string, labels ...string) string {
 // listening on addr, and waits until it listens.
 func serverAt(t *testing.T, dir, config, addr string, env ...string) *node {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve", "--config", config, "--listen", addr,
+	nd := launchServe(t, env, "--config", config, "--listen", addr,
 		"--workflows", filepath.Join(dir, "workflows"), "--data", filepath.Join(dir, "data"))
-	cmd.Env = append(append(os.Environ(), "HOOKFLOW_TEST_AS_COMMAND=1", "HOOKFLOW_NODE="), env...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	nd := &node{cmd: cmd, stderr: &syncBuffer{}}
-	cmd.Stderr = nd.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-	}()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		nd.cmd.Process.Kill()
+		nd.cmd.Wait()
 		if t.Failed() {
 			log := nd.stderr.String()
 			t.Logf("server log, last lines:\n%s", log[max(0, len(log)-4000):])
 		}
 	})
-	select {
-	case nd.url = <-found:
-		return nd
-	case <-time.After(time.Minute):
-		t.Fatalf("server did not start:\n%s", nd.stderr.String())
-		return nil
-	}
+	return nd
 }
 
 // freeAddr returns a loopback address with a port free now, for a server

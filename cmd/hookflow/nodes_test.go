@@ -95,9 +95,19 @@ func startClusterWithLease(t *testing.T, dir string, n int, files map[string]str
 // startNode starts node i and waits until it listens.
 func startNode(t *testing.T, dir, config string, i int) *node {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve", "--config", config, "--listen", "127.0.0.1:0",
+	nd := launchServe(t, nil, "--config", config, "--listen", "127.0.0.1:0",
 		"--workflows", filepath.Join(dir, "workflows"), "--data", filepath.Join(dir, fmt.Sprint("node-", i)))
-	cmd.Env = append(os.Environ(), "HOOKFLOW_TEST_AS_COMMAND=1", "HOOKFLOW_NODE=")
+	host, _ := os.Hostname()
+	nd.name = host + "-" + strconv.Itoa(nd.cmd.Process.Pid)
+	return nd
+}
+
+// launchServe starts `hookflow serve` with args, and env added to the
+// test's, and waits until it listens. Stopping it is the caller's.
+func launchServe(t *testing.T, env []string, args ...string) *node {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"serve"}, args...)...)
+	cmd.Env = append(append(os.Environ(), "HOOKFLOW_TEST_AS_COMMAND=1", "HOOKFLOW_NODE="), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -107,8 +117,6 @@ func startNode(t *testing.T, dir, config string, i int) *node {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	host, _ := os.Hostname()
-	nd.name = host + "-" + strconv.Itoa(cmd.Process.Pid)
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -124,7 +132,7 @@ func startNode(t *testing.T, dir, config string, i int) *node {
 	case <-time.After(time.Minute):
 		cmd.Process.Kill()
 		cmd.Wait()
-		t.Fatalf("node %d did not start:\n%s", i, nd.stderr.String())
+		t.Fatalf("hookflow serve %v did not start:\n%s", args, nd.stderr.String())
 		return nil
 	}
 }

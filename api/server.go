@@ -77,6 +77,8 @@ type Server struct {
 	// PublicMetrics answers /metrics to every client, without a token, for a
 	// Prometheus on another host; otherwise /metrics has the API's access rule.
 	PublicMetrics bool
+	// Pprof serves the runtime profiles under /debug/pprof/ (authorized).
+	Pprof bool
 	// Tokens are the accepted bearer tokens; with none, only loopback clients
 	// are answered.
 	Tokens []string
@@ -121,6 +123,9 @@ func (s *Server) Register(e *echo.Echo) {
 		e.GET("/metrics", metrics)
 	} else {
 		e.GET("/metrics", metrics, s.Authorize)
+	}
+	if s.Pprof {
+		registerPprof(e, s.Authorize)
 	}
 
 	// A browser page on another site must not be able to make the operator's

@@ -341,6 +341,40 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
+// TestPprof checks that the profiles are served only when asked for, and
+// then only to whom the API answers.
+func TestPprof(t *testing.T) {
+	cases := []struct {
+		name   string
+		pprof  bool
+		bearer string
+		want   int
+	}{
+		{"off", false, "alpha", http.StatusNotFound},
+		{"on, token given", true, "alpha", http.StatusOK},
+		{"on, token missing", true, "", http.StatusUnauthorized},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, nil, func(c *fixtureConfig) {
+				c.server.Pprof, c.server.Tokens = tc.pprof, []string{"alpha"}
+			})
+			req := httptest.NewRequest("GET", "/debug/pprof/goroutine?debug=1", nil)
+			req.RemoteAddr = "192.0.2.7:40000"
+			if tc.bearer != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.bearer)
+			}
+			a := f.serve(req)
+			if a.code != tc.want {
+				t.Fatalf("%d %s, want %d", a.code, a.body, tc.want)
+			}
+			if got := strings.Contains(a.body, "goroutine profile:"); got != (tc.want == http.StatusOK) {
+				t.Errorf("profile served: %v\n%.200s", got, a.body)
+			}
+		})
+	}
+}
+
 // TestUnknown checks that every route on one run, event or workflow answers
 // a 404 for one that does not exist.
 func TestUnknown(t *testing.T) {

@@ -94,6 +94,10 @@ type MetricsConfig struct {
 	// Public opens /metrics to every client, without a token, for a
 	// Prometheus on another host; otherwise it has the API's access rule.
 	Public bool `yaml:"public"`
+	// Pprof serves Go's runtime profiles under /debug/pprof/, with the API's
+	// access rule, so that an operator can see where a busy server's time
+	// goes (go tool pprof URL).
+	Pprof bool `yaml:"pprof"`
 }
 
 // TLSConfig makes the server speak HTTPS.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -148,6 +149,12 @@ func (a *App) Open(ctx context.Context) error {
 		DedupWindow: time.Duration(c.Limits.DedupWindow), Secrets: secrets, Notify: a.pool.Wake,
 		CancelRequested: a.pool.CancelRequested, Metrics: runMetrics, Health: a.health})
 
+	if c.Metrics.Pprof {
+		// Sampled, so that profiling costs little: one mutex contention in
+		// 10, and blocking events of about 100 µs or more.
+		runtime.SetMutexProfileFraction(10)
+		runtime.SetBlockProfileRate(int(100 * time.Microsecond))
+	}
 	a.echo = echo.New()
 	a.echo.HideBanner, a.echo.HidePort = true, true
 	// Only the connection's own address counts: X-Forwarded-For is whatever
@@ -155,7 +162,7 @@ func (a *App) Open(ctx context.Context) error {
 	a.echo.IPExtractor = echo.ExtractIPDirect()
 	a.intake = &intake.Intake{Workflows: a.source.Set, Commit: a.dispatcher, Secrets: secrets}
 	srv := &api.Server{Store: st, Workflows: a.source, Intake: a.intake, Runs: runControl{a.dispatcher, a.pool}, Logs: logs,
-		Gatherer: a.registry, PublicMetrics: c.Metrics.Public, Tokens: c.API.Tokens, Ready: a.ready, Logger: a.Logger,
+		Gatherer: a.registry, PublicMetrics: c.Metrics.Public, Pprof: c.Metrics.Pprof, Tokens: c.API.Tokens, Ready: a.ready, Logger: a.Logger,
 		AgentJobs: a.pool, AgentLease: time.Duration(c.Limits.Lease), Secrets: secrets}
 	srv.Register(a.echo)
 	a.registry.MustRegister(api.NewAgentMetrics(st, a.Logger))

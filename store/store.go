@@ -216,10 +216,15 @@ type Store interface {
 	// of a cancel requested elsewhere when nothing tells it sooner (see
 	// CancelNotifier).
 	Renew(ctx context.Context, node string, ids []string, until time.Time) (cancel []string, err error)
-	// UpdateSteps records a running run's step results so far.
+	// UpdateSteps records a running run's step results so far. It is a
+	// progress write, as are UpdateJobSteps and AppendLogs: what it stored is
+	// safe from a crash of this process once it returns, but may not yet be
+	// on disk (no fsync, no wait for the database's WAL flush); a later write
+	// that waits, such as Finish or Claim, makes it durable with its own.
 	UpdateSteps(ctx context.Context, id string, steps json.RawMessage, sandbox string) error
-	// Finish records a run's final status. The run must be running on node
-	// (ErrConflict otherwise: it was recovered by another node).
+	// Finish records a run's final status, durably, with the progress
+	// written before it. The run must be running on node (ErrConflict
+	// otherwise: it was recovered by another node).
 	Finish(ctx context.Context, node string, run *Run) error
 	// Cancel cancels run id: a queued run becomes `skipped` ("cancelled before
 	// start"), and so do its jobs that have not finished (queued, or running
@@ -256,12 +261,13 @@ type Store interface {
 	// on any node, or when the job is not queued. A job holds its group until
 	// it is no longer running. Jobs without a group start through SaveJobs.
 	StartJob(ctx context.Context, runID, key, group, runner string, now time.Time) (bool, error)
-	// UpdateJobSteps records a running job's step results so far; an empty
-	// sandbox keeps the one stored. It is ErrNotFound when run runID has no
+	// UpdateJobSteps records a running job's step results so far, a progress
+	// write (see UpdateSteps); an empty sandbox keeps the one stored. It is ErrNotFound when run runID has no
 	// job key.
 	UpdateJobSteps(ctx context.Context, runID, key string, steps json.RawMessage, sandbox string) error
 
-	// AppendLogs stores lines of run id, assigning their Seq.
+	// AppendLogs stores lines of run id, assigning their Seq: a progress
+	// write (see UpdateSteps).
 	AppendLogs(ctx context.Context, id string, lines []LogLine) error
 	// Logs returns up to limit lines of run id with Seq > after.
 	Logs(ctx context.Context, id string, after int64, limit int) ([]LogLine, error)

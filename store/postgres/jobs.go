@@ -78,15 +78,18 @@ func sendJobs(ctx context.Context, tx pgx.Tx, b *pgx.Batch, runID string) (err e
 	return nil
 }
 
-// UpdateJobSteps records job key's step results; an empty sandbox keeps the
-// one recorded before.
+// UpdateJobSteps records job key's step results, a progress write (see
+// progress); an empty sandbox keeps the one recorded before.
 func (s *Store) UpdateJobSteps(ctx context.Context, runID, key string, steps json.RawMessage, sandbox string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE jobs
-		SET steps = $1, sandbox = CASE WHEN $2::text = '' THEN sandbox ELSE $2::text END
-		WHERE run_id = $3 AND key = $4`, store.NullBytes(steps), sandbox, runID, text(key))
-	if err == nil && tag.RowsAffected() == 0 {
-		err = store.ErrNotFound
-	}
+	err := s.progress(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE jobs
+			SET steps = $1, sandbox = CASE WHEN $2::text = '' THEN sandbox ELSE $2::text END
+			WHERE run_id = $3 AND key = $4`, store.NullBytes(steps), sandbox, runID, text(key))
+		if err == nil && tag.RowsAffected() == 0 {
+			err = store.ErrNotFound
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("update steps of job %s of %s: %w", key, runID, err)
 	}

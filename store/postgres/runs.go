@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -57,16 +59,21 @@ func (s *Store) Renew(ctx context.Context, node string, ids []string, until time
 	return cancel, nil
 }
 
-// UpdateSteps records a running run's step results; an empty sandbox keeps
-// the one recorded before.
+// UpdateSteps records a running run's step results, a progress write (see
+// progress); an empty sandbox keeps the one recorded before.
 func (s *Store) UpdateSteps(ctx context.Context, id string, steps json.RawMessage, sandbox string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE runs
-		SET steps = $1, sandbox = CASE WHEN $2::text = '' THEN sandbox ELSE $2::text END
-		WHERE id = $3 AND status = 'running'`, store.NullBytes(steps), sandbox, id)
+	var n int64
+	err := s.progress(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE runs
+			SET steps = $1, sandbox = CASE WHEN $2::text = '' THEN sandbox ELSE $2::text END
+			WHERE id = $3 AND status = 'running'`, store.NullBytes(steps), sandbox, id)
+		n = tag.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("update steps of %s: %w", id, err)
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return s.whyNot(ctx, "update steps of", id)
 	}
 	return nil

@@ -54,17 +54,20 @@ func (s *Store) SaveJobs(ctx context.Context, runID string, jobs []*store.Job, r
 	return nil
 }
 
-// UpdateJobSteps records job key's step results; an empty sandbox keeps the
-// one recorded before.
+// UpdateJobSteps records job key's step results, a progress write (see
+// progress); an empty sandbox keeps the one recorded before.
 func (s *Store) UpdateJobSteps(ctx context.Context, runID, key string, steps json.RawMessage, sandbox string) error {
-	res, err := s.stmts.jobSteps.ExecContext(ctx, sql.Named("steps", store.NullBytes(steps)),
-		sql.Named("sandbox", sandbox), sql.Named("run", runID), sql.Named("key", key))
-	if err == nil {
-		var n int64
-		if n, err = res.RowsAffected(); err == nil && n == 0 {
-			err = store.ErrNotFound
+	err := s.progress(ctx, func(tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.stmts.jobSteps).ExecContext(ctx, sql.Named("steps", store.NullBytes(steps)),
+			sql.Named("sandbox", sandbox), sql.Named("run", runID), sql.Named("key", key))
+		if err != nil {
+			return err
 		}
-	}
+		if n, err := res.RowsAffected(); err != nil || n > 0 {
+			return err
+		}
+		return store.ErrNotFound
+	})
 	if err != nil {
 		return fmt.Errorf("update steps of job %s of %s: %w", key, runID, err)
 	}

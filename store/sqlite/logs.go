@@ -9,22 +9,19 @@ import (
 	"github.com/hookflow/hookflow/store"
 )
 
-// AppendLogs stores lines of run id and sets their Seq. A zero Time means now.
+// AppendLogs stores lines of run id and sets their Seq, a progress write
+// (see progress). A zero Time means now.
 func (s *Store) AppendLogs(ctx context.Context, id string, lines []store.LogLine) error {
 	if len(lines) == 0 {
 		return nil
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	var first int64
+	err := s.progress(ctx, func(tx *sql.Tx) (err error) {
+		first, err = s.appendLogs(ctx, tx, id, lines)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("append logs of %s: %w", id, err)
-	}
-	defer tx.Rollback() // a no-op once committed
-	first, err := s.appendLogs(ctx, tx, id, lines)
-	if err != nil {
-		return fmt.Errorf("append logs of %s: %w", id, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("append logs of %s: commit: %w", id, err)
 	}
 	for i := range lines {
 		lines[i].Seq = first + int64(i)

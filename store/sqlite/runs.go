@@ -34,8 +34,13 @@ const claimQuery = `UPDATE runs
 
 // Claim marks the oldest runnable queued run running on node.
 func (s *Store) Claim(ctx context.Context, node string, lease time.Duration, now time.Time) (*store.Run, error) {
-	return store.Claimed(store.QueryRuns(ctx, querier{s.write}, claimQuery, sql.Named("node", node),
-		sql.Named("now", millis(now)), sql.Named("until", millis(now.Add(lease)))))
+	rows, err := s.stmts.claim.QueryContext(ctx, sql.Named("node", node),
+		sql.Named("now", millis(now)), sql.Named("until", millis(now.Add(lease))))
+	if err != nil {
+		return store.Claimed(nil, err)
+	}
+	defer rows.Close()
+	return store.Claimed(store.CollectRuns(rows))
 }
 
 // Renew extends the leases of node's running runs among ids.
@@ -59,34 +64,52 @@ func (s *Store) Renew(ctx context.Context, node string, ids []string, until time
 	return cancel, nil
 }
 
-// UpdateSteps records a running run's step results; an empty sandbox keeps
-// the one recorded before.
+// updateStepsQuery records a running run's step results; an empty sandbox
+// keeps the one recorded before.
+const updateStepsQuery = `UPDATE runs
+	SET steps = :steps, sandbox = CASE WHEN :sandbox = '' THEN sandbox ELSE :sandbox END
+	WHERE id = :id AND status = 'running'`
+
+// UpdateSteps records a running run's step results, a progress write (see
+// progress).
 func (s *Store) UpdateSteps(ctx context.Context, id string, steps json.RawMessage, sandbox string) error {
-	res, err := s.write.ExecContext(ctx, `UPDATE runs
-		SET steps = :steps, sandbox = CASE WHEN :sandbox = '' THEN sandbox ELSE :sandbox END
-		WHERE id = :id AND status = 'running'`,
-		sql.Named("steps", store.NullBytes(steps)), sql.Named("sandbox", sandbox), sql.Named("id", id))
+	var n int64
+	err := s.progress(ctx, func(tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.stmts.runSteps).ExecContext(ctx,
+			sql.Named("steps", store.NullBytes(steps)), sql.Named("sandbox", sandbox), sql.Named("id", id))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("update steps of %s: %w", id, err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return s.whyNot(ctx, "update steps of", id, err)
+	if n == 0 {
+		return s.whyNot(ctx, "update steps of", id, nil)
 	}
 	return nil
 }
 
+// finishQuery records a run's final status; empty steps and sandbox keep
+// what UpdateSteps recorded.
+const finishQuery = `UPDATE runs
+	SET status = :status, reason = :reason, finished_at = :finished, lease_until = NULL,
+		steps = coalesce(:steps, steps),
+		sandbox = CASE WHEN :sandbox = '' THEN sandbox ELSE :sandbox END
+	WHERE id = :id AND node = :node AND status = 'running'`
+
 // Finish records run's final status, steps and sandbox. A zero FinishedAt
-// means now; empty Steps and Sandbox keep what UpdateSteps recorded.
+// means now; empty Steps and Sandbox keep what UpdateSteps recorded. Its
+// commit is fsynced under durability sync, and with it every progress write
+// before it.
 func (s *Store) Finish(ctx context.Context, node string, run *store.Run) error {
 	finished, err := store.CheckFinish(run, s.now)
 	if err != nil {
 		return err
 	}
-	res, err := s.write.ExecContext(ctx, `UPDATE runs
-		SET status = :status, reason = :reason, finished_at = :finished, lease_until = NULL,
-			steps = coalesce(:steps, steps),
-			sandbox = CASE WHEN :sandbox = '' THEN sandbox ELSE :sandbox END
-		WHERE id = :id AND node = :node AND status = 'running'`,
+	res, err := s.stmts.finish.ExecContext(ctx,
 		sql.Named("status", run.Status), sql.Named("reason", run.Reason),
 		sql.Named("finished", millis(finished)), sql.Named("steps", store.NullBytes(run.Steps)),
 		sql.Named("sandbox", run.Sandbox), sql.Named("id", run.ID), sql.Named("node", node))

@@ -49,6 +49,9 @@ type Store struct {
 	read           *sql.DB
 	now            func() time.Time
 	stmts          statements
+	// synchronous is the write connection's setting: FULL (durability sync)
+	// or NORMAL.
+	synchronous string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -72,7 +75,7 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	}
 	common := fmt.Sprintf("%s?_busy_timeout=%d&_foreign_keys=1", path, busyTimeout.Milliseconds())
 
-	s := &Store{now: opt.Now}
+	s := &Store{now: opt.Now, synchronous: synchronous}
 	if s.now == nil {
 		s.now = time.Now
 	}

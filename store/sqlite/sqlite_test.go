@@ -3,7 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -164,4 +167,79 @@ func TestUpgradeToAgents(t *testing.T) {
 	}
 	defer db.Close()
 	storetest.UpgradeToAgents(t, db, migrationFiles, "?", timeArg, func() store.Store { return openAt(t, path, Options{}) })
+}
+
+// TestProgressWrites checks that the writes that record a running run's
+// progress, which commit without an fsync, leave the write connection as
+// durability asks (a failed one too), and that what they stored is in the
+// files as soon as they return: a copy of the files taken then, as a crash
+// of the process would leave them, holds the steps (with the trace a
+// restarted server reads to end a step's processes) and the log lines.
+func TestProgressWrites(t *testing.T) {
+	for _, tc := range []struct {
+		durability string
+		want       int // PRAGMA synchronous: 1 NORMAL, 2 FULL
+	}{
+		{"sync", 2},
+		{"normal", 1},
+	} {
+		t.Run("durability="+tc.durability, func(t *testing.T) {
+			ctx := t.Context()
+			s, path := open(t, Options{Durability: tc.durability})
+			t0 := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+			d := &store.Dispatch{
+				Event: &store.Event{ID: "evt-1", Trigger: "cron", ReceivedAt: t0},
+				Runs:  []*store.Run{{ID: "run-1", Workflow: "nightly", Attempt: 1, QueuedAt: t0}},
+			}
+			if err := s.Dispatch(ctx, []*store.Dispatch{d}, 0, t0); err != nil || d.Err != nil {
+				t.Fatalf("Dispatch: %v, %v", err, d.Err)
+			}
+			if r, err := s.Claim(ctx, "n1", time.Minute, t0); err != nil || r == nil {
+				t.Fatalf("Claim = %v, %v", r, err)
+			}
+			steps := `[{"index":0,"outcome":"running","process":{"boot":"b","pid":42,"start":7}}]`
+			if err := s.UpdateSteps(ctx, "run-1", json.RawMessage(steps), "process"); err != nil {
+				t.Fatalf("UpdateSteps: %v", err)
+			}
+			if err := s.AppendLogs(ctx, "run-1", []store.LogLine{{Stream: "stdout", Time: t0, Text: "hello"}}); err != nil {
+				t.Fatalf("AppendLogs: %v", err)
+			}
+			if err := s.UpdateSteps(ctx, "run-2", json.RawMessage(`[]`), ""); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("UpdateSteps of a missing run = %v, want ErrNotFound", err)
+			}
+			if err := s.UpdateJobSteps(ctx, "run-1", "build", json.RawMessage(`[]`), ""); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("UpdateJobSteps of a missing job = %v, want ErrNotFound", err)
+			}
+			var sync int
+			if err := s.write.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync); err != nil {
+				t.Fatalf("PRAGMA synchronous: %v", err)
+			}
+			if sync != tc.want {
+				t.Fatalf("synchronous after progress writes = %d, want %d", sync, tc.want)
+			}
+
+			crashed := filepath.Join(t.TempDir(), "crashed.db")
+			for _, suffix := range []string{"", "-wal"} {
+				b, err := os.ReadFile(path + suffix)
+				if err != nil {
+					t.Fatalf("read %s: %v", path+suffix, err)
+				}
+				if err := os.WriteFile(crashed+suffix, b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := openAt(t, crashed, Options{Durability: tc.durability})
+			r, err := c.GetRun(ctx, "run-1")
+			if err != nil {
+				t.Fatalf("GetRun after the crash: %v", err)
+			}
+			if r.Status != "running" || string(r.Steps) != steps || r.Sandbox != "process" {
+				t.Fatalf("run after the crash: status %s, steps %s, sandbox %q", r.Status, r.Steps, r.Sandbox)
+			}
+			lines, err := c.Logs(ctx, "run-1", 0, 0)
+			if err != nil || len(lines) != 1 || lines[0].Text != "hello" {
+				t.Fatalf("Logs after the crash = %+v, %v", lines, err)
+			}
+		})
+	}
 }

@@ -10,8 +10,9 @@ import (
 )
 
 // statements are the statements of the hot write paths (Dispatch,
-// AppendLogs, and the jobs' writes a run makes as it goes), prepared once on the write connection so that a transaction
-// only binds and steps them.
+// AppendLogs, Claim, the step records and Finish of every run, and the jobs'
+// writes a run makes as it goes), prepared once on the write connection so
+// that a write only binds and steps them.
 type statements struct {
 	insertEvent   *sql.Stmt
 	insertRun     *sql.Stmt
@@ -29,6 +30,9 @@ type statements struct {
 	upsertJob     *sql.Stmt
 	deleteJob     *sql.Stmt
 	jobSteps      *sql.Stmt
+	claim         *sql.Stmt
+	runSteps      *sql.Stmt
+	finish        *sql.Stmt
 }
 
 // prepare prepares every statement on db.
@@ -63,6 +67,9 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 		{&st.jobSteps, `UPDATE jobs SET steps = :steps,
 				sandbox = CASE WHEN :sandbox = '' THEN sandbox ELSE :sandbox END
 			WHERE run_id = :run AND key = :key`},
+		{&st.claim, claimQuery},
+		{&st.runSteps, updateStepsQuery},
+		{&st.finish, finishQuery},
 	} {
 		var err error
 		if *p.stmt, err = db.PrepareContext(ctx, p.query); err != nil {
@@ -77,7 +84,8 @@ func (st *statements) close() error {
 	var errs []error
 	for _, s := range []*sql.Stmt{st.insertEvent, st.insertRun, st.findDedup, st.putDedup,
 		st.findCooldown, st.putCooldown, st.cancelRunning, st.supersede, st.eventByID,
-		st.runsByEvent, st.queueDepth, st.insertLog, st.runExists, st.upsertJob, st.deleteJob, st.jobSteps} {
+		st.runsByEvent, st.queueDepth, st.insertLog, st.runExists, st.upsertJob, st.deleteJob, st.jobSteps,
+		st.claim, st.runSteps, st.finish} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}

@@ -119,3 +119,6 @@ func BenchmarkClaim(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkProgress measures the records a one-step run makes as it goes.
+func BenchmarkProgress(b *testing.B) { storetest.BenchProgress(b, nodes(b, 1)[0]) }

@@ -16,10 +16,7 @@ import (
 // stored after its progress, and a step's processes are recorded so that a
 // restarted hookflow ends them, which the database's crash does not change.
 func (s *Store) progress(ctx context.Context, write func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-			return err
-		}
-		return write(tx)
-	})
+	// One round trip begins and sets it: a query without arguments goes
+	// by the simple protocol, which takes several statements.
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{BeginQuery: `BEGIN; SET LOCAL synchronous_commit = off`}, write)
 }

@@ -69,3 +69,6 @@ func benchStore(b *testing.B) *Store {
 	s, err := Open(b.Context(), b.TempDir()+"/bench.db", Options{Durability: "sync"})
 	return storetest.Closing(b, s, err)
 }
+
+// BenchmarkProgress measures the records a one-step run makes as it goes.
+func BenchmarkProgress(b *testing.B) { storetest.BenchProgress(b, benchStore(b)) }

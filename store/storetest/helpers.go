@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"testing"
@@ -58,4 +59,28 @@ func FillQueue(b *testing.B, s store.Store, n, groups int, now time.Time) {
 		}
 	}
 	flush()
+}
+
+// BenchProgress measures what a running run's records cost: per op, the
+// step records and the log batch of a one-step run (UpdateSteps as the step
+// starts, as its process starts and as it ends, and AppendLogs of one line).
+func BenchProgress(b *testing.B, s store.Store) {
+	b.Helper()
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	FillQueue(b, s, 1, 0, now)
+	r, err := s.Claim(b.Context(), "n1", time.Hour, now)
+	if err != nil || r == nil {
+		b.Fatalf("Claim = %v, %v", r, err)
+	}
+	steps := json.RawMessage(`[{"index":0,"id":"1","name":"true","outcome":"running","attempts":1}]`)
+	for b.Loop() {
+		for range 3 {
+			if err := s.UpdateSteps(b.Context(), r.ID, steps, "process"); err != nil {
+				b.Fatalf("UpdateSteps: %v", err)
+			}
+		}
+		if err := s.AppendLogs(b.Context(), r.ID, []store.LogLine{{Stream: "system", Time: now, Text: "step 1: true"}}); err != nil {
+			b.Fatalf("AppendLogs: %v", err)
+		}
+	}
 }

@@ -77,15 +77,19 @@ func TestDataSurvivesReopen(t *testing.T) {
 	}
 }
 
+// durabilities are the settings of Options.Durability, each with the PRAGMA
+// synchronous of the write connection it makes: 1 NORMAL, 2 FULL.
+var durabilities = []struct {
+	durability string
+	want       int
+}{
+	{"", 2},
+	{"sync", 2},
+	{"normal", 1},
+}
+
 func TestDurabilityPragma(t *testing.T) {
-	for _, tc := range []struct {
-		durability string
-		want       int // PRAGMA synchronous: 1 NORMAL, 2 FULL
-	}{
-		{"", 2},
-		{"sync", 2},
-		{"normal", 1},
-	} {
+	for _, tc := range durabilities {
 		t.Run("durability="+tc.durability, func(t *testing.T) {
 			s, _ := open(t, Options{Durability: tc.durability})
 			var sync int
@@ -176,13 +180,7 @@ func TestUpgradeToAgents(t *testing.T) {
 // of the process would leave them, holds the steps (with the trace a
 // restarted server reads to end a step's processes) and the log lines.
 func TestProgressWrites(t *testing.T) {
-	for _, tc := range []struct {
-		durability string
-		want       int // PRAGMA synchronous: 1 NORMAL, 2 FULL
-	}{
-		{"sync", 2},
-		{"normal", 1},
-	} {
+	for _, tc := range durabilities {
 		t.Run("durability="+tc.durability, func(t *testing.T) {
 			ctx := t.Context()
 			s, path := open(t, Options{Durability: tc.durability})

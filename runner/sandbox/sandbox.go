@@ -30,6 +30,7 @@ import (
 	"bufio"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -338,7 +339,7 @@ func (c *Confinement) Start(cmd *exec.Cmd) (actions.Process, error) {
 			cg.remove()
 		}
 	}
-	f, err := helper.SpecFile(&sp)
+	f, err := specFile(&sp)
 	if err != nil {
 		release()
 		return nil, fmt.Errorf("sandbox: %w", err)
@@ -433,4 +434,23 @@ func HardenServer() error {
 		return fmt.Errorf("sandbox: make the server undumpable: %w", err)
 	}
 	return nil
+}
+
+// specFile writes sp to an anonymous in-memory file for the helpers to read:
+// the first reads it, then hands it on to the second.
+func specFile(sp *helper.Spec) (*os.File, error) {
+	fd, err := unix.MemfdCreate("hookflow-sandbox-spec", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("spec: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "hookflow-sandbox-spec")
+	if err := json.NewEncoder(f).Encode(sp); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("spec: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("spec: %w", err)
+	}
+	return f, nil
 }

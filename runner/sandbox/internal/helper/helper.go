@@ -16,14 +16,11 @@ package helper
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"strconv"
 	"syscall"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // Name is argv[0] of the helper the server starts. Its arguments are the
@@ -31,8 +28,9 @@ import (
 // program's PID to.
 const Name = "hookflow-sandbox"
 
-// stepName is argv[0] of the helper that becomes the step's program; its only
-// argument is the number of the file descriptor to read its Spec from.
+// stepName is argv[0] of the helper that becomes the step's program; its
+// arguments are the number of the file descriptor to read its Spec from and
+// the PID of its parent, the first helper (the Spec's Parent is the server).
 const stepName = "hookflow-sandbox-step"
 
 // Exit codes of a helper that could not prepare or start the step.
@@ -84,15 +82,15 @@ func init() {
 	switch {
 	case len(os.Args) == 3 && os.Args[0] == Name:
 		syscall.Exit(supervise(os.Args[1], os.Args[2]))
-	case len(os.Args) == 2 && os.Args[0] == stepName:
-		syscall.Exit(runHelper(os.Args[1]))
+	case len(os.Args) == 3 && os.Args[0] == stepName:
+		syscall.Exit(runHelper(os.Args[1], os.Args[2]))
 	}
 }
 
 // runHelper reads the spec, applies it and executes the program. It returns
 // only on failure, with the exit code, after saying why on stderr, which is
 // the step's log.
-func runHelper(fdArg string) int {
+func runHelper(fdArg, parentArg string) int {
 	// no_new_privs and the parent-death signal belong to a thread; the
 	// program must be executed from the thread that set them.
 	runtime.LockOSThread()
@@ -100,9 +98,17 @@ func runHelper(fdArg string) int {
 		fmt.Fprintf(os.Stderr, "hookflow sandbox: "+format+"\n", args...)
 		return code
 	}
-	sp, err := readSpec(fdArg)
+	f, err := specFile(fdArg)
 	if err != nil {
 		return fail(exitSetup, "%s", err)
+	}
+	sp, err := readSpec(f)
+	f.Close()
+	if err != nil {
+		return fail(exitSetup, "%s", err)
+	}
+	if sp.Parent, err = strconv.Atoi(parentArg); err != nil {
+		return fail(exitSetup, "bad parent %q", parentArg)
 	}
 	if err := sp.prepare(); err != nil {
 		return fail(exitSetup, "%s", err)
@@ -110,14 +116,17 @@ func runHelper(fdArg string) int {
 	return fail(exitNoStart, "execute %s: %s", sp.Path, sp.exec())
 }
 
-// readSpec reads the Spec from the file descriptor fdArg, and closes it.
-func readSpec(fdArg string) (*Spec, error) {
+// specFile is the file descriptor fdArg, where the Spec is.
+func specFile(fdArg string) (*os.File, error) {
 	fd, err := strconv.Atoi(fdArg)
 	if err != nil {
 		return nil, fmt.Errorf("bad spec descriptor %q", fdArg)
 	}
-	f := os.NewFile(uintptr(fd), "spec")
-	defer f.Close()
+	return os.NewFile(uintptr(fd), "spec"), nil
+}
+
+// readSpec reads the Spec from f.
+func readSpec(f *os.File) (*Spec, error) {
 	var sp Spec
 	if err := json.NewDecoder(f).Decode(&sp); err != nil {
 		return nil, fmt.Errorf("read spec: %w", err)
@@ -151,13 +160,13 @@ func (sp *Spec) prepare() error {
 		}
 	}
 	// Changing the user clears the parent-death signal the first helper set.
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
+	if err := prctl(prSetPdeathsig, uintptr(syscall.SIGKILL)); err != nil {
 		return fmt.Errorf("parent-death signal: %w", err)
 	}
 	if os.Getppid() != sp.Parent {
 		return fmt.Errorf("the server (pid %d) is gone", sp.Parent)
 	}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+	if err := prctl(prSetNoNewPrivs, 1); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
 	if sp.Landlock != nil {
@@ -184,34 +193,16 @@ func (sp *Spec) exec() error {
 	if err != nil {
 		return err
 	}
-	limits := make([]unix.Rlimit, len(sp.Rlimits))
+	limits := make([]syscall.Rlimit, len(sp.Rlimits))
 	for i, r := range sp.Rlimits {
-		limits[i] = unix.Rlimit{Cur: r.Cur, Max: r.Max}
+		limits[i] = syscall.Rlimit{Cur: r.Cur, Max: r.Max}
 	}
 	for i, r := range sp.Rlimits {
-		if err := unix.Setrlimit(r.Resource, &limits[i]); err != nil {
+		if err := syscall.Setrlimit(r.Resource, &limits[i]); err != nil {
 			return fmt.Errorf("rlimit %d: %w", r.Resource, err)
 		}
 	}
 	_, _, errno := syscall.RawSyscall(syscall.SYS_EXECVE,
 		uintptr(unsafe.Pointer(path)), uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])))
 	return errno
-}
-
-// SpecFile writes sp to an anonymous in-memory file for a helper to read.
-func SpecFile(sp *Spec) (*os.File, error) {
-	fd, err := unix.MemfdCreate("hookflow-sandbox-spec", unix.MFD_CLOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("spec: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), "hookflow-sandbox-spec")
-	if err := json.NewEncoder(f).Encode(sp); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("spec: %w", err)
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("spec: %w", err)
-	}
-	return f, nil
 }

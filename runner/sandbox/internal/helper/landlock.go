@@ -4,11 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
+	"syscall"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // The ruleset is built with the raw system calls rather than with
@@ -55,7 +53,7 @@ type Landlock struct {
 // ABI returns the Landlock ABI version of the running kernel, 0 when it has
 // none or it is disabled.
 func ABI() int {
-	v, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
+	v, _, errno := syscall.Syscall(sysLandlockCreateRuleset, 0, 0, landlockCreateRulesetVersion)
 	if errno != 0 {
 		return 0
 	}
@@ -80,34 +78,34 @@ type ruleset struct {
 // set no_new_privs.
 func (l *Landlock) restrictSelf() error {
 	r := ruleset{dirRights: 1<<13 - 1} // ABI 1: EXECUTE … MAKE_SYM
-	r.fileRight = unix.LANDLOCK_ACCESS_FS_EXECUTE | unix.LANDLOCK_ACCESS_FS_WRITE_FILE | unix.LANDLOCK_ACCESS_FS_READ_FILE
+	r.fileRight = landlockAccessFSExecute | landlockAccessFSWriteFile | landlockAccessFSReadFile
 	if l.ABI >= 2 {
-		r.dirRights |= unix.LANDLOCK_ACCESS_FS_REFER
+		r.dirRights |= landlockAccessFSRefer
 	}
 	if l.ABI >= 3 {
-		r.dirRights |= unix.LANDLOCK_ACCESS_FS_TRUNCATE
-		r.fileRight |= unix.LANDLOCK_ACCESS_FS_TRUNCATE
+		r.dirRights |= landlockAccessFSTruncate
+		r.fileRight |= landlockAccessFSTruncate
 	}
 	if l.ABI >= 5 {
-		r.dirRights |= unix.LANDLOCK_ACCESS_FS_IOCTL_DEV
-		r.fileRight |= unix.LANDLOCK_ACCESS_FS_IOCTL_DEV
+		r.dirRights |= landlockAccessFSIoctlDev
+		r.fileRight |= landlockAccessFSIoctlDev
 	}
 	attr, size := rulesetAttr{fs: r.dirRights}, unsafe.Sizeof(uint64(0))
 	if l.NoTCP && l.ABI >= 4 {
-		attr.net, size = unix.LANDLOCK_ACCESS_NET_BIND_TCP|unix.LANDLOCK_ACCESS_NET_CONNECT_TCP, unsafe.Sizeof(attr)
+		attr.net, size = landlockAccessNetBindTCP|landlockAccessNetConnectTCP, unsafe.Sizeof(attr)
 	}
-	fd, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), size, 0)
+	fd, _, errno := syscall.Syscall(sysLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr)), size, 0)
 	if errno != 0 {
 		return fmt.Errorf("create ruleset: %w", errno)
 	}
 	r.fd = int(fd)
-	defer unix.Close(r.fd)
+	defer syscall.Close(r.fd)
 	for _, root := range append([]string{"/"}, l.Open...) {
 		if err := r.grant(root, l.Hidden); err != nil {
 			return err
 		}
 	}
-	if _, _, errno := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(r.fd), 0, 0); errno != 0 {
+	if _, _, errno := syscall.Syscall(sysLandlockRestrictSelf, uintptr(r.fd), 0, 0); errno != 0 {
 		return fmt.Errorf("restrict: %w", errno)
 	}
 	return nil
@@ -130,7 +128,7 @@ func (r *ruleset) grant(p string, hidden []string) error {
 	if len(inside) == 0 {
 		return r.add(p, r.dirRights)
 	}
-	if err := r.add(p, unix.LANDLOCK_ACCESS_FS_READ_DIR); err != nil {
+	if err := r.add(p, landlockAccessFSReadDir); err != nil {
 		return err
 	}
 	entries, err := os.ReadDir(p)
@@ -141,7 +139,7 @@ func (r *ruleset) grant(p string, hidden []string) error {
 		if e.Type()&os.ModeSymlink != 0 {
 			continue
 		}
-		if err := r.grant(filepath.Join(p, e.Name()), inside); err != nil {
+		if err := r.grant(strings.TrimSuffix(p, "/")+"/"+e.Name(), inside); err != nil {
 			return err
 		}
 	}
@@ -150,23 +148,23 @@ func (r *ruleset) grant(p string, hidden []string) error {
 
 // add grants rights beneath p; files get the rights that apply to files.
 func (r *ruleset) add(p string, rights uint64) error {
-	fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EACCES) {
+	fd, err := syscall.Open(p, oPath|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EACCES) {
 		return nil // gone meanwhile, or out of the step's reach anyway
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", p, err)
 	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("%s: %w", p, err)
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
 		rights &= r.fileRight
 	}
-	rule := unix.LandlockPathBeneathAttr{Allowed_access: rights, Parent_fd: int32(fd)}
-	_, _, errno := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, uintptr(r.fd), unix.LANDLOCK_RULE_PATH_BENEATH,
+	rule := pathBeneathAttr{allowedAccess: rights, parentFd: int32(fd)}
+	_, _, errno := syscall.Syscall6(sysLandlockAddRule, uintptr(r.fd), landlockRulePathBeneath,
 		uintptr(unsafe.Pointer(&rule)), 0, 0, 0)
 	if errno != 0 {
 		return fmt.Errorf("rule for %s: %w", p, errno)

@@ -2,7 +2,6 @@ package helper
 
 import (
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -88,7 +87,7 @@ func Descendants(procs map[int]Stat, pid, skip int) []int {
 
 // CgroupPids lists the processes in the cgroup at dir.
 func CgroupPids(dir string) []int {
-	data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	data, err := os.ReadFile(dir + "/cgroup.procs")
 	if err != nil {
 		return nil
 	}
@@ -106,7 +105,7 @@ func CgroupPids(dir string) []int {
 // none is left, as a process may fork while the list is read. The pids limit
 // bounds how many rounds that takes.
 func KillCgroup(dir string) {
-	if os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0) == nil {
+	if os.WriteFile(dir+"/cgroup.kill", []byte("1"), 0) == nil {
 		return
 	}
 	for range 100 {

@@ -2,16 +2,15 @@ package helper
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // killTimeout bounds how long a helper whose server died goes on killing
@@ -42,10 +41,15 @@ func supervise(specArg, reportArg string) int {
 	// As the server is (sandbox.HardenServer): a step process of the same
 	// user may neither trace this process nor read its memory, which would
 	// take it out of its sandbox.
-	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+	if err := prctl(prSetDumpable, 0); err != nil {
 		return fail(exitSetup, "make the helper undumpable: %s", err)
 	}
-	sp, err := readSpec(specArg)
+	spec, err := specFile(specArg)
+	if err != nil {
+		return fail(exitSetup, "%s", err)
+	}
+	defer spec.Close()
+	sp, err := readSpec(spec)
 	if err != nil {
 		return fail(exitSetup, "%s", err)
 	}
@@ -54,24 +58,24 @@ func supervise(specArg, reportArg string) int {
 		return fail(exitSetup, "bad report descriptor %q", reportArg)
 	}
 	// Not passed on: the server reads the PID until the helper closes it.
-	unix.CloseOnExec(fd)
+	syscall.CloseOnExec(fd)
 	report := os.NewFile(uintptr(fd), "report")
 	defer report.Close()
 	// Notified before the server is checked for: a server that dies after
 	// the check is noticed by its signal.
 	died := make(chan os.Signal, 1)
 	signal.Notify(died, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+	if err := prctl(prSetChildSubreaper, 1); err != nil {
 		return fail(exitSetup, "subreaper: %s", err)
 	}
 	// Passing the program's fatal signal on leaves no core file.
-	if err := unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{}); err != nil {
+	if err := syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{}); err != nil {
 		return fail(exitSetup, "rlimit core: %s", err)
 	}
 	if os.Getppid() != sp.Parent {
 		return fail(exitSetup, "the server (pid %d) is gone", sp.Parent)
 	}
-	program, err := startStep(sp)
+	program, err := startStep(spec)
 	if err != nil {
 		return fail(exitNoStart, "start the step: %s", err)
 	}
@@ -99,20 +103,17 @@ func supervise(specArg, reportArg string) int {
 	}
 }
 
-// startStep starts the second helper, with sp for its Spec, in a session of
-// its own, with SIGKILL as its parent-death signal, and returns its PID: the
-// program's, once the helper has executed it.
-func startStep(sp *Spec) (int, error) {
-	next := *sp
-	next.Parent = os.Getpid()
-	f, err := SpecFile(&next)
-	if err != nil {
-		return 0, err
+// startStep starts the second helper, with the Spec in spec, read again from
+// its start, in a session of its own, with SIGKILL as its parent-death
+// signal, and returns its PID: the program's, once the helper has executed
+// it.
+func startStep(spec *os.File) (int, error) {
+	if _, err := spec.Seek(0, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("spec: %w", err)
 	}
-	defer f.Close()
-	return syscall.ForkExec("/proc/self/exe", []string{stepName, "3"}, &syscall.ProcAttr{
+	return syscall.ForkExec("/proc/self/exe", []string{stepName, "3", strconv.Itoa(os.Getpid())}, &syscall.ProcAttr{
 		Env:   []string{},
-		Files: []uintptr{0, 1, 2, f.Fd()},
+		Files: []uintptr{0, 1, 2, spec.Fd()},
 		Sys:   &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL},
 	})
 }
@@ -145,7 +146,7 @@ func reap(program int, exited chan<- syscall.WaitStatus) {
 func killStep(program int, cgroups []string) {
 	_ = syscall.Kill(-program, syscall.SIGKILL)
 	for _, procs := range cgroups {
-		KillCgroup(filepath.Dir(procs))
+		KillCgroup(strings.TrimSuffix(procs, "/cgroup.procs"))
 	}
 	KillBelow(os.Getpid(), time.Now().Add(killTimeout))
 }
@@ -162,12 +163,12 @@ func passOn(ws syscall.WaitStatus) int {
 	// The default action, not Go's handler, which ignores most signals. A
 	// struct sigaction of zeros is SIG_DFL with no flags and no mask.
 	var dfl [4]uint64
-	_, _, _ = unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
-	var set unix.Sigset_t
-	bits := int(unsafe.Sizeof(set.Val[0])) * 8
-	set.Val[(int(sig)-1)/bits] |= 1 << ((int(sig) - 1) % bits)
-	_ = unix.PthreadSigmask(unix.SIG_UNBLOCK, &set, nil)
+	_, _, _ = syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
+	// rt_sigprocmask changes this thread's mask, the kernel's sigset_t
+	// being 64 bits here.
+	set := uint64(1) << (int(sig) - 1)
+	_, _, _ = syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, sigUnblock, uintptr(unsafe.Pointer(&set)), 0, 8, 0, 0)
 	// To this thread: it dies before the call returns.
-	_ = unix.Tgkill(unix.Getpid(), unix.Gettid(), sig)
+	_ = syscall.Tgkill(syscall.Getpid(), syscall.Gettid(), sig)
 	return 128 + int(sig)
 }

@@ -16,6 +16,7 @@ package helper
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -29,8 +30,9 @@ import (
 const Name = "hookflow-sandbox"
 
 // stepName is argv[0] of the helper that becomes the step's program; its
-// arguments are the number of the file descriptor to read its Spec from and
-// the PID of its parent, the first helper (the Spec's Parent is the server).
+// arguments are the numbers of the file descriptors to read its Spec from and
+// to wait on for its cgroups (see joined), and the PID of its parent, the
+// first helper (the Spec's Parent is the server's).
 const stepName = "hookflow-sandbox-step"
 
 // Exit codes of a helper that could not prepare or start the step.
@@ -82,15 +84,15 @@ func init() {
 	switch {
 	case len(os.Args) == 3 && os.Args[0] == Name:
 		syscall.Exit(supervise(os.Args[1], os.Args[2]))
-	case len(os.Args) == 3 && os.Args[0] == stepName:
-		syscall.Exit(runHelper(os.Args[1], os.Args[2]))
+	case len(os.Args) == 4 && os.Args[0] == stepName:
+		syscall.Exit(runHelper(os.Args[1], os.Args[2], os.Args[3]))
 	}
 }
 
 // runHelper reads the spec, applies it and executes the program. It returns
 // only on failure, with the exit code, after saying why on stderr, which is
 // the step's log.
-func runHelper(fdArg, parentArg string) int {
+func runHelper(fdArg, joinedArg, parentArg string) int {
 	// no_new_privs and the parent-death signal belong to a thread; the
 	// program must be executed from the thread that set them.
 	runtime.LockOSThread()
@@ -111,6 +113,9 @@ func runHelper(fdArg, parentArg string) int {
 		return fail(exitSetup, "bad parent %q", parentArg)
 	}
 	if err := sp.prepare(); err != nil {
+		return fail(exitSetup, "%s", err)
+	}
+	if err := joined(joinedArg); err != nil {
 		return fail(exitSetup, "%s", err)
 	}
 	return fail(exitNoStart, "execute %s: %s", sp.Path, sp.exec())
@@ -134,15 +139,10 @@ func readSpec(f *os.File) (*Spec, error) {
 	return &sp, nil
 }
 
-// prepare applies everything but the rlimits, in an order that needs the
-// server's privileges first: cgroups, then the user, then the restrictions.
+// prepare applies everything but the cgroups, which the first helper joins
+// this process to meanwhile, and the rlimits: the user first, then the
+// restrictions.
 func (sp *Spec) prepare() error {
-	self := []byte(strconv.Itoa(os.Getpid()))
-	for _, procs := range sp.Cgroups {
-		if err := os.WriteFile(procs, self, 0); err != nil {
-			return fmt.Errorf("join cgroup: %w", err)
-		}
-	}
 	if c := sp.Cred; c != nil {
 		groups := make([]int, len(c.Groups))
 		for i, g := range c.Groups {
@@ -205,4 +205,36 @@ func (sp *Spec) exec() error {
 	_, _, errno := syscall.RawSyscall(syscall.SYS_EXECVE,
 		uintptr(unsafe.Pointer(path)), uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])))
 	return errno
+}
+
+// joinedOK is what the first helper writes once the second is in the step's
+// cgroups.
+const joinedOK = "joined"
+
+// joined waits until the first helper has moved this process into the step's
+// cgroups, which it reports on the file descriptor joinedArg: joinedOK, or
+// why it could not. Nothing else, the first helper's death included, lets
+// the step start outside its cgroups.
+//
+// The first helper does the moving so that it overlaps with this helper's
+// start-up and preparation: on cgroup v1, moving a process waits for an RCU
+// grace period, some 10 ms, the largest part of a step's start measured.
+func joined(joinedArg string) error {
+	fd, err := strconv.Atoi(joinedArg)
+	if err != nil {
+		return fmt.Errorf("bad cgroup descriptor %q", joinedArg)
+	}
+	f := os.NewFile(uintptr(fd), "joined")
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 512))
+	switch {
+	case err != nil:
+		return fmt.Errorf("join cgroup: %w", err)
+	case string(b) != joinedOK:
+		if len(b) == 0 {
+			return fmt.Errorf("join cgroup: the first helper is gone")
+		}
+		return fmt.Errorf("join cgroup: %s", b)
+	}
+	return nil
 }

@@ -75,7 +75,7 @@ func supervise(specArg, reportArg string) int {
 	if os.Getppid() != sp.Parent {
 		return fail(exitSetup, "the server (pid %d) is gone", sp.Parent)
 	}
-	program, err := startStep(spec)
+	program, err := startStep(spec, sp.Cgroups)
 	if err != nil {
 		return fail(exitNoStart, "start the step: %s", err)
 	}
@@ -105,17 +105,38 @@ func supervise(specArg, reportArg string) int {
 
 // startStep starts the second helper, with the Spec in spec, read again from
 // its start, in a session of its own, with SIGKILL as its parent-death
-// signal, and returns its PID: the program's, once the helper has executed
-// it.
-func startStep(spec *os.File) (int, error) {
+// signal; moves it into the step's cgroups (their cgroup.procs files) while
+// it prepares, and tells it whether that worked (see joined). It returns the
+// helper's PID: the program's, once the helper has executed it.
+func startStep(spec *os.File, cgroups []string) (int, error) {
 	if _, err := spec.Seek(0, io.SeekStart); err != nil {
 		return 0, fmt.Errorf("spec: %w", err)
 	}
-	return syscall.ForkExec("/proc/self/exe", []string{stepName, "3", strconv.Itoa(os.Getpid())}, &syscall.ProcAttr{
+	join, joinW, err := os.Pipe()
+	if err != nil {
+		return 0, fmt.Errorf("cgroup pipe: %w", err)
+	}
+	defer joinW.Close()
+	pid, err := syscall.ForkExec("/proc/self/exe", []string{stepName, "3", "4", strconv.Itoa(os.Getpid())}, &syscall.ProcAttr{
 		Env:   []string{},
-		Files: []uintptr{0, 1, 2, spec.Fd()},
+		Files: []uintptr{0, 1, 2, spec.Fd(), join.Fd()},
 		Sys:   &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL},
 	})
+	join.Close()
+	if err != nil {
+		return 0, err
+	}
+	verdict := joinedOK
+	self := []byte(strconv.Itoa(pid))
+	for _, procs := range cgroups {
+		if err := os.WriteFile(procs, self, 0); err != nil {
+			verdict = err.Error()
+			break
+		}
+	}
+	// A helper that cannot be told fails by itself, having read nothing.
+	_, _ = joinW.WriteString(verdict)
+	return pid, nil
 }
 
 // reap waits for the helper's children, the program and the orphans it

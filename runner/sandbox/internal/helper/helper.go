@@ -2,15 +2,17 @@
 // re-executed. The server starts it under the name Name; it starts the step's
 // program and stays its parent, to take the step down if the server dies (see
 // supervise). The program is started through a second helper, which prepares
-// the process and then executes the step's program (or bubblewrap). Go's
-// os/exec cannot run code between fork and exec, and joining a cgroup,
-// dropping to another user, no_new_privs and rlimits must be done there: in
-// the server they would apply to the server. Re-executing the binary itself
+// the process and then executes the step's program (or bubblewrap), once the
+// first has moved it into the step's cgroups. Go's os/exec cannot run code
+// between fork and exec, and dropping to another user, no_new_privs, Landlock
+// and rlimits must be done there: in the server they would apply to the
+// server. Re-executing the binary itself
 // needs nothing installed, and every binary that links this package, tests
 // included, can serve.
 //
-// The package imports little, so that its init, which takes over when the
-// process is a helper, runs early, before the inits of most other packages.
+// The package imports the standard library only, so that its init, which
+// takes over when the process is a helper, runs early, before the inits of
+// most other packages (see linux.go).
 package helper
 
 import (

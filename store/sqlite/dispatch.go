@@ -23,7 +23,7 @@ func (s *Store) Dispatch(ctx context.Context, batch []*store.Dispatch, maxQueued
 	}
 	defer tx.Rollback() // a no-op once committed
 	d := &dispatchTx{ctx: ctx, tx: tx, st: s.stmts, bound: make(map[*sql.Stmt]*sql.Stmt)}
-	b := store.NewBatch(now, maxQueued)
+	b := store.NewBatch(now, maxQueued, &s.queue)
 	for _, item := range batch {
 		if err := b.Item(d, item); err != nil {
 			if d.broken != nil || ctx.Err() != nil {
@@ -35,6 +35,7 @@ func (s *Store) Dispatch(ctx context.Context, batch []*store.Dispatch, maxQueued
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("dispatch: commit: %w", err)
 	}
+	b.Committed()
 	return nil
 }
 

@@ -49,6 +49,7 @@ type Store struct {
 	read           *sql.DB
 	now            func() time.Time
 	stmts          statements
+	queue          store.QueueDepth // what Dispatch's batches know of the queue
 }
 
 var _ store.Store = (*Store)(nil)

@@ -10,6 +10,9 @@ import (
 	"github.com/hookflow/hookflow/store"
 )
 
+// maxBatch bounds the items Dispatch adds to a batch (store.More).
+const maxBatch = 256
+
 // Dispatch stores the batch in one write transaction. Each item's writes run
 // inside a savepoint, so an item that fails (ErrQueueFull, or a bad item such
 // as a reused event id) is rolled back alone and the rest still commit.
@@ -22,6 +25,9 @@ func (s *Store) Dispatch(ctx context.Context, batch []*store.Dispatch, maxQueued
 		return fmt.Errorf("dispatch: %w", err)
 	}
 	defer tx.Rollback() // a no-op once committed
+	// Writers wait their turn for the one connection: what arrived meanwhile
+	// is committed with this batch (store.WithMore).
+	batch = append(batch, store.More(ctx, maxBatch-len(batch))...)
 	d := &dispatchTx{ctx: ctx, tx: tx, st: s.stmts, bound: make(map[*sql.Stmt]*sql.Stmt)}
 	b := store.NewBatch(now, maxQueued, &s.queue)
 	for _, item := range batch {

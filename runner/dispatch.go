@@ -118,15 +118,29 @@ func (d *Dispatcher) Run(ctx context.Context) {
 
 var errStopping = workflows.Errorf(workflows.EUnavailable, "server is shutting down")
 
-// commit stores one batch and answers its requests.
+// commit stores one batch, with the requests that arrive while the store
+// waits for its turn to write (store.WithMore), and answers them.
 func (d *Dispatcher) commit(ctx context.Context, batch []*dispatchRequest) {
 	items := make([]*store.Dispatch, len(batch))
 	for i, r := range batch {
 		items[i] = r.d
 	}
+	more := func(max int) []*store.Dispatch {
+		var added []*store.Dispatch
+		for len(added) < max && len(batch) < d.c.MaxBatch {
+			select {
+			case r := <-d.requests:
+				batch = append(batch, r)
+				added = append(added, r.d)
+			default:
+				return added
+			}
+		}
+		return added
+	}
 	// The commit must finish even if the server starts stopping meanwhile:
 	// its senders are waiting for an answer.
-	err := d.c.Store.Dispatch(context.WithoutCancel(ctx), items, d.c.MaxQueued, d.c.Now().UTC())
+	err := d.c.Store.Dispatch(store.WithMore(context.WithoutCancel(ctx), more), items, d.c.MaxQueued, d.c.Now().UTC())
 	d.c.Health.Record(err)
 	queued := false
 	var cancel []string

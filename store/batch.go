@@ -57,17 +57,31 @@ type BatchTx interface {
 // Batch applies Dispatch's rules to the items of one batch, in order, in one
 // backend transaction, so that each backend only runs its statements.
 type Batch struct {
-	now    time.Time
-	limit  int
-	depth  int             // queued runs, counted when first needed; -1 before
-	queued int             // runs this batch queued
-	byID   map[string]*Run // this batch's stored runs, to mirror supersedes
+	now     time.Time
+	limit   int
+	known   *QueueDepth
+	depth   int             // queued runs, estimated or counted when first needed; -1 before
+	counted time.Time       // when depth was counted in this transaction; zero: it was not
+	change  int             // queued runs added by this batch, less those it superseded
+	queued  int             // runs this batch queued
+	byID    map[string]*Run // this batch's stored runs, to mirror supersedes
 }
 
 // NewBatch starts a batch dispatched at now (kept to the millisecond), with
-// queue limit maxQueued (0: none).
-func NewBatch(now time.Time, maxQueued int) *Batch {
-	return &Batch{now: Millis(now), limit: maxQueued, depth: -1, byID: make(map[string]*Run)}
+// queue limit maxQueued (0: none). known is the queue depth the store's
+// earlier batches left; call Committed once the batch is committed.
+func NewBatch(now time.Time, maxQueued int, known *QueueDepth) *Batch {
+	return &Batch{now: Millis(now), limit: maxQueued, known: known, depth: -1, byID: make(map[string]*Run)}
+}
+
+// Committed tells the batch that its transaction committed, so that the next
+// batches start from the queue depth it leaves.
+func (b *Batch) Committed() {
+	if !b.counted.IsZero() {
+		b.known.set(b.depth, b.counted)
+	} else {
+		b.known.add(b.change)
+	}
 }
 
 // Queued counts the runs the batch has queued so far.
@@ -132,6 +146,7 @@ func (b *Batch) Item(tx BatchTx, item *Dispatch) error {
 		}
 	}
 	b.queued += queued
+	b.change += queued - len(superseded)
 	if b.depth >= 0 {
 		b.depth += queued - len(superseded)
 	}
@@ -161,18 +176,24 @@ func (b *Batch) duplicate(tx BatchTx, key string) (*Event, []*Run, error) {
 	return e, runs, nil
 }
 
-// checkQueue applies the queue limit to n more runs. The depth is read once
-// a batch, and then kept up to date.
+// checkQueue applies the queue limit to n more runs. The depth starts from
+// the estimate earlier batches left (QueueDepth), is counted in the
+// transaction when that is unknown, stale or near the limit, and is then kept
+// up to date.
 func (b *Batch) checkQueue(tx BatchTx, n int) error {
 	if b.limit <= 0 || n == 0 {
 		return nil
 	}
 	if b.depth < 0 {
+		b.depth = b.known.estimate()
+	}
+	if b.counted.IsZero() && (b.depth < 0 || nearLimit(b.depth+n, b.limit)) {
+		at := time.Now()
 		depth, err := tx.QueuedRuns()
 		if err != nil {
 			return fmt.Errorf("queue depth: %w", err)
 		}
-		b.depth = depth
+		b.depth, b.counted = depth, at
 	}
 	return checkQueueLimit(b.depth, n, b.limit)
 }

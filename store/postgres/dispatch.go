@@ -25,8 +25,9 @@ import (
 // runs, exactly as if the two had run one after the other. The locks also
 // make a group's seq order its commit order, which Claim relies on.
 //
-// The queue limit is read from committed runs: dispatches on several nodes at
-// the same moment may together overshoot it by their own sizes.
+// The queue limit is read from committed runs, and in between estimated
+// (store.QueueDepth): dispatches on several nodes within a second may
+// together overshoot it by their own sizes, unless it is near.
 func (s *Store) Dispatch(ctx context.Context, batch []*store.Dispatch, maxQueued int, now time.Time) error {
 	if len(batch) == 0 {
 		return nil
@@ -80,7 +81,7 @@ func (s *Store) dispatch(ctx context.Context, batch []*store.Dispatch, failed []
 		}
 	}
 	d := &dispatchTx{ctx: ctx, tx: tx}
-	b := store.NewBatch(now, maxQueued)
+	b := store.NewBatch(now, maxQueued, &s.queue)
 	for i, item := range batch {
 		if failed[i] != nil {
 			item.Fail(failed[i])
@@ -106,6 +107,7 @@ func (s *Store) dispatch(ctx context.Context, batch []*store.Dispatch, failed []
 	if err := tx.Commit(ctx); err != nil {
 		return -1, fmt.Errorf("dispatch: commit: %w", err)
 	}
+	b.Committed()
 	return -1, nil
 }
 

@@ -59,8 +59,9 @@ type Store struct {
 	store.Reads
 	store.Registry
 	store.Remote
-	pool *pgxpool.Pool
-	now  func() time.Time
+	pool  *pgxpool.Pool
+	now   func() time.Time
+	queue store.QueueDepth // what Dispatch's batches know of the queue
 }
 
 var (

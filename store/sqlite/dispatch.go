@@ -10,6 +10,9 @@ import (
 	"github.com/hookflow/hookflow/store"
 )
 
+// maxBatch bounds the items Dispatch adds to a batch (store.More).
+const maxBatch = 256
+
 // Dispatch stores the batch in one write transaction. Each item's writes run
 // inside a savepoint, so an item that fails (ErrQueueFull, or a bad item such
 // as a reused event id) is rolled back alone and the rest still commit.
@@ -22,8 +25,11 @@ func (s *Store) Dispatch(ctx context.Context, batch []*store.Dispatch, maxQueued
 		return fmt.Errorf("dispatch: %w", err)
 	}
 	defer tx.Rollback() // a no-op once committed
+	// Writers wait their turn for the one connection: what arrived meanwhile
+	// is committed with this batch (store.WithMore).
+	batch = append(batch, store.More(ctx, maxBatch-len(batch))...)
 	d := &dispatchTx{ctx: ctx, tx: tx, st: s.stmts, bound: make(map[*sql.Stmt]*sql.Stmt)}
-	b := store.NewBatch(now, maxQueued)
+	b := store.NewBatch(now, maxQueued, &s.queue)
 	for _, item := range batch {
 		if err := b.Item(d, item); err != nil {
 			if d.broken != nil || ctx.Err() != nil {
@@ -35,6 +41,7 @@ func (s *Store) Dispatch(ctx context.Context, batch []*store.Dispatch, maxQueued
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("dispatch: commit: %w", err)
 	}
+	b.Committed()
 	return nil
 }
 

@@ -52,6 +52,7 @@ type Store struct {
 	// synchronous is the write connection's setting: FULL (durability sync)
 	// or NORMAL.
 	synchronous string
+	queue       store.QueueDepth // what Dispatch's batches know of the queue
 }
 
 var _ store.Store = (*Store)(nil)

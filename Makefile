@@ -41,11 +41,15 @@ deps:
 	scripts/setup-ui.sh
 	scripts/kube-testenv.sh build
 
-## bench: every Go benchmark, with the figures they report
+## bench: every Go benchmark, with the figures they report, then the goals
+## table (internal/benchtab: real servers under wrk), which also rewrites the
+## README's performance table; BENCH_BASE=REV measures that revision beside
 bench: deps
+	@scripts/setup-bench.sh
 	@echo "hookflow benchmarks on $$(nproc) cores, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $$($(GO) version)"
 	@pg=$$(scripts/setup-postgres.sh) && \
-	HOOKFLOW_TEST_POSTGRES="$$pg" $(GO) test -run '^$$' -bench . -benchmem -benchtime 2s $(PKGS)
+	HOOKFLOW_TEST_POSTGRES="$$pg" $(GO) test -run '^$$' -bench . -benchmem -benchtime 2s $(PKGS) && \
+	HOOKFLOW_TEST_POSTGRES="$$pg" $(GO) run ./internal/benchtab -readme README.md $(if $(BENCH_BASE),-base $(BENCH_BASE))
 
 ## reliability: the fault and load suite at full size (its small form runs in make test)
 reliability:

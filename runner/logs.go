@@ -35,6 +35,12 @@ const DefaultMaxLogBytes = 8 << 20
 // without a newline cannot make the log buffer grow without bound.
 const maxLineBytes = 64 << 10
 
+// lineCost is what a line costs of the log's cap beyond its text: the
+// timestamp, step, stream and separators that the served log adds to each
+// line (about 45 bytes), with room for a longer step id. Counting it keeps
+// what is stored and served within the cap however short the lines are.
+const lineCost = 64
+
 // TruncatedMarker is the last line of a log that reached its cap.
 const TruncatedMarker = "[hookflow] log truncated: the run wrote more than the log limit"
 
@@ -47,6 +53,9 @@ type runLog struct {
 	mask      *mask.Masker
 	budget    *logBudget
 	truncated bool
+	// full is truncated, read without the lock: once the log is full, the
+	// writers drop output as it comes, without splitting it into lines.
+	full atomic.Bool
 }
 
 // logBudget is how many bytes a run's log may still take: the jobs of a run
@@ -90,8 +99,9 @@ func (l *runLog) emit(step int, stream, text string) {
 	if l.truncated {
 		return
 	}
-	if !l.budget.take(len(text) + 1) {
+	if !l.budget.take(len(text) + lineCost) {
 		l.truncated = true
+		l.full.Store(true)
 		l.sink(LogLine{Step: step, Stream: System, Time: l.now(), Text: TruncatedMarker})
 		return
 	}
@@ -119,6 +129,11 @@ type lineWriter struct {
 
 func (w *lineWriter) Write(p []byte) (int, error) {
 	n := len(p)
+	if w.log.full.Load() {
+		// Drained, as it must be, but nothing more is kept.
+		w.buf = w.buf[:0]
+		return n, nil
+	}
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i >= 0 && len(w.buf)+i <= maxLineBytes {

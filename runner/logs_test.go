@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"encoding/base64"
 	"strings"
 	"testing"
@@ -124,7 +125,7 @@ func tail(s string) string {
 }
 
 func TestCap(t *testing.T) {
-	l, lines := collect(100)
+	l, lines := collect(9*(10+lineCost) + 5)
 	w := l.Writer(0, Stdout)
 	for range 50 {
 		w.Write([]byte("0123456789\n"))
@@ -132,6 +133,36 @@ func TestCap(t *testing.T) {
 	got := texts(*lines)
 	if len(got) != 10 || got[9] != System+":"+TruncatedMarker {
 		t.Errorf("lines %q", got)
+	}
+}
+
+// TestCapCountsEachLine checks that a log of one-byte lines is held to the
+// cap as served, each line with its timestamp, step and stream, not to the
+// cap in bytes printed, and that once full, output is drained and dropped.
+func TestCapCountsEachLine(t *testing.T) {
+	const maxBytes = 64 << 10
+	l, lines := collect(maxBytes)
+	w := l.Writer(0, Stdout)
+	for range 4 << 10 {
+		if n, err := w.Write([]byte(strings.Repeat("x\n", 64))); n != 128 || err != nil {
+			t.Fatalf("write: %d %v", n, err)
+		}
+	}
+	w.Flush()
+	served := 0
+	for _, line := range *lines {
+		// As GET /api/v1/runs/{id}/logs writes it.
+		served += len(fmt.Sprintf("%s %s %s | %s\n", line.Time.UTC().Format("2006-01-02T15:04:05.000Z"), "step-1", line.Stream, line.Text))
+	}
+	last := (*lines)[len(*lines)-1]
+	if last.Text != TruncatedMarker {
+		t.Fatalf("last line %q, want the marker", last.Text)
+	}
+	if served > maxBytes+len(TruncatedMarker)+64 {
+		t.Errorf("served %d bytes for a cap of %d", served, maxBytes)
+	}
+	if len(*lines) < maxBytes/(1+lineCost) {
+		t.Errorf("only %d lines kept", len(*lines))
 	}
 }
 

@@ -1,8 +1,8 @@
 package runner
 
 import (
-	"fmt"
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 	"time"

@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -46,6 +47,7 @@ type options struct {
 	duration          time.Duration
 	rounds, samples   int
 	queued            int
+	only              string
 }
 
 func run() error {
@@ -57,6 +59,7 @@ func run() error {
 	flag.IntVar(&o.rounds, "rounds", 3, "alternating wrk rounds per figure")
 	flag.IntVar(&o.samples, "samples", 100, "runs timed one at a time for start-up latencies")
 	flag.IntVar(&o.queued, "queued", 1000, "runs queued for the drain figures")
+	flag.StringVar(&o.only, "only", "", "measure only these groups, e.g. P1,P5")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -96,8 +99,15 @@ func run() error {
 
 	b := &bench{ctx: ctx, o: o, work: work, self: self, bins: bins, table: &table{}}
 	fmt.Printf("hookflow figures on %d cores, %s, %s\n", runtime.NumCPU(), cpuModel(), runtime.Version())
-	for _, group := range []func() error{b.webhooks, b.startup, b.drain, b.manyWorkflows, b.memory} {
-		if err := group(); err != nil {
+	groups := []struct {
+		id  string
+		run func() error
+	}{{"P1", b.webhooks}, {"P3", b.startup}, {"P4", b.drain}, {"P2", b.manyWorkflows}, {"P5", b.memory}}
+	for _, group := range groups {
+		if o.only != "" && !slices.Contains(strings.Split(o.only, ","), group.id) {
+			continue
+		}
+		if err := group.run(); err != nil {
 			return err
 		}
 		if ctx.Err() != nil {

@@ -499,7 +499,7 @@ func (b *bench) memory() error {
 		s.stop()
 
 		s, err = b.serve(bin.path, "p5log-"+bin.name, map[string]string{"print.yaml": "on: {webhook: {path: print}}\nsandbox: {level: process}\n" +
-			"steps: [{run: 'yes 0123456789012345678901234567890123456789 | head -c 1073741824'}]\n"}, "")
+			"steps: [{run: 'awk \"BEGIN { for (i = 0; i < 26214400; i++) print \\\"0123456789012345678901234567890123456789\\\" }\"'}]\n"}, "")
 		if err != nil {
 			return err
 		}

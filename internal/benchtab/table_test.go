@@ -41,7 +41,7 @@ func TestParseWrk(t *testing.T) {
 func TestParseP99(t *testing.T) {
 	for out, want := range map[string]float64{
 		"BenchmarkMatch10000-2   5000   401234 ns/op   452.0 p50-µs   812.5 p99-µs": 812.5,
-		"BenchmarkMatch10000-2   5000   401234 ns/op   1.25 p99-ms":                   1250,
+		"BenchmarkMatch10000-2   5000   401234 ns/op   1.25 p99-ms":                 1250,
 	} {
 		if got, err := parseP99(out); err != nil || got != want {
 			t.Errorf("%q: %v %v, want %v", out, got, err, want)

@@ -33,6 +33,9 @@ type route struct {
 	hook                    *Webhook
 	events, branches, paths filter
 	methods                 methodSet
+	// disabled is the workflow's, copied here so that skipping thousands of
+	// routes reads no workflow.
+	disabled bool
 	// The fixed parts of skip reasons, built once rather than per event.
 	methodsList, eventsList, pathsReason string
 }
@@ -84,6 +87,7 @@ func NewSet(revision string, list []*Workflow) (*Set, error) {
 				branches:    idx.branches.globFilter(h.Branches),
 				paths:       idx.paths.globFilter(h.Paths),
 				methods:     methodsOf(h.Methods),
+				disabled:    w.Disabled,
 				methodsList: " not in [" + strings.Join(h.Methods, ", ") + "]",
 				eventsList:  " not in [" + strings.Join(h.Events, ", ") + "]",
 			}
@@ -192,7 +196,7 @@ func (r *route) decide(scope *Scope, m *matches) Verdict {
 	w, h, ev := r.workflow, r.hook, scope.Event
 	skip := func(reason string) Verdict { return Verdict{Workflow: w, Hook: h, Reason: reason} }
 	switch {
-	case w.Disabled:
+	case r.disabled:
 		return skip("workflow disabled")
 	case r.methods&m.method == 0:
 		return skip("methods: " + ev.Method + r.methodsList)

@@ -186,7 +186,11 @@ func (d *Dispatcher) Dispatch(ctx context.Context, ev *workflows.Event, verdicts
 		Delivery: ev.Delivery, DedupKey: dedupKey, ReceivedAt: ev.ReceivedAt, Data: data}
 	item := &store.Dispatch{Event: stored, DedupWindow: d.c.DedupWindow}
 	var items []any // the for_each item of each of item.Runs
+	var skips store.SkipCounter
 	for _, v := range verdicts {
+		if !v.Run && skips.Count(v.Reason) {
+			continue
+		}
 		verdict := store.Verdict{Workflow: v.Workflow.Name, Reason: v.Reason}
 		if v.Run {
 			runs, err := d.newRuns(ev, v, now)
@@ -204,6 +208,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, ev *workflows.Event, verdicts
 		}
 		stored.Verdicts = append(stored.Verdicts, verdict)
 	}
+	stored.Verdicts = skips.Append(stored.Verdicts)
 
 	// Hand the runs over before the commit, which lets the pool claim them;
 	// forget those the commit does not queue.
@@ -322,8 +327,12 @@ func receipt(d *store.Dispatch) *workflows.Receipt {
 		status[r.ID] = r
 	}
 	for _, v := range ev.Verdicts {
+		if v.Count > 0 {
+			rc.AddSkips("", v.Reason, v.Count)
+			continue
+		}
 		if len(v.Runs) == 0 {
-			rc.Skipped = append(rc.Skipped, workflows.Skip{Workflow: v.Workflow, Reason: v.Reason})
+			rc.AddSkip(v.Workflow, v.Reason)
 			continue
 		}
 		for _, id := range v.Runs {
@@ -331,7 +340,7 @@ func receipt(d *store.Dispatch) *workflows.Receipt {
 			if r := status[id]; r != nil {
 				ref.Status = r.Status
 				if r.Status == workflows.StatusSkipped {
-					rc.Skipped = append(rc.Skipped, workflows.Skip{Workflow: v.Workflow, Reason: r.Reason})
+					rc.AddSkip(v.Workflow, r.Reason)
 					continue
 				}
 			}

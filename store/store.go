@@ -50,10 +50,14 @@ type Event struct {
 }
 
 // Verdict is what one workflow made of an event: runs, or a reason to skip.
+// Past workflows.SkipsListed skips, an event's skips are stored counted: a
+// verdict with Count set stands for that many workflows skipped for Reason,
+// and names none.
 type Verdict struct {
-	Workflow string   `json:"workflow"`
+	Workflow string   `json:"workflow,omitempty"`
 	Runs     []string `json:"runs,omitempty"`
 	Reason   string   `json:"reason,omitempty"`
+	Count    int      `json:"count,omitempty"`
 }
 
 // Run is a stored run. The fields under "policy" are fixed when the run is

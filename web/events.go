@@ -82,6 +82,9 @@ type verdictRow struct {
 	Ran    bool
 	Reason string
 	Runs   []*store.Run
+	// Count, when set, is how many more workflows were skipped for Reason
+	// (the stored event counts skips past the first few).
+	Count int
 }
 
 func (u *UI) eventPage(c echo.Context) error {
@@ -104,7 +107,7 @@ func (u *UI) eventPage(c echo.Context) error {
 	}
 	data := eventData{Event: ev}
 	for _, v := range ev.Verdicts {
-		row := verdictRow{Workflow: v.Workflow, Ran: len(v.Runs) > 0, Reason: v.Reason}
+		row := verdictRow{Workflow: v.Workflow, Ran: len(v.Runs) > 0, Reason: v.Reason, Count: v.Count}
 		for _, id := range v.Runs {
 			if r, ok := byID[id]; ok {
 				row.Runs = append(row.Runs, r)

@@ -157,3 +157,20 @@ func (f *filter) anyRef(bits bitset) bool {
 	}
 	return false
 }
+
+// methodSet is a set of the HTTP methods a webhook trigger may take (load.go
+// accepts no others), so that testing an event's method against thousands of
+// triggers is a bit test rather than a list search.
+type methodSet uint8
+
+var methodBits = map[string]methodSet{"GET": 1, "POST": 2, "PUT": 4, "PATCH": 8, "DELETE": 16, "HEAD": 32}
+
+// methodsOf returns the set of methods; names it does not know add nothing,
+// so an event with such a method is in no trigger's set.
+func methodsOf(methods []string) methodSet {
+	var s methodSet
+	for _, m := range methods {
+		s |= methodBits[m]
+	}
+	return s
+}

@@ -23,6 +23,7 @@ type Set struct {
 // patterns indexed together (see index.go).
 type pathIndex struct {
 	routes                  []route
+	hooks                   []*Webhook // routes' hooks, for Hooks
 	events, branches, paths patternTable
 }
 
@@ -31,6 +32,10 @@ type route struct {
 	workflow                *Workflow
 	hook                    *Webhook
 	events, branches, paths filter
+	methods                 methodSet
+	// disabled is the workflow's, copied here so that skipping thousands of
+	// routes reads no workflow.
+	disabled bool
 	// The fixed parts of skip reasons, built once rather than per event.
 	methodsList, eventsList, pathsReason string
 }
@@ -81,6 +86,8 @@ func NewSet(revision string, list []*Workflow) (*Set, error) {
 				events:      idx.events.nameFilter(h.Events),
 				branches:    idx.branches.globFilter(h.Branches),
 				paths:       idx.paths.globFilter(h.Paths),
+				methods:     methodsOf(h.Methods),
+				disabled:    w.Disabled,
 				methodsList: " not in [" + strings.Join(h.Methods, ", ") + "]",
 				eventsList:  " not in [" + strings.Join(h.Events, ", ") + "]",
 			}
@@ -88,6 +95,7 @@ func NewSet(revision string, list []*Workflow) (*Set, error) {
 				r.pathsReason = "paths: no changed file matches " + strings.Join(h.Paths.Patterns, ", ")
 			}
 			idx.routes = append(idx.routes, r)
+			idx.hooks = append(idx.hooks, h)
 		}
 	}
 	if err := errs.err(); err != nil {
@@ -113,16 +121,13 @@ func (s *Set) Lookup(name string) (*Workflow, bool) {
 }
 
 // Hooks returns the webhook triggers served on path, in workflow name order.
+// The slice is shared and must not be changed.
 func (s *Set) Hooks(path string) []*Webhook {
 	idx := s.byPath[path]
 	if idx == nil {
 		return nil
 	}
-	hooks := make([]*Webhook, len(idx.routes))
-	for i, r := range idx.routes {
-		hooks[i] = r.hook
-	}
-	return hooks
+	return idx.hooks
 }
 
 // Match decides, for a webhook event in scope.Event, what every workflow on the
@@ -160,13 +165,14 @@ func (s *Set) MatchInto(scope *Scope, buf []Verdict) []Verdict {
 type matches struct {
 	idx                     *pathIndex
 	events, branch, changed bitset
+	method                  methodSet
 	branchName, eventName   string
 	branchReason            string
 }
 
 // prepare tests each distinct pattern on the path against the event once.
 func (idx *pathIndex) prepare(ev *Event) *matches {
-	m := &matches{idx: idx, eventName: ev.Type}
+	m := &matches{idx: idx, eventName: ev.Type, method: methodsOf([]string{ev.Method})}
 	if m.eventName == "" {
 		m.eventName = ev.Name
 	}
@@ -190,9 +196,9 @@ func (r *route) decide(scope *Scope, m *matches) Verdict {
 	w, h, ev := r.workflow, r.hook, scope.Event
 	skip := func(reason string) Verdict { return Verdict{Workflow: w, Hook: h, Reason: reason} }
 	switch {
-	case w.Disabled:
+	case r.disabled:
 		return skip("workflow disabled")
-	case !slices.Contains(h.Methods, ev.Method):
+	case r.methods&m.method == 0:
 		return skip("methods: " + ev.Method + r.methodsList)
 	case !r.events.empty() && !r.events.anyRef(m.events):
 		return skip("events: " + m.eventName + r.eventsList)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -35,7 +37,7 @@ func eventsList(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			for _, v := range e.Verdicts {
 				runs += len(v.Runs)
 				if len(v.Runs) == 0 {
-					skipped++
+					skipped += max(v.Count, 1)
 				}
 			}
 			rows[i] = fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d\t%d", e.ID, clientTime(e.ReceivedAt), eventTrigger(e),
@@ -61,9 +63,12 @@ func printEvent(w io.Writer, e *client.Event) {
 	fmt.Fprintln(w, "\nverdicts:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, v := range e.Verdicts {
-		if len(v.Runs) > 0 {
+		switch {
+		case len(v.Runs) > 0:
 			fmt.Fprintf(tw, "  run\t%s\t%s\n", v.Workflow, strings.Join(v.Runs, ", "))
-		} else {
+		case v.Count > 0:
+			fmt.Fprintf(tw, "  skip\t%d more\t%s\n", v.Count, oneLine(v.Reason))
+		default:
 			fmt.Fprintf(tw, "  skip\t%s\t%s\n", v.Workflow, oneLine(v.Reason))
 		}
 	}
@@ -87,7 +92,7 @@ func printReceipt(w io.Writer, r *client.Receipt) {
 	if r.Duplicate {
 		fmt.Fprintf(w, "event %s: a duplicate of an earlier delivery; nothing new was queued\n", r.EventID)
 	} else {
-		fmt.Fprintf(w, "event %s: %d run(s) queued, %d workflow(s) skipped\n", r.EventID, len(r.Runs), len(r.Skipped))
+		fmt.Fprintf(w, "event %s: %d run(s) queued, %d workflow(s) skipped\n", r.EventID, len(r.Runs), r.SkippedCount())
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, run := range r.Runs {
@@ -95,6 +100,9 @@ func printReceipt(w io.Writer, r *client.Receipt) {
 	}
 	for _, s := range r.Skipped {
 		fmt.Fprintf(tw, "  skip\t%s\t%s\n", s.Workflow, oneLine(s.Reason))
+	}
+	for _, reason := range slices.Sorted(maps.Keys(r.SkippedMore)) {
+		fmt.Fprintf(tw, "  skip\t%d more\t%s\n", r.SkippedMore[reason], oneLine(reason))
 	}
 	tw.Flush()
 }

@@ -317,28 +317,7 @@ func (b *bench) drain() error {
 // the runs finished a second, from the first delivery to the last run's end.
 func (b *bench) drainRate(servers []*server, n int) (float64, error) {
 	start := time.Now()
-	var next atomic.Int64
-	var failed atomic.Value
-	var wg sync.WaitGroup
-	for w := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := servers[w%len(servers)]
-			for next.Add(1) <= int64(n) {
-				code, answer, err := s.post("/hooks/drain", []byte(`{}`), nil)
-				if err == nil && code != 202 {
-					err = fmt.Errorf("POST /hooks/drain: %d %s", code, answer)
-				}
-				if err != nil {
-					failed.Store(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err, _ := failed.Load().(error); err != nil {
+	if err := fill(servers, "/hooks/drain", n); err != nil {
 		return 0, err
 	}
 	for deadline := start.Add(10 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
@@ -524,7 +503,7 @@ func (b *bench) memory() error {
 		}
 		time.Sleep(2 * time.Second)
 		before := s.rss()
-		if err := fill(s, "/hooks/hold", 10000); err != nil {
+		if err := fill([]*server{s}, "/hooks/hold", 10000); err != nil {
 			queued.why[bin.name] = err.Error()
 		} else {
 			time.Sleep(2 * time.Second)
@@ -535,15 +514,16 @@ func (b *bench) memory() error {
 	return nil
 }
 
-// fill sends n deliveries to path with 16 senders.
-func fill(s *server, path string, n int) error {
+// fill sends n deliveries to path with 16 senders, spread over the servers.
+func fill(servers []*server, path string, n int) error {
 	var next atomic.Int64
 	var failed atomic.Value
 	var wg sync.WaitGroup
-	for range 16 {
+	for w := range 16 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			s := servers[w%len(servers)]
 			for next.Add(1) <= int64(n) {
 				code, answer, err := s.post(path, []byte(`{}`), nil)
 				if err == nil && code != 202 {

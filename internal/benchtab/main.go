@@ -98,7 +98,12 @@ func run() error {
 	}
 
 	b := &bench{ctx: ctx, o: o, work: work, self: self, bins: bins, table: &table{}}
-	fmt.Printf("hookflow figures on %d cores, %s, %s\n", runtime.NumCPU(), cpuModel(), runtime.Version())
+	b.table.about = fmt.Sprintf("Measured on %d cores, %s, %s", runtime.NumCPU(), cpuModel(), runtime.Version())
+	if o.base != "" {
+		b.table.about += fmt.Sprintf("; before is revision %s", o.base)
+	}
+	b.table.about += "."
+	fmt.Println(b.table.about)
 	groups := []struct {
 		id  string
 		run func() error

@@ -28,7 +28,11 @@ type figure struct {
 }
 
 // table collects the figures in the order they were measured.
-type table struct{ rows []*figure }
+type table struct {
+	rows []*figure
+	// about says where and against what they were measured.
+	about string
+}
 
 func (t *table) add(f *figure) *figure {
 	if f.values == nil {
@@ -139,6 +143,9 @@ func (t *table) print(w io.Writer, bins []binary) {
 // markdown is the table as the README shows it: the last binary's figures.
 func (t *table) markdown(bins []binary) string {
 	var b strings.Builder
+	if t.about != "" {
+		b.WriteString(t.about + "\n\n")
+	}
 	b.WriteString("| id | what | goal |")
 	for _, bin := range bins {
 		b.WriteString(" " + bin.name + " | |")

@@ -191,13 +191,11 @@ func pushBody(ref string) []byte {
 		"commits":     commits,
 		"head_commit": commits[len(commits)-1],
 	}
-	for {
-		b, _ := json.Marshal(push)
-		if len(b) >= 2048 {
+	for padding := ""; ; padding += strings.Repeat("x", 64) {
+		push["padding"] = padding
+		if b, _ := json.Marshal(push); len(b) >= 2048 {
 			return b
 		}
-		push["padding"], _ = push["padding"].(string)
-		push["padding"] = push["padding"].(string) + strings.Repeat("x", 64)
 	}
 }
 

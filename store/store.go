@@ -197,6 +197,7 @@ type EventFilter struct {
 type Store interface {
 	Agents
 	RemoteJobs
+	Refusals
 
 	// Dispatch stores each item in one transaction for the whole batch (group
 	// commit), and returns only when it is durable. Per item, in order: a live

@@ -59,6 +59,7 @@ type Store struct {
 	store.Reads
 	store.Registry
 	store.Remote
+	store.RefusalTable
 	pool  *pgxpool.Pool
 	now   func() time.Time
 	queue store.QueueDepth // what Dispatch's batches know of the queue
@@ -90,6 +91,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	s.Reads = store.NewReads(querier{s.pool})
 	s.Registry = store.NewRegistry(querier{s.pool}, querier{s.pool}, timeArg, s.now)
 	s.Remote = store.NewRemote(s.inJobTx, querier{s.pool}, timeArg, s.now)
+	s.RefusalTable = store.NewRefusalTable(querier{s.pool}, querier{s.pool}, timeArg)
 	if err := s.migrate(ctx); err != nil {
 		s.pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", redact(cfg.ConnConfig), err)

@@ -42,13 +42,14 @@ const busyTimeout = 10 * time.Second
 
 // Store is a store.Store kept in one SQLite file.
 type Store struct {
-	store.Reads            // on read
-	store.Registry         // reads on read, writes on write
-	store.Remote           // transactions on write, RemoteQueue on read
-	write          *sql.DB // one connection: SQLite allows one writer at a time anyway
-	read           *sql.DB
-	now            func() time.Time
-	stmts          statements
+	store.Reads                // on read
+	store.Registry             // reads on read, writes on write
+	store.Remote               // transactions on write, RemoteQueue on read
+	store.RefusalTable         // reads on read, writes on write
+	write              *sql.DB // one connection: SQLite allows one writer at a time anyway
+	read               *sql.DB
+	now                func() time.Time
+	stmts              statements
 	// synchronous is the write connection's setting: FULL (durability sync)
 	// or NORMAL.
 	synchronous string
@@ -126,6 +127,7 @@ func (s *Store) init(ctx context.Context, common string) error {
 	s.Reads = store.NewReads(querier{s.read})
 	s.Registry = store.NewRegistry(querier{s.read}, querier{s.write}, timeArg, s.now)
 	s.Remote = store.NewRemote(s.inJobTx, querier{s.read}, timeArg, s.now)
+	s.RefusalTable = store.NewRefusalTable(querier{s.read}, querier{s.write}, timeArg)
 	return s.stmts.prepare(ctx, s.write)
 }
 

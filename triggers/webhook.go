@@ -52,6 +52,9 @@ type Webhooks struct {
 	MaxClients int
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// Refusals, when set, is told of each delivery answered but not stored
+	// as an event.
+	Refusals RefusalRecorder
 
 	requests *prometheus.CounterVec
 	slots    *semaphore.Weighted // of MaxMatching × MaxBody bytes
@@ -88,10 +91,20 @@ func (h *Webhooks) Register(e *echo.Echo) {
 	e.Any("/hooks/*", h.handle)
 }
 
-// delivery is one request being handled, for the answer and the metric.
+// delivery is one request being handled, for the answer, the metric and
+// the refusal record.
 type delivery struct {
 	c    echo.Context
 	path string // the route's path once known, for the metric
+
+	provider string // the route's provider, once known
+	// verified is set once the delivery passed its trigger's verification;
+	// only then is its body kept with a refusal.
+	verified bool
+	body     []byte
+	deliver  string // the provider's delivery id, once parsed
+	stored   bool   // the event was stored: not a refusal
+	reason   string // why it was refused, when the answer does not say it all
 }
 
 func (h *Webhooks) handle(c echo.Context) error {
@@ -99,6 +112,9 @@ func (h *Webhooks) handle(c echo.Context) error {
 	code, body := h.serve(c.Request().Context(), d)
 	if h.requests != nil {
 		h.requests.WithLabelValues(d.path, strconv.Itoa(code)).Inc()
+	}
+	if h.Refusals != nil && !d.stored && (code >= 400 || d.reason != "") {
+		h.Refusals.Refused(h.refusal(d, code, body))
 	}
 	if body == nil {
 		return c.NoContent(code)
@@ -118,6 +134,9 @@ func (h *Webhooks) serve(ctx context.Context, d *delivery) (int, any) {
 	}
 	path := strings.Trim(c.Param("*"), "/")
 	hooks, routeErr := intake.Route(h.Intake.Workflows(), path, r.Method)
+	if len(hooks) > 0 {
+		d.provider = hooks[0].Provider
+	}
 	if h.clients != nil {
 		if ok, wait := h.clients.allow(c.RealIP(), h.now()); !ok {
 			if len(hooks) > 0 {
@@ -134,7 +153,7 @@ func (h *Webhooks) serve(ctx context.Context, d *delivery) (int, any) {
 		d.path = path
 	}
 	if routeErr != nil {
-		return h.refuse(c, path, routeErr, hooks)
+		return h.refuse(d, path, routeErr, hooks)
 	}
 
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, h.MaxBody))
@@ -162,12 +181,20 @@ func (h *Webhooks) serve(ctx context.Context, d *delivery) (int, any) {
 	defer dec.Release()
 	held = false
 	h.slots.Release(share) // a sync answer waits for its run without one
+	d.body, d.verified = body, err == nil || verified(err)
+	if dec != nil && dec.Event != nil {
+		d.deliver = dec.Event.Delivery
+	}
+	d.stored = rc != nil && !rc.Duplicate
 	switch {
 	case err != nil:
-		return h.refuse(c, path, err, hooks)
+		return h.refuse(d, path, err, hooks)
 	case dec.Challenge != "":
 		return http.StatusOK, map[string]string{"challenge": dec.Challenge}
-	case rc.Duplicate || len(rc.Runs) == 0:
+	case rc.Duplicate:
+		d.reason = "duplicate delivery: already stored as event " + rc.EventID
+		return http.StatusOK, rc
+	case len(rc.Runs) == 0:
 		return http.StatusOK, rc
 	case hasSync(dec.Verdicts, rc):
 		return h.answerSync(ctx, dec.Verdicts, rc)
@@ -176,7 +203,8 @@ func (h *Webhooks) serve(ctx context.Context, d *delivery) (int, any) {
 }
 
 // refuse answers a delivery that was not stored, by its error's code (SPEC §3).
-func (h *Webhooks) refuse(c echo.Context, path string, err error, hooks []*workflows.Webhook) (int, any) {
+func (h *Webhooks) refuse(d *delivery, path string, err error, hooks []*workflows.Webhook) (int, any) {
+	c := d.c
 	switch workflows.ErrorCode(err) {
 	case workflows.ENotFound:
 		return http.StatusNotFound, errorAnswer(err.Error())
@@ -184,7 +212,12 @@ func (h *Webhooks) refuse(c echo.Context, path string, err error, hooks []*workf
 		c.Response().Header().Set("Allow", strings.Join(intake.AllowedMethods(hooks), ", "))
 		return http.StatusMethodNotAllowed, errorAnswer(err.Error())
 	case workflows.EUnauthorized:
-		h.Logger.Warn("webhook rejected", "path", path, "remote", c.RealIP(), "why", errors.Unwrap(err))
+		why := errors.Unwrap(err)
+		h.Logger.Warn("webhook rejected", "path", path, "remote", c.RealIP(), "why", why)
+		if why != nil {
+			// The cause names the check that failed, never the expected value.
+			d.reason = why.Error()
+		}
 		return http.StatusUnauthorized, errorAnswer("missing or invalid signature")
 	case workflows.EInvalid:
 		return http.StatusBadRequest, errorAnswer(err.Error())
@@ -260,4 +293,31 @@ func (h *Webhooks) answerSync(ctx context.Context, verdicts []workflows.Verdict,
 		return http.StatusOK, record
 	}
 	return http.StatusInternalServerError, record
+}
+
+// verified reports whether a delivery that Intake.Accept refused with err had
+// passed its trigger's verification.
+func verified(err error) bool {
+	switch workflows.ErrorCode(err) {
+	case workflows.EUnauthorized, workflows.ENotFound, workflows.ENotAllowed:
+		return false
+	}
+	return true
+}
+
+// refusal is the record of delivery d, answered with code and answer.
+func (h *Webhooks) refusal(d *delivery, code int, answer any) *workflows.Refusal {
+	r := d.c.Request()
+	ref := &workflows.Refusal{Path: strings.Trim(d.c.Param("*"), "/"), Method: r.Method, Status: code,
+		Reason: d.reason, Remote: d.c.RealIP(), Provider: d.provider, Delivery: d.deliver,
+		Headers: refusedHeaders(r.Header)}
+	if ref.Reason == "" {
+		if m, ok := answer.(map[string]string); ok {
+			ref.Reason = m["error"]
+		}
+	}
+	if d.verified {
+		ref.Body = string(d.body[:min(len(d.body), refusedBodyMax)])
+	}
+	return ref
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -22,6 +23,9 @@ func (s *Server) listEvents(c echo.Context) error {
 	if err != nil {
 		return badRequest(c, err.Error())
 	}
+	if refused, _ := strconv.ParseBool(c.QueryParam("refused")); refused {
+		return s.listRefused(c, limit)
+	}
 	events, err := s.Store.ListEvents(c.Request().Context(), store.EventFilter{Path: c.QueryParam("path"),
 		Before: c.QueryParam("before"), Limit: limit + 1})
 	if err != nil {
@@ -32,6 +36,31 @@ func (s *Server) listEvents(c echo.Context) error {
 		events, next = events[:limit], events[limit-1].ID
 	}
 	return c.JSON(http.StatusOK, map[string]any{"events": events, "next": next})
+}
+
+// listRefused answers the deliveries refused rather than stored, newest
+// first, in the list shape of the events they did not become.
+func (s *Server) listRefused(c echo.Context, limit int) error {
+	if c.QueryParam("path") != "" {
+		return badRequest(c, "path does not filter refused deliveries")
+	}
+	refused, err := s.Store.ListRefusals(c.Request().Context(), store.RefusalFilter{Before: c.QueryParam("before"), Limit: limit + 1})
+	if err != nil {
+		return s.fail(c, err)
+	}
+	next := ""
+	if len(refused) > limit {
+		refused, next = refused[:limit], refused[limit-1].ID
+	}
+	return c.JSON(http.StatusOK, map[string]any{"events": refused, "next": next})
+}
+
+func (s *Server) getRefused(c echo.Context) error {
+	r, err := s.Store.GetRefusal(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return s.fail(c, err)
+	}
+	return c.JSON(http.StatusOK, r)
 }
 
 func (s *Server) getEvent(c echo.Context) error {

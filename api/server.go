@@ -146,6 +146,7 @@ func (s *Server) Register(e *echo.Echo) {
 	g.POST("/runs/:id/rerun", s.rerun)
 	g.GET("/events", s.listEvents)
 	g.GET("/events/:id", s.getEvent)
+	g.GET("/events/refused/:id", s.getRefused)
 	g.POST("/events/:id/replay", s.replay)
 	g.POST("/match", s.match)
 	g.GET("/agents", s.listAgents)

@@ -129,6 +129,10 @@ type Limits struct {
 	// QueueTimeout is how long a job waits for a runner with its labels
 	// before it fails (SPEC §12, default 24h).
 	QueueTimeout workflows.Duration `yaml:"queue_timeout"`
+	// MaxRefused and RefusedRetention bound the refused webhook deliveries
+	// kept to explain why a hook did not fire (default 1000 and 7d).
+	MaxRefused       int                `yaml:"max_refused"`
+	RefusedRetention workflows.Duration `yaml:"refused_retention"`
 }
 
 // RunnerConfig is `runner:`, this node as a runner of jobs (SPEC §12).
@@ -149,6 +153,9 @@ const (
 	defaultMaxBody       = 1 << 20
 	defaultMaxQueuedRuns = 10000
 	defaultRetention     = 30 * 24 * time.Hour
+	// Refused deliveries kept, at most, and for at most.
+	defaultMaxRefused       = 1000
+	defaultRefusedRetention = 7 * 24 * time.Hour
 	// DefaultSecretPrefix starts the environment variable of each secret
 	// unless secrets.env_prefix says otherwise.
 	DefaultSecretPrefix = "HOOKFLOW_SECRET_"
@@ -246,6 +253,12 @@ func (c *Config) Finish() error {
 	}
 	if l.ReadHeaderTimeout == 0 {
 		l.ReadHeaderTimeout = workflows.Duration(10 * time.Second)
+	}
+	if l.MaxRefused <= 0 {
+		l.MaxRefused = defaultMaxRefused
+	}
+	if l.RefusedRetention <= 0 {
+		l.RefusedRetention = workflows.Duration(defaultRefusedRetention)
 	}
 	if l.MaxMatching < 0 {
 		return errors.New("config: limits.max_matching must not be negative")

@@ -83,6 +83,7 @@ type App struct {
 	listener   net.Listener
 	registry   *prometheus.Registry
 	health     *runner.WriteHealth
+	refusals   *store.RefusalLog
 	stopping   atomic.Bool
 }
 
@@ -169,9 +170,14 @@ func (a *App) Open(ctx context.Context) error {
 	// Agents' claims wait up to a minute for a job: a shutdown ends them.
 	a.echo.Server.RegisterOnShutdown(srv.EndClaims)
 	web.New(srv, nil).Register(a.echo)
+	a.refusals = store.NewRefusalLog(st, store.RefusalLogOptions{Keep: c.Limits.MaxRefused,
+		MaxAge: time.Duration(c.Limits.RefusedRetention)}, a.Logger)
+	a.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hookflow_refused_dropped_total",
+		Help: "Refused webhook deliveries not recorded because too many came at once."},
+		func() float64 { return float64(a.refusals.Dropped()) }))
 	hooks := &triggers.Webhooks{Intake: a.intake, WaitRun: a.waitRun,
 		MaxBody: int64(c.Limits.MaxBody), MaxMatching: c.Limits.MaxMatching, Rate: c.Limits.Rate,
-		Stopping: a.stopping.Load, Logger: a.Logger}
+		Stopping: a.stopping.Load, Logger: a.Logger, Refusals: a.refusals}
 	hooks.SetMetrics(a.registry)
 	hooks.Register(a.echo)
 	a.echo.Server.ReadHeaderTimeout = time.Duration(c.Limits.ReadHeaderTimeout)
@@ -215,6 +221,8 @@ func (a *App) Run(ctx context.Context) error {
 		go func() { defer wg.Done(); a.cluster.run(dispatchCtx, a.pool.Wake) }()
 	}
 	go a.prune(dispatchCtx)
+	wg.Add(1)
+	go func() { defer wg.Done(); a.refusals.Run(dispatchCtx) }()
 	go a.watchWorkflows(dispatchCtx)
 
 	serveErr := make(chan error, 1)

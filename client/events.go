@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // EventFilter selects events for ListEvents. Zero fields match every event.
@@ -27,4 +29,30 @@ func (c *Client) GetEvent(ctx context.Context, id string) (*Event, error) {
 // loaded now, and returns what the server made of it.
 func (c *Client) Replay(ctx context.Context, id string) (*Receipt, error) {
 	return call[Receipt](ctx, c, http.MethodPost, apiPath("events", id, "replay"), nil)
+}
+
+// Refusal is a delivery the webhook endpoint refused rather than stored.
+type Refusal struct {
+	Answer `json:"-"`
+	workflows.Refusal
+}
+
+// RefusalList is a page of refused deliveries, newest first.
+type RefusalList struct {
+	Answer `json:"-"`
+
+	Refused []*workflows.Refusal `json:"events"`
+	// Next is the Page.Before of the next page; empty on the last.
+	Next string `json:"next"`
+}
+
+// ListRefused returns a page of the deliveries refused rather than stored,
+// so that one can see why a hook did not fire.
+func (c *Client) ListRefused(ctx context.Context, p Page) (*RefusalList, error) {
+	return call[RefusalList](ctx, c, http.MethodGet, pagePath(apiPath("events"), url.Values{"refused": {"1"}}, p), nil)
+}
+
+// GetRefused returns refused delivery id, with its redacted headers.
+func (c *Client) GetRefused(ctx context.Context, id string) (*Refusal, error) {
+	return call[Refusal](ctx, c, http.MethodGet, apiPath("events", "refused", id), nil)
 }

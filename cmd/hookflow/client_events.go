@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -22,12 +23,21 @@ func cmdEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 func eventsList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c := newClientCall("events list", "[--path P] [--limit N] [--before CURSOR] [-o json]", true, stdout, stderr)
+	c := newClientCall("events list", "[--path P | --refused] [--limit N] [--before CURSOR] [-o json]", true, stdout, stderr)
 	var f client.EventFilter
+	var refused bool
 	c.fs.StringVar(&f.Path, "path", "", "only deliveries to this webhook path")
+	c.fs.BoolVar(&refused, "refused", false, "the deliveries refused rather than stored (bad signature, unknown path, duplicate, …), with why")
 	c.pageFlags("events", &f.Page)
 	if code, ok := c.parsePage(args, &f.Page); !ok {
 		return code
+	}
+	if refused {
+		if f.Path != "" {
+			return usageError(stderr, c.name, errors.New("--path does not filter refused deliveries"))
+		}
+		l, err := c.api.ListRefused(ctx, f.Page)
+		return show(c, l, err, printRefused)
 	}
 	l, err := c.api.ListEvents(ctx, f)
 	return show(c, l, err, func(w io.Writer, l *client.EventList) {
@@ -45,6 +55,16 @@ func eventsList(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		printPage(w, "events", "ID\tRECEIVED\tTRIGGER\tPATH\tTYPE\tRUNS\tSKIPPED", rows, l.Next)
 	})
+}
+
+// printRefused lists refused deliveries with why each was refused.
+func printRefused(w io.Writer, l *client.RefusalList) {
+	rows := make([]string, len(l.Refused))
+	for i, r := range l.Refused {
+		rows[i] = fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t%s", r.ID, clientTime(r.Time), r.Method, orDash(r.Path),
+			r.Status, oneLine(r.Reason))
+	}
+	printPage(w, "refused deliveries", "ID\tTIME\tMETHOD\tPATH\tSTATUS\tREASON", rows, l.Next)
 }
 
 func eventsShow(ctx context.Context, args []string, stdout, stderr io.Writer) int {

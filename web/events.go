@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -16,15 +17,21 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// eventsData is the events list.
+// eventsData is the events list, or with Refused the list of deliveries
+// refused rather than stored.
 type eventsData struct {
-	Path    string
-	Events  []*store.Event
-	Older   string
-	Refresh string
+	Path     string
+	Events   []*store.Event
+	Refused  bool
+	Refusals []*workflows.Refusal
+	Older    string
+	Refresh  string
 }
 
 func (u *UI) eventsPage(c echo.Context) error {
+	if refused, _ := strconv.ParseBool(c.QueryParam("refused")); refused {
+		return u.refusedPage(c)
+	}
 	f := store.EventFilter{Path: c.QueryParam("path"), Before: c.QueryParam("before"), Limit: pageSize + 1}
 	events, err := u.api.Store.ListEvents(c.Request().Context(), f)
 	if workflows.ErrorCode(err) == workflows.EInvalid {
@@ -50,6 +57,25 @@ func (u *UI) eventsPage(c echo.Context) error {
 		data.Refresh = "/ui/events?" + rows.Encode()
 	}
 	return u.render(c, http.StatusOK, "events", "Events", "events", data)
+}
+
+// refusedPage lists the deliveries refused rather than stored, newest
+// first, each with its reason, and its redacted headers on demand.
+func (u *UI) refusedPage(c echo.Context) error {
+	f := store.RefusalFilter{Before: c.QueryParam("before"), Limit: pageSize + 1}
+	refused, err := u.api.Store.ListRefusals(c.Request().Context(), f)
+	if err != nil {
+		return u.unavailable(c, err)
+	}
+	data := eventsData{Refused: true, Refusals: refused}
+	if len(refused) > pageSize {
+		data.Refusals = refused[:pageSize]
+		data.Older = "/ui/events?" + url.Values{"refused": {"1"}, "before": {refused[pageSize-1].ID}}.Encode()
+	}
+	if f.Before == "" {
+		data.Refresh = "/ui/events?" + url.Values{"refused": {"1"}, "part": {"rows"}}.Encode()
+	}
+	return u.render(c, http.StatusOK, "events", "Refused deliveries", "events", data)
 }
 
 // eventData is one event's page.

@@ -31,11 +31,18 @@ func (s *Server) listEvents(c echo.Context) error {
 	if err != nil {
 		return s.fail(c, err)
 	}
-	next := ""
-	if len(events) > limit {
-		events, next = events[:limit], events[limit-1].ID
-	}
+	events, next := cut(events, limit, func(e *store.Event) string { return e.ID })
 	return c.JSON(http.StatusOK, map[string]any{"events": events, "next": next})
+}
+
+// cut keeps the first limit of items, asked for one more than limit, and
+// returns the cursor of the next page when there is one: the id of the last
+// item kept.
+func cut[T any](items []T, limit int, id func(T) string) ([]T, string) {
+	if len(items) <= limit {
+		return items, ""
+	}
+	return items[:limit], id(items[limit-1])
 }
 
 // listRefused answers the deliveries refused rather than stored, newest
@@ -48,10 +55,7 @@ func (s *Server) listRefused(c echo.Context, limit int) error {
 	if err != nil {
 		return s.fail(c, err)
 	}
-	next := ""
-	if len(refused) > limit {
-		refused, next = refused[:limit], refused[limit-1].ID
-	}
+	refused, next := cut(refused, limit, func(r *workflows.Refusal) string { return r.ID })
 	return c.JSON(http.StatusOK, map[string]any{"events": refused, "next": next})
 }
 

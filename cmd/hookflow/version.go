@@ -13,8 +13,9 @@ func init() {
 }
 
 // stampedVersion is v unless it is the unstamped "dev": then the module's
-// version when it was installed as module@version, else dev-REVISION from the
-// VCS settings (with -dirty for uncommitted changes), else "dev".
+// version as the toolchain stamped it (module@version, or a pseudo-version of
+// the checkout's commit), else dev-REVISION from the VCS settings (with
+// -dirty for uncommitted changes), else "dev".
 func stampedVersion(v string, info *debug.BuildInfo) string {
 	if v != "dev" {
 		return v

@@ -39,7 +39,8 @@ func TestStampedVersion(t *testing.T) {
 
 // TestBuiltBinaryVersion builds hookflow from a clone of this repository, the
 // way make build and a plain go build do, and checks that `hookflow version`
-// and the server's first line name the commit rather than "dev".
+// and the server's first line name the commit rather than "dev" (go build
+// makes a pseudo-version of it, v0.0.0-TIME-REVISION).
 func TestBuiltBinaryVersion(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary three times")
@@ -75,8 +76,9 @@ func TestBuiltBinaryVersion(t *testing.T) {
 
 	t.Run("go build", func(t *testing.T) {
 		bin := build(t)
-		if got, want := version(t, bin), "hookflow dev-"+rev; got != want {
-			t.Errorf("version %q, want %q", got, want)
+		got := version(t, bin)
+		if !strings.Contains(got, rev) || strings.Contains(got, "dirty") {
+			t.Errorf("version %q does not name the clean commit %s", got, rev)
 		}
 		// The server says the same in its first line.
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -98,7 +100,7 @@ func TestBuiltBinaryVersion(t *testing.T) {
 		if err != nil {
 			t.Fatalf("serve printed no line: %v", err)
 		}
-		if want := "hookflow dev-" + rev + " listening on "; !strings.HasPrefix(line, want) {
+		if want := got + " listening on "; !strings.HasPrefix(line, want) {
 			t.Errorf("serve's first line %q, want it to start %q", line, want)
 		}
 	})
@@ -111,8 +113,8 @@ func TestBuiltBinaryVersion(t *testing.T) {
 		f.WriteString("\nlocal note\n")
 		f.Close()
 		defer gitCmd(t, clone, "checkout", "-q", "README.md")
-		if got, want := version(t, build(t)), "hookflow dev-"+rev+"-dirty"; got != want {
-			t.Errorf("version %q, want %q", got, want)
+		if got := version(t, build(t)); !strings.Contains(got, rev) || !strings.Contains(got, "dirty") {
+			t.Errorf("version %q does not name the commit %s with uncommitted changes", got, rev)
 		}
 	})
 

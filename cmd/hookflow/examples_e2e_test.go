@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -43,34 +44,12 @@ func needBubblewrap(t *testing.T) {
 // secrets, as HOOKFLOW_SECRET_<NAME>).
 func serveExample(t *testing.T, workflows string, env ...string) *node {
 	t.Helper()
-	nd := launchServe(t, env, "--listen", "127.0.0.1:0", "--workflows", workflows, "--data", filepath.Join(t.TempDir(), "data"))
-	t.Cleanup(func() {
-		nd.cmd.Process.Kill()
-		nd.cmd.Wait()
-		if t.Failed() {
-			log := nd.stderr.String()
-			t.Logf("server log, last lines:\n%s", log[max(0, len(log)-4000):])
-		}
-	})
-	return nd
-}
-
-// exampleReceipt is the webhook endpoint's answer (SPEC §3).
-type exampleReceipt struct {
-	EventID string `json:"event_id"`
-	Runs    []struct {
-		ID       string `json:"id"`
-		Workflow string `json:"workflow"`
-	} `json:"runs"`
-	Skipped []struct {
-		Workflow string `json:"workflow"`
-		Reason   string `json:"reason"`
-	} `json:"skipped"`
+	return stopAtEnd(t, launchServe(t, env, "--listen", "127.0.0.1:0", "--workflows", workflows, "--data", filepath.Join(t.TempDir(), "data")))
 }
 
 // deliverFile posts a sample payload file to /hooks/path with headers, and
 // returns the status and the receipt.
-func deliverFile(t *testing.T, url, path, file string, headers map[string]string) (int, exampleReceipt) {
+func deliverFile(t *testing.T, url, path, file string, headers map[string]string) (int, workflowsReceipt) {
 	t.Helper()
 	body, err := os.ReadFile(file)
 	if err != nil {
@@ -86,7 +65,7 @@ func deliverFile(t *testing.T, url, path, file string, headers map[string]string
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var r exampleReceipt
+	var r workflowsReceipt
 	json.NewDecoder(resp.Body).Decode(&r)
 	return resp.StatusCode, r
 }
@@ -100,6 +79,22 @@ func githubPush(t *testing.T, file, secret string) map[string]string {
 	}
 	return map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=" + hmacHex(secret, string(body)),
 		"X-GitHub-Delivery": "e2e-" + filepath.Base(file) + "-" + time.Now().Format("150405.000000000")}
+}
+
+// validateAndMatch runs `hookflow validate` on workflows, wanting n
+// workflows, then `hookflow match` of each payload file in want to path,
+// as a push, wanting its line of output.
+func validateAndMatch(t *testing.T, workflows string, n int, path string, want map[string]string) {
+	t.Helper()
+	if code, out, errOut := hookflow(t, "validate", workflows); code != exitOK || !strings.Contains(out, fmt.Sprintf("%d workflows OK", n)) {
+		t.Fatalf("validate: exit %d, want %d workflows OK\n%s%s", code, n, out, errOut)
+	}
+	for file, line := range want {
+		code, out, errOut := hookflow(t, "match", "--workflows", workflows, "--path", path, "--event", file, "--header", "X-GitHub-Event=push")
+		if code != exitOK || !strings.Contains(out, line) {
+			t.Errorf("match %s: exit %d, want %q\n%s%s", file, code, line, out, errOut)
+		}
+	}
 }
 
 // runLog is a finished run's plain log.
@@ -246,20 +241,11 @@ func TestExampleAlertmanagerHeal(t *testing.T) {
 // running server, which answers that deploy is skipped.
 func TestExampleGitHubDeploy(t *testing.T) {
 	workflows := example(t, "github-deploy", "workflows")
-	if code, out, errOut := hookflow(t, "validate", workflows); code != exitOK || !strings.Contains(out, "1 workflows OK") {
-		t.Fatalf("validate: exit %d\n%s%s", code, out, errOut)
-	}
-	for file, want := range map[string]string{
-		"push-main.json":      "run   deploy (1 run(s))",
-		"push-docs-only.json": "skip  deploy: paths: no changed file matches src/**, deploy/**, Makefile",
-		"push-feature.json":   "skip  deploy: branches: no match for feature/express-checkout",
-	} {
-		code, out, errOut := hookflow(t, "match", "--workflows", workflows, "--path", "github",
-			"--event", example(t, "github-deploy", file), "--header", "X-GitHub-Event=push")
-		if code != exitOK || !strings.Contains(out, want) {
-			t.Errorf("match %s: exit %d, want %q\n%s%s", file, code, want, out, errOut)
-		}
-	}
+	validateAndMatch(t, workflows, 1, "github", map[string]string{
+		example(t, "github-deploy", "push-main.json"):      "run   deploy (1 run(s))",
+		example(t, "github-deploy", "push-docs-only.json"): "skip  deploy: paths: no changed file matches src/**, deploy/**, Makefile",
+		example(t, "github-deploy", "push-feature.json"):   "skip  deploy: branches: no match for feature/express-checkout",
+	})
 
 	srv := serveExample(t, workflows, "HOOKFLOW_SECRET_GITHUB_WEBHOOK_SECRET=a long random string")
 	docs := example(t, "github-deploy", "push-docs-only.json")
@@ -276,15 +262,9 @@ func TestExampleGitHubDeploy(t *testing.T) {
 
 // TestExampleBuildDeploy does what the README's "Try it" does.
 func TestExampleBuildDeploy(t *testing.T) {
-	workflows := example(t, "build-deploy", "workflows")
-	if code, out, errOut := hookflow(t, "validate", workflows); code != exitOK || !strings.Contains(out, "1 workflows OK") {
-		t.Fatalf("validate: exit %d\n%s%s", code, out, errOut)
-	}
-	code, out, errOut := hookflow(t, "match", "--workflows", workflows, "--path", "github-release",
-		"--event", example(t, "build-deploy", "push-main.json"), "--header", "X-GitHub-Event=push")
-	if want := "run   release (1 run(s))"; code != exitOK || !strings.Contains(out, want) {
-		t.Errorf("match: exit %d, want %q\n%s%s", code, want, out, errOut)
-	}
+	validateAndMatch(t, example(t, "build-deploy", "workflows"), 1, "github-release", map[string]string{
+		example(t, "build-deploy", "push-main.json"): "run   release (1 run(s))",
+	})
 }
 
 // TestExampleGitOps runs the README's local commands: the cleanup as a dry
@@ -293,16 +273,11 @@ func TestExampleBuildDeploy(t *testing.T) {
 func TestExampleGitOps(t *testing.T) {
 	needBubblewrap(t)
 	workflows := example(t, "gitops", "hookflow")
-	if code, out, errOut := hookflow(t, "validate", workflows); code != exitOK || !strings.Contains(out, "3 workflows OK") {
-		t.Fatalf("validate: exit %d\n%s%s", code, out, errOut)
-	}
-	code, out, errOut := hookflow(t, "match", "--workflows", workflows, "--path", "ops",
-		"--event", example(t, "gitops", "push-ops.json"), "--header", "X-GitHub-Event=push")
-	if want := "run   sync-workflows (1 run(s))"; code != exitOK || !strings.Contains(out, want) {
-		t.Errorf("match: exit %d, want %q\n%s%s", code, want, out, errOut)
-	}
+	validateAndMatch(t, workflows, 3, "ops", map[string]string{
+		example(t, "gitops", "push-ops.json"): "run   sync-workflows (1 run(s))",
+	})
 
-	code, out, errOut = hookflow(t, "run", "nightly-cleanup", "--workflows", workflows, "--input", "days=3", "--input", "dry_run=true")
+	code, out, errOut := hookflow(t, "run", "nightly-cleanup", "--workflows", workflows, "--input", "days=3", "--input", "dry_run=true")
 	if code != exitOK {
 		t.Fatalf("nightly-cleanup dry run: exit %d\n%s%s", code, out, errOut)
 	}

@@ -12,9 +12,10 @@ all: build
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/hookflow
 
-## serve: the server on the quickstart workflows, with the embedded SQLite store
-serve:
-	$(GO) run ./cmd/hookflow serve --workflows examples/quickstart/workflows
+## serve: the server on the quickstart workflows, with the embedded SQLite
+## store; built first (go run would stamp no version)
+serve: build
+	$(BIN) serve --workflows examples/quickstart/workflows
 
 ## test: formatting, vet, staticcheck and every test with the race detector
 test: lint unit

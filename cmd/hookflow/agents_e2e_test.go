@@ -119,8 +119,14 @@ func addAgent(t *testing.T, url, name string, labels ...string) string {
 // listening on addr, and waits until it listens.
 func serverAt(t *testing.T, dir, config, addr string, env ...string) *node {
 	t.Helper()
-	nd := launchServe(t, env, "--config", config, "--listen", addr,
-		"--workflows", filepath.Join(dir, "workflows"), "--data", filepath.Join(dir, "data"))
+	return stopAtEnd(t, launchServe(t, env, "--config", config, "--listen", addr,
+		"--workflows", filepath.Join(dir, "workflows"), "--data", filepath.Join(dir, "data")))
+}
+
+// stopAtEnd kills nd when the test ends, showing the end of its log if the
+// test failed.
+func stopAtEnd(t *testing.T, nd *node) *node {
+	t.Helper()
 	t.Cleanup(func() {
 		nd.cmd.Process.Kill()
 		nd.cmd.Wait()

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"runtime/debug"
 	"strings"
 )
 
@@ -17,7 +16,8 @@ const (
 	exitUsage = 2 // the command could not run as asked
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
+// version is set at build time with -ldflags "-X main.version=…", or else
+// from the build's VCS stamp (version.go).
 var version = "dev"
 
 // command is one subcommand.
@@ -71,11 +71,7 @@ func usage(w io.Writer) {
 }
 
 func cmdVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
-	v := version
-	if info, ok := debug.ReadBuildInfo(); ok && v == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		v = info.Main.Version
-	}
-	fmt.Fprintf(stdout, "hookflow %s\n", v)
+	fmt.Fprintf(stdout, "hookflow %s\n", version)
 	return exitOK
 }
 

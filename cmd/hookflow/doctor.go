@@ -70,18 +70,53 @@ func (d *doctor) code() int {
 	return exitOK
 }
 
-// workflows loads a workflows folder; a git source is not fetched.
+// workflows loads a workflows folder, saying which folder it is, how many
+// files and workflows it holds and whether they are valid; a git source is
+// not fetched.
 func (d *doctor) workflows(c *config.Config) {
 	if c.Workflows.Git != nil {
 		d.ok("workflows", "git %s (not fetched by doctor)", c.Workflows.Git.URL)
 		return
 	}
+	folder := inspectFolder(c.Workflows.Folder)
+	var notes []string
+	if folder.isDefault() {
+		notes = append(notes, "reading workflows from "+folder.display()+" (the default; pass a folder with --workflows or set workflows: in "+configName(c)+")")
+	}
+	if hint := folder.sourceHint(); hint != "" {
+		notes = append(notes, hint)
+	}
 	set, err := c.WorkflowFiles(builtin.Registry()).Paths(c.Workflows.Folder)
 	if err != nil {
-		d.fail("workflows", "%s", err)
+		d.fail("workflows", "%s: %s, not valid:\n%s", folder.display(), plural(folder.files, "file"), strings.Join(append(notes, err.Error()), "\n"))
 		return
 	}
-	d.ok("workflows", "%d in %s (revision %s)", len(set.Workflows()), c.Workflows.Folder, set.Revision)
+	msg := fmt.Sprintf("%d in %s: %s, %s, all valid (revision %s)", len(set.Workflows()), c.Workflows.Folder,
+		plural(folder.files, "file"), plural(len(set.Workflows()), "workflow"), set.Revision)
+	if len(notes) > 0 {
+		msg += "\n" + strings.Join(notes, "\n")
+	}
+	if folder.goFiles {
+		d.warn("workflows", "%s", msg)
+		return
+	}
+	d.ok("workflows", "%s", msg)
+}
+
+// configName is the configuration file a setting would go in.
+func configName(c *config.Config) string {
+	if c.File != "" {
+		return c.File
+	}
+	return "hookflow.yaml"
+}
+
+// plural is "1 file" or "2 files".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // store opens the store and pings it. An SQLite file that does not exist yet

@@ -20,7 +20,13 @@ func cmdValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 		return usageError(stderr, "validate", err)
 	}
 	if len(paths) == 0 {
-		paths = []string{"workflows"}
+		paths = []string{defaultWorkflows}
+		fmt.Fprintf(stderr, "reading workflows from %s (the default; pass a folder: hookflow validate DIR)\n", inspectFolder(defaultWorkflows).display())
+	}
+	for _, p := range paths {
+		if hint := inspectFolder(p).sourceHint(); hint != "" {
+			fmt.Fprintln(stderr, hint)
+		}
 	}
 	set, err := workflows.LoadPaths(builtin.Registry(), paths...)
 	if err != nil {

@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/api"
+)
+
+// The tests in this file do what each example's README tells the reader to
+// do, offline: start the server on the example's workflows and post its
+// sample payloads signed as the sender signs them, or run a workflow with
+// `hookflow run`, and check what the README says happens.
+
+// example is the absolute path of a file or folder under examples/.
+func example(t *testing.T, elem ...string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join(append([]string{"..", "..", "examples"}, elem...)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// needBubblewrap fails the test when the isolated level the examples run at
+// (the default level auto comes to it where bubblewrap is) is missing.
+func needBubblewrap(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		t.Fatalf("bubblewrap is missing: run scripts/setup-sandbox.sh (%v)", err)
+	}
+}
+
+// serveExample starts `hookflow serve --workflows DIR` as a process, as the
+// READMEs do, with a data folder of its own and the environment env (the
+// secrets, as HOOKFLOW_SECRET_<NAME>).
+func serveExample(t *testing.T, workflows string, env ...string) *node {
+	t.Helper()
+	return stopAtEnd(t, launchServe(t, env, "--listen", "127.0.0.1:0", "--workflows", workflows, "--data", filepath.Join(t.TempDir(), "data")))
+}
+
+// deliverFile posts a sample payload file to /hooks/path with headers, and
+// returns the status and the receipt.
+func deliverFile(t *testing.T, url, path, file string, headers map[string]string) (int, workflowsReceipt) {
+	t.Helper()
+	body, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, url+"/hooks/"+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r workflowsReceipt
+	json.NewDecoder(resp.Body).Decode(&r)
+	return resp.StatusCode, r
+}
+
+// githubPush is the headers of a push GitHub signs with secret.
+func githubPush(t *testing.T, file, secret string) map[string]string {
+	t.Helper()
+	body, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=" + hmacHex(secret, string(body)),
+		"X-GitHub-Delivery": "e2e-" + filepath.Base(file) + "-" + time.Now().Format("150405.000000000")}
+}
+
+// validateAndMatch runs `hookflow validate` on workflows, wanting n
+// workflows, then `hookflow match` of each payload file in want to path,
+// as a push, wanting its line of output.
+func validateAndMatch(t *testing.T, workflows string, n int, path string, want map[string]string) {
+	t.Helper()
+	if code, out, errOut := hookflow(t, "validate", workflows); code != exitOK || !strings.Contains(out, fmt.Sprintf("%d workflows OK", n)) {
+		t.Fatalf("validate: exit %d, want %d workflows OK\n%s%s", code, n, out, errOut)
+	}
+	for file, line := range want {
+		code, out, errOut := hookflow(t, "match", "--workflows", workflows, "--path", path, "--event", file, "--header", "X-GitHub-Event=push")
+		if code != exitOK || !strings.Contains(out, line) {
+			t.Errorf("match %s: exit %d, want %q\n%s%s", file, code, line, out, errOut)
+		}
+	}
+}
+
+// runLog is a finished run's plain log.
+func runLog(t *testing.T, url, id string) string {
+	t.Helper()
+	var log strings.Builder
+	if err := getText(t, url+"/api/v1/runs/"+id+"/logs", &log); err != nil {
+		t.Fatal(err)
+	}
+	return log.String()
+}
+
+// wantRunSucceeded waits for run id and checks that it succeeded and that
+// its log holds every line of want.
+func wantRunSucceeded(t *testing.T, url, id string, want ...string) api.RunView {
+	t.Helper()
+	v := waitRunDone(t, url, id, 2*time.Minute)
+	log := runLog(t, url, id)
+	if v.Status != "succeeded" {
+		t.Fatalf("run %s of %s: %s (%s)\n%s", id, v.Workflow, v.Status, v.Reason, log)
+	}
+	for _, w := range want {
+		if !strings.Contains(log, w) {
+			t.Errorf("log of run %s of %s lacks %q:\n%s", id, v.Workflow, w, log)
+		}
+	}
+	return v
+}
+
+// TestExampleQuickstart is the README's first screen: the server on the
+// quickstart with its secret, a signed push that greets, and a cleanup
+// dispatched by hand.
+func TestExampleQuickstart(t *testing.T) {
+	needBubblewrap(t)
+	srv := serveExample(t, example(t, "quickstart", "workflows"), "HOOKFLOW_SECRET_QUICKSTART_SECRET=change-me")
+	push := example(t, "quickstart", "push.json")
+
+	code, r := deliverFile(t, srv.url, "quickstart", push, githubPush(t, push, "change-me"))
+	if code != http.StatusAccepted || len(r.Runs) != 1 || r.Runs[0].Workflow != "hello-push" {
+		t.Fatalf("signed push: %d %+v, want 202 and a run of hello-push", code, r)
+	}
+	v := wantRunSucceeded(t, srv.url, r.Runs[0].ID, "push to main at 59b20b8d", `changed: ["deploy/banner.yaml","index.html"]`, "hello from main")
+	if !strings.HasPrefix(v.Sandbox, "isolated") {
+		t.Errorf("hello-push ran at the %s level, want isolated (auto, with bubblewrap)", v.Sandbox)
+	}
+	if code, _ := deliverFile(t, srv.url, "quickstart", push, githubPush(t, push, "wrong")); code != http.StatusUnauthorized {
+		t.Errorf("push signed with another secret: %d, want 401", code)
+	}
+
+	var run api.RunView
+	b, _ := json.Marshal(map[string]any{"inputs": map[string]any{"days": 3}})
+	resp, err := http.Post(srv.url+"/api/v1/workflows/cleanup/dispatch", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&run)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("dispatch cleanup: %d", resp.StatusCode)
+	}
+	wantRunSucceeded(t, srv.url, run.ID, "removing files older than 3 days")
+}
+
+// TestExampleAlertmanagerHeal runs the heal workflow on firing.json as its
+// README says: locally with the stand-ins of try/ first in PATH, and served,
+// with an agent for each alerting host; the example's own remedy heals both
+// hosts, the cooldown holds back a repeat, and resolved alerts start nothing.
+func TestExampleAlertmanagerHeal(t *testing.T) {
+	workflows, firing := example(t, "alertmanager-heal", "workflows"), example(t, "alertmanager-heal", "firing.json")
+	t.Setenv("PATH", example(t, "alertmanager-heal", "try")+string(os.PathListSeparator)+os.Getenv("PATH"))
+
+	t.Run("hookflow run", func(t *testing.T) {
+		code, out, errOut := hookflow(t, "run", "heal", "--workflows", workflows, "--event", firing)
+		if code != exitOK {
+			t.Fatalf("exit %d\n%s%s", code, out, errOut)
+		}
+		for _, want := range []string{
+			"remedy | ServiceDown on web-1:8080 (critical)", "remedy | ServiceDown on web-2:8080 (critical)",
+			"remedy | try: systemctl restart -- api.service", "remedy | restarted api.service on ",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+		if n := strings.Count(out, `outputs {"remedy":"ServiceDown"}`); n != 2 {
+			t.Errorf("the remedy ran %d times, want 2 (web-1 and web-2):\n%s", n, out)
+		}
+
+		// Named by a relative path, the folder cannot be found from the
+		// step's workspace: the run says so rather than healing nothing.
+		code, out, _ = hookflow(t, "run", "heal", "--workflows", "../../examples/alertmanager-heal/workflows", "--event", firing)
+		if code != exitFail || !strings.Contains(out, "pass an absolute --workflows path, or set REMEDIES") {
+			t.Errorf("relative --workflows: exit %d, want 1 saying what to do:\n%s", code, out)
+		}
+	})
+
+	t.Run("served", func(t *testing.T) {
+		dir := t.TempDir()
+		srv := serveExample(t, workflows, "HOOKFLOW_SECRET_ALERTMANAGER_TOKEN=a-long-random-token")
+		for _, host := range []string{"web-1", "web-2"} {
+			token := addAgent(t, srv.url, host, host)
+			startAgent(t, filepath.Join(dir, host), host, token, []string{srv.url})
+		}
+		alertmanager := map[string]string{"Authorization": "Bearer a-long-random-token", "User-Agent": "Alertmanager/0.27.0"}
+
+		code, r := deliverFile(t, srv.url, "alertmanager", firing, alertmanager)
+		if code != http.StatusAccepted || len(r.Runs) != 2 {
+			t.Fatalf("firing.json: %d %+v, want 202 with 2 runs", code, r)
+		}
+		healed := map[string]bool{}
+		for _, run := range r.Runs {
+			v := wantRunSucceeded(t, srv.url, run.ID, "try: systemctl restart -- api.service", "restarted api.service on ")
+			if len(v.Jobs) != 1 || v.Jobs[0].Runner != v.Jobs[0].RunsOn[0] {
+				t.Errorf("run %s: jobs %+v, want the remedy on the agent of its host", run.ID, v.Jobs)
+				continue
+			}
+			healed[v.Jobs[0].Runner] = true
+		}
+		if !healed["web-1"] || !healed["web-2"] {
+			t.Errorf("healed on %v, want web-1 and web-2", healed)
+		}
+
+		code, r = deliverFile(t, srv.url, "alertmanager", firing, alertmanager)
+		if code != http.StatusOK || len(r.Runs) != 0 || len(r.Skipped) != 2 {
+			t.Fatalf("firing.json again: %d %+v, want 200 with both alerts skipped", code, r)
+		}
+		for _, s := range r.Skipped {
+			if !strings.HasPrefix(s.Reason, "cooldown: key heal/ServiceDown-web-") {
+				t.Errorf("skipped %q, want a cooldown", s.Reason)
+			}
+		}
+		code, r = deliverFile(t, srv.url, "alertmanager", example(t, "alertmanager-heal", "resolved.json"), alertmanager)
+		if code != http.StatusOK || len(r.Skipped) != 1 || r.Skipped[0].Reason != "if: false for all 3 items" {
+			t.Errorf("resolved.json: %d %+v, want 200 skipped with if: false for all 3 items", code, r)
+		}
+		if code, _ := deliverFile(t, srv.url, "alertmanager", firing, map[string]string{"User-Agent": "Alertmanager/0.27.0"}); code != http.StatusUnauthorized {
+			t.Errorf("without the token: %d, want 401", code)
+		}
+	})
+}
+
+// TestExampleGitHubDeploy does what the README's "Try it" does: validate,
+// match each sample payload, and deliver the docs-only push signed to a
+// running server, which answers that deploy is skipped.
+func TestExampleGitHubDeploy(t *testing.T) {
+	workflows := example(t, "github-deploy", "workflows")
+	validateAndMatch(t, workflows, 1, "github", map[string]string{
+		example(t, "github-deploy", "push-main.json"):      "run   deploy (1 run(s))",
+		example(t, "github-deploy", "push-docs-only.json"): "skip  deploy: paths: no changed file matches src/**, deploy/**, Makefile",
+		example(t, "github-deploy", "push-feature.json"):   "skip  deploy: branches: no match for feature/express-checkout",
+	})
+
+	srv := serveExample(t, workflows, "HOOKFLOW_SECRET_GITHUB_WEBHOOK_SECRET=a long random string")
+	docs := example(t, "github-deploy", "push-docs-only.json")
+	code, r := deliverFile(t, srv.url, "github", docs, githubPush(t, docs, "a long random string"))
+	if code != http.StatusOK || len(r.Runs) != 0 || len(r.Skipped) != 1 ||
+		r.Skipped[0].Reason != "paths: no changed file matches src/**, deploy/**, Makefile" {
+		t.Errorf("signed docs-only push: %d %+v, want 200 with deploy skipped for its paths", code, r)
+	}
+	unsigned := map[string]string{"X-GitHub-Event": "push"}
+	if code, _ := deliverFile(t, srv.url, "github", docs, unsigned); code != http.StatusUnauthorized {
+		t.Errorf("unsigned push: %d, want 401", code)
+	}
+}
+
+// TestExampleBuildDeploy does what the README's "Try it" does.
+func TestExampleBuildDeploy(t *testing.T) {
+	validateAndMatch(t, example(t, "build-deploy", "workflows"), 1, "github-release", map[string]string{
+		example(t, "build-deploy", "push-main.json"): "run   release (1 run(s))",
+	})
+}
+
+// TestExampleGitOps runs the README's local commands: the cleanup as a dry
+// run, a bad tag refused by the check step, a missing input refused before
+// anything runs.
+func TestExampleGitOps(t *testing.T) {
+	needBubblewrap(t)
+	workflows := example(t, "gitops", "hookflow")
+	validateAndMatch(t, workflows, 3, "ops", map[string]string{
+		example(t, "gitops", "push-ops.json"): "run   sync-workflows (1 run(s))",
+	})
+
+	code, out, errOut := hookflow(t, "run", "nightly-cleanup", "--workflows", workflows, "--input", "days=3", "--input", "dry_run=true")
+	if code != exitOK {
+		t.Fatalf("nightly-cleanup dry run: exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "/srv/builds does not exist; nothing to remove") &&
+		!strings.Contains(out, "would remove, from /srv/builds, what is older than 3 days:") {
+		t.Errorf("nightly-cleanup dry run: the builds step said neither what it would remove nor that there is nothing:\n%s", out)
+	}
+
+	code, out, errOut = hookflow(t, "run", "deploy-version", "--workflows", workflows, "--input", "service=api", "--input", "version=1.4.2;reboot")
+	if code != exitFail || !strings.Contains(out, "version '1.4.2;reboot' is not an image tag") {
+		t.Errorf("a bad tag: exit %d, want 1 from the check step\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = hookflow(t, "run", "deploy-version", "--workflows", workflows, "--input", "service=api")
+	if code != exitUsage || !strings.Contains(errOut, `input "version" is required`) {
+		t.Errorf("a missing input: exit %d, want 2 naming it\n%s%s", code, out, errOut)
+	}
+}

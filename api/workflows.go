@@ -58,7 +58,8 @@ type InputView struct {
 	Options     []string `json:"options,omitempty"`
 }
 
-// StepView is one step.
+// StepView is one step. Name is the step's name, or for a step without
+// one, what it runs (workflows.Step.DisplayName).
 type StepView struct {
 	ID   string `json:"id"`
 	Name string `json:"name,omitempty"`
@@ -89,11 +90,7 @@ func ViewWorkflow(w *workflows.Workflow) WorkflowView {
 		}
 	}
 	for _, s := range w.Steps {
-		sv := StepView{ID: s.Key(), Uses: s.Uses}
-		if s.Name != nil {
-			sv.Name = s.Name.Source
-		}
-		v.Steps = append(v.Steps, sv)
+		v.Steps = append(v.Steps, StepView{ID: s.Key(), Name: s.DisplayName(), Uses: s.Uses})
 	}
 	return v
 }

@@ -175,10 +175,7 @@ func stepRows(results []runner.StepResult, pending []*workflows.Step) []stepRow 
 		if started[i] {
 			continue
 		}
-		name := ""
-		if s.Name != nil {
-			name = s.Name.Source
-		}
+		name := s.DisplayName()
 		rows = append(rows, stepRow{StepResult: runner.StepResult{Index: i, ID: s.Key(), Name: name}, Label: stepLabel(s.Key(), name)})
 	}
 	return rows

@@ -142,7 +142,7 @@ func (s *Server) dispatch(c echo.Context) error {
 // (first) queued run. The UI's dispatch form uses it too.
 func (s *Server) DispatchWorkflow(c echo.Context, name string, inputs map[string]any, actor string) (*RunView, error) {
 	ctx := c.Request().Context()
-	dec, rc, err := s.Intake.Accept(ctx, &intake.Manual{Workflow: name, Inputs: inputs, Actor: actor})
+	dec, rc, err := s.Intake.Accept(s.actorContext(c, actor), &intake.Manual{Workflow: name, Inputs: inputs, Actor: actor})
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"net/url"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/hookflow/hookflow/api"
 )
 
 // Cancel, rerun and replay are the API's: the UI hands each to the API route
@@ -49,7 +51,7 @@ func (u *UI) callAPI(c echo.Context, path string, out any) (int, string) {
 		return http.StatusNotFound, "No such run or event."
 	}
 	r := c.Request()
-	req := r.Clone(r.Context())
+	req := api.FromUI(r.Clone(r.Context()))
 	req.Method = http.MethodPost
 	req.URL = &url.URL{Path: path}
 	req.RequestURI = path

@@ -50,6 +50,11 @@ func (u *UI) callAPI(c echo.Context, path string, out any) (int, string) {
 	if !validID(c.Param("id")) {
 		return http.StatusNotFound, "No such run or event."
 	}
+	return u.postAPI(c, path, out)
+}
+
+// postAPI is callAPI for a path that names no run or event.
+func (u *UI) postAPI(c echo.Context, path string, out any) (int, string) {
 	r := c.Request()
 	req := api.FromUI(r.Clone(r.Context()))
 	req.Method = http.MethodPost

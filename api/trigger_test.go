@@ -68,6 +68,13 @@ func TestViewTrigger(t *testing.T) {
 	if got.Label() != "github push" {
 		t.Errorf("Label() = %q, want github push", got.Label())
 	}
+	cron, err := json.Marshal(workflows.Event{Trigger: "cron", Type: "schedule", Name: "schedule", Schedule: "0 3 * * *"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ViewTrigger(&store.Run{}, &store.Event{Trigger: "cron", Data: cron}); got.Label() != "cron" || got.Schedule != "0 3 * * *" {
+		t.Errorf("cron run's trigger %+v, label %q; want cron with its schedule", got, got.Label())
+	}
 	if l := ViewTrigger(&store.Run{}, nil).Label(); l != "" {
 		t.Errorf("Label() of a pruned event = %q, want empty", l)
 	}

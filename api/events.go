@@ -86,7 +86,7 @@ func (s *Server) replay(c echo.Context) error {
 	for _, v := range stored.Verdicts {
 		entry.Workflows = append(entry.Workflows, v.Workflow)
 	}
-	dec, rc, err := s.Intake.Accept(ctx, entry)
+	dec, rc, err := s.Intake.Accept(s.actorContext(c, ""), entry)
 	if err != nil {
 		return s.fail(c, err)
 	}

@@ -37,6 +37,9 @@ type RunView struct {
 	FinishedAt      *time.Time          `json:"finished_at"`
 	CancelRequested bool                `json:"cancel_requested,omitempty"`
 	Steps           []runner.StepResult `json:"steps"`
+	// Trigger is what started the run; absent where the answer does not
+	// read the run's event (the end of a followed log).
+	Trigger *TriggerView `json:"trigger,omitempty"`
 	// Jobs are a `jobs:` run's jobs (SPEC §11), each matrix cell one; absent
 	// for a `steps:` run, and in lists of runs (read the run for them).
 	Jobs []runner.JobResult `json:"jobs,omitempty"`
@@ -109,9 +112,14 @@ func (s *Server) listRuns(c echo.Context) error {
 	if len(runs) > limit {
 		runs, next = runs[:limit], runs[limit-1].ID
 	}
+	triggers, err := ViewTriggers(c.Request().Context(), s.Store, runs)
+	if err != nil {
+		return s.fail(c, err)
+	}
 	views := make([]*RunView, len(runs))
 	for i, r := range runs {
 		views[i] = ViewRun(r)
+		views[i].Trigger = triggers[i]
 	}
 	return c.JSON(http.StatusOK, map[string]any{"runs": views, "next": next})
 }
@@ -123,6 +131,9 @@ func (s *Server) getRun(c echo.Context) error {
 	}
 	v, err := ViewRunJobs(c.Request().Context(), s.Store, r)
 	if err != nil {
+		return s.fail(c, err)
+	}
+	if v.Trigger, err = RunTrigger(c.Request().Context(), s.Store, r); err != nil {
 		return s.fail(c, err)
 	}
 	return c.JSON(http.StatusOK, v)
@@ -163,11 +174,15 @@ func (s *Server) rerun(c echo.Context) error {
 	if !ok {
 		return s.fail(c, workflows.Errorf(workflows.EConflict, "workflow %s is no longer loaded", old.Workflow))
 	}
-	run, err := s.Runs.Rerun(ctx, old, w)
+	run, err := s.Runs.Rerun(s.actorContext(c, ""), old, w)
 	if err != nil {
 		return s.fail(c, err)
 	}
-	return c.JSON(http.StatusAccepted, ViewRun(run))
+	v := ViewRun(run)
+	if v.Trigger, err = RunTrigger(ctx, s.Store, run); err != nil {
+		return s.fail(c, err)
+	}
+	return c.JSON(http.StatusAccepted, v)
 }
 
 // runLogs answers the log as text, or follows it as server-sent events.

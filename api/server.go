@@ -180,10 +180,12 @@ func (s *Server) Authorize(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return next(c)
 		}
-		if !s.tokenOK(bearer(c.Request())) {
+		i := s.tokenIndex(bearer(c.Request()))
+		if i == 0 {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="hookflow"`)
 			return c.JSON(http.StatusUnauthorized, errorBody("missing or invalid token"))
 		}
+		c.Set(tokenIndexKey, i)
 		return next(c)
 	}
 }
@@ -202,14 +204,19 @@ func bearer(r *http.Request) string {
 // SessionCookie is the cookie the web UI keeps the token in.
 const SessionCookie = "hookflow_token"
 
-// tokenOK compares against every token, so that the time taken does not tell
-// which one nearly matched.
-func (s *Server) tokenOK(got string) bool {
-	ok := 0
-	for _, t := range s.Tokens {
-		ok |= subtle.ConstantTimeCompare([]byte(got), []byte(t))
+// tokenIndex is the place (from 1) in Tokens of got, or 0 when it is none of
+// them. It compares against every token, so that the time taken does not
+// tell which one nearly matched, or which one matched.
+func (s *Server) tokenIndex(got string) int {
+	found := 0
+	for i, t := range s.Tokens {
+		eq := subtle.ConstantTimeCompare([]byte(got), []byte(t))
+		found = subtle.ConstantTimeSelect(eq, i+1, found)
 	}
-	return ok == 1 && got != ""
+	if got == "" {
+		return 0
+	}
+	return found
 }
 
 func errorBody(msg string) map[string]string { return map[string]string{"error": msg} }

@@ -109,16 +109,17 @@ func TestAuthorize(t *testing.T) {
 	}
 }
 
-// TestTokenOK checks the token comparison on its own: every configured token
-// is accepted, nothing else is, and an empty token never is.
-func TestTokenOK(t *testing.T) {
+// TestTokenIndex checks the token comparison on its own: every configured
+// token is accepted, as its place in the list, nothing else is, and an empty
+// token never is.
+func TestTokenIndex(t *testing.T) {
 	s := &Server{Tokens: []string{"first-token", "", "second"}}
-	for got, want := range map[string]bool{
-		"first-token": true, "second": true,
-		"": false, "first": false, "second ": false, "SECOND": false, "first-token-second": false,
+	for got, want := range map[string]int{
+		"first-token": 1, "second": 3,
+		"": 0, "first": 0, "second ": 0, "SECOND": 0, "first-token-second": 0,
 	} {
-		if s.tokenOK(got) != want {
-			t.Errorf("tokenOK(%q) = %v, want %v", got, !want, want)
+		if i := s.tokenIndex(got); i != want {
+			t.Errorf("tokenIndex(%q) = %d, want %d", got, i, want)
 		}
 	}
 }

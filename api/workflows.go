@@ -58,7 +58,8 @@ type InputView struct {
 	Options     []string `json:"options,omitempty"`
 }
 
-// StepView is one step.
+// StepView is one step. Name is the step's name, or for a step without
+// one, what it runs (workflows.Step.DisplayName).
 type StepView struct {
 	ID   string `json:"id"`
 	Name string `json:"name,omitempty"`
@@ -89,11 +90,7 @@ func ViewWorkflow(w *workflows.Workflow) WorkflowView {
 		}
 	}
 	for _, s := range w.Steps {
-		sv := StepView{ID: s.Key(), Uses: s.Uses}
-		if s.Name != nil {
-			sv.Name = s.Name.Source
-		}
-		v.Steps = append(v.Steps, sv)
+		v.Steps = append(v.Steps, StepView{ID: s.Key(), Name: s.DisplayName(), Uses: s.Uses})
 	}
 	return v
 }
@@ -145,7 +142,7 @@ func (s *Server) dispatch(c echo.Context) error {
 // (first) queued run. The UI's dispatch form uses it too.
 func (s *Server) DispatchWorkflow(c echo.Context, name string, inputs map[string]any, actor string) (*RunView, error) {
 	ctx := c.Request().Context()
-	dec, rc, err := s.Intake.Accept(ctx, &intake.Manual{Workflow: name, Inputs: inputs, Actor: actor})
+	dec, rc, err := s.Intake.Accept(s.actorContext(c, actor), &intake.Manual{Workflow: name, Inputs: inputs, Actor: actor})
 	if err != nil {
 		return nil, err
 	}

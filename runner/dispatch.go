@@ -172,7 +172,8 @@ func (d *Dispatcher) commit(ctx context.Context, batch []*dispatchRequest) {
 // not empty, makes a repeat within the dedup window a duplicate. The error is a
 // *workflows.Error: EOverloaded when the queue is full, EUnavailable when the
 // store cannot take it. The runs may read ev and the verdicts' items as they
-// are (Handoff): the caller must not change them afterwards.
+// are (Handoff): the caller must not change them afterwards. The runs record
+// the actor of ctx (WithActor), if any.
 func (d *Dispatcher) Dispatch(ctx context.Context, ev *workflows.Event, verdicts []workflows.Verdict, dedupKey string) (*workflows.Receipt, error) {
 	if ev.ID == "" {
 		ev.ID = ulid.Make().String()
@@ -198,6 +199,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, ev *workflows.Event, verdicts
 				verdict.Reason = err.Error()
 			}
 			for i, r := range runs {
+				r.Actor = actorOf(ctx)
 				verdict.Runs = append(verdict.Runs, r.ID)
 				items = append(items, nil)
 				if v.Items != nil {
@@ -352,12 +354,13 @@ func receipt(d *store.Dispatch) *workflows.Receipt {
 
 // Rerun queues a new attempt of old for its event and item, as workflow w is
 // loaded now, through the same group commit and queue rules as a dispatch,
-// and returns the queued run. It keeps old's concurrency group.
+// and returns the queued run. It keeps old's concurrency group. The run
+// records the actor of ctx (WithActor).
 func (d *Dispatcher) Rerun(ctx context.Context, old *store.Run, w *workflows.Workflow) (*store.Run, error) {
 	run := &store.Run{ID: ulid.Make().String(), Workflow: w.Name, Revision: w.Revision, EventID: old.EventID,
 		Item: old.Item, Attempt: old.Attempt + 1, RerunOf: old.ID, Group: old.Group,
 		CancelInProgress: old.CancelInProgress, PendingLatest: old.PendingLatest, OnInterrupt: w.OnInterrupt,
-		QueuedAt: d.c.Now().UTC()}
+		QueuedAt: d.c.Now().UTC(), Actor: actorOf(ctx)}
 	req := &dispatchRequest{d: &store.Dispatch{Runs: []*store.Run{run}}, done: make(chan struct{})}
 	select {
 	case d.requests <- req:

@@ -377,10 +377,7 @@ func stepName(step *workflows.Step, scope *workflows.Scope) string {
 			return name
 		}
 	}
-	if step.Uses != "" {
-		return step.Uses
-	}
-	return firstLine(step.Run)
+	return step.DisplayName()
 }
 
 func failedReason(s *StepResult) string {

@@ -217,15 +217,6 @@ func resolveIn(ws, p string) string {
 	return filepath.Join(ws, p)
 }
 
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	first, _, more := strings.Cut(s, "\n")
-	if more {
-		first += " …"
-	}
-	return first
-}
-
 // renderText renders the ${{ }} templates in text, which an action read while
 // it runs, with scope.
 func renderText(scope *workflows.Scope, text string) (string, error) {

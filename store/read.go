@@ -19,8 +19,8 @@ type Querier interface {
 	Placeholder(n int) string
 }
 
-// Reads is Store's read methods (GetRun, GetEvent, ListRuns, ListEvents,
-// QueueDepth, Jobs and Logs). Their SQL is the same in both dialects but for the
+// Reads is Store's read methods (GetRun, GetEvent, GetEvents, ListRuns,
+// LatestRuns, ListEvents, QueueDepth, Jobs and Logs). Their SQL is the same in both dialects but for the
 // placeholders, so a backend embeds Reads rather than writing them again.
 type Reads struct {
 	r Querier
@@ -81,6 +81,36 @@ func (s Reads) ListEvents(ctx context.Context, f EventFilter) ([]*Event, error) 
 		return nil, fmt.Errorf("list events: %w", err)
 	}
 	return events, nil
+}
+
+// GetEvents returns the stored events among ids, in no particular order;
+// ids not stored are left out.
+func (s Reads) GetEvents(ctx context.Context, ids []string) ([]*Event, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	q := listQuery{ph: s.r.Placeholder}
+	marks := make([]string, len(ids))
+	for i, id := range ids {
+		marks[i] = q.arg(id)
+	}
+	events, err := queryAll(ctx, s.r, ScanEvent, `SELECT `+EventColumns+` FROM events WHERE id IN (`+strings.Join(marks, ", ")+`)`, q.args...)
+	if err != nil {
+		return nil, fmt.Errorf("get events: %w", err)
+	}
+	return events, nil
+}
+
+// LatestRuns returns, in one query, up to n runs of each workflow, newest
+// first within a workflow; the workflows come in no particular order.
+func (s Reads) LatestRuns(ctx context.Context, n int) ([]*Run, error) {
+	runs, err := QueryRuns(ctx, s.r, `SELECT `+RunColumns+` FROM (
+		SELECT runs.*, row_number() OVER (PARTITION BY workflow ORDER BY seq DESC) AS nth FROM runs) AS latest
+		WHERE nth <= `+s.r.Placeholder(1)+` ORDER BY workflow, seq DESC`, n)
+	if err != nil {
+		return nil, fmt.Errorf("latest runs: %w", err)
+	}
+	return runs, nil
 }
 
 // QueueDepth counts queued runs.

@@ -13,13 +13,13 @@ import (
 const RunColumns = `seq, id, workflow, revision, event_id, item, attempt, rerun_of,
 	grp, cancel_in_progress, pending_latest, cooldown_key, cooldown_ms, on_interrupt,
 	status, reason, queued_at, started_at, finished_at, node, lease_until,
-	cancel_requested, sandbox, steps`
+	cancel_requested, sandbox, steps, actor`
 
 // RunInsertColumns are the columns a new run is stored with, in the order of
 // RunValues; the others are the schema's defaults.
 const RunInsertColumns = `id, workflow, revision, event_id, item, attempt, rerun_of,
 	grp, cancel_in_progress, pending_latest, cooldown_key, cooldown_ms, on_interrupt,
-	status, reason, queued_at, finished_at, steps`
+	status, reason, queued_at, finished_at, steps, actor`
 
 // EventColumns are the columns of a stored event, in the order ScanEvent
 // reads them and EventValues gives them.
@@ -80,7 +80,7 @@ func ScanRun(row Row) (*Run, error) {
 	err := row.Scan(&r.Seq, &r.ID, &r.Workflow, &r.Revision, &r.EventID, &item, &r.Attempt, &r.RerunOf,
 		&r.Group, &r.CancelInProgress, &r.PendingLatest, &r.CooldownKey, &cooldown, &r.OnInterrupt,
 		&r.Status, &r.Reason, &queued, &started, &finished, &r.Node, &leaseUntil,
-		&r.CancelRequested, &r.Sandbox, &steps)
+		&r.CancelRequested, &r.Sandbox, &steps, &r.Actor)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func ScanRun(row Row) (*Run, error) {
 func RunValues(r *Run, at TimeArg) []any {
 	return []any{r.ID, r.Workflow, r.Revision, r.EventID, NullBytes(r.Item), r.Attempt, r.RerunOf,
 		r.Group, r.CancelInProgress, r.PendingLatest, r.CooldownKey, r.CooldownPeriod.Milliseconds(), r.OnInterrupt,
-		r.Status, r.Reason, at(r.QueuedAt), nullTime(r.FinishedAt, at), NullBytes(r.Steps)}
+		r.Status, r.Reason, at(r.QueuedAt), nullTime(r.FinishedAt, at), NullBytes(r.Steps), r.Actor}
 }
 
 // ScanEvent reads a row of EventColumns.

@@ -72,6 +72,10 @@ type Run struct {
 	Attempt  int             `json:"attempt"`
 	// RerunOf is the run this one repeats, for `runs rerun`.
 	RerunOf string `json:"rerun_of,omitempty"`
+	// Actor says who started the run by hand (a rerun, a dispatch, a
+	// replay): "ui" or "api", the client's identity and its address, never
+	// a token; empty when an event started it.
+	Actor string `json:"actor,omitempty"`
 
 	// Policy.
 	Group            string        `json:"group,omitempty"`
@@ -281,6 +285,12 @@ type Store interface {
 	// ListRuns returns runs newest first.
 	ListRuns(ctx context.Context, f RunFilter) ([]*Run, error)
 	GetEvent(ctx context.Context, id string) (*Event, error)
+	// GetEvents returns the stored events among ids, in any order, in one
+	// query; ids not stored are left out.
+	GetEvents(ctx context.Context, ids []string) ([]*Event, error)
+	// LatestRuns returns up to n runs of each workflow, newest first within
+	// a workflow, in one query.
+	LatestRuns(ctx context.Context, n int) ([]*Run, error)
 	// ListEvents returns events newest first.
 	ListEvents(ctx context.Context, f EventFilter) ([]*Event, error)
 	// QueueDepth counts queued runs.

@@ -41,10 +41,7 @@ func (c *Cron) Schedule(set *workflows.Set) {
 	c.entries = c.entries[:0]
 	for _, w := range set.Workflows() {
 		for _, s := range w.On.Cron {
-			spec := s.Schedule
-			if s.Timezone != "" {
-				spec = "CRON_TZ=" + s.Timezone + " " + spec
-			}
+			spec := s.Spec()
 			id, err := c.sched.AddFunc(spec, func() { c.tick(w, s) })
 			if err != nil {
 				// Schedules were parsed when the set loaded; this is unexpected.

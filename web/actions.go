@@ -7,6 +7,8 @@ import (
 	"net/url"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/hookflow/hookflow/api"
 )
 
 // Cancel, rerun and replay are the API's: the UI hands each to the API route
@@ -48,8 +50,13 @@ func (u *UI) callAPI(c echo.Context, path string, out any) (int, string) {
 	if !validID(c.Param("id")) {
 		return http.StatusNotFound, "No such run or event."
 	}
+	return u.postAPI(c, path, out)
+}
+
+// postAPI is callAPI for a path that names no run or event.
+func (u *UI) postAPI(c echo.Context, path string, out any) (int, string) {
 	r := c.Request()
-	req := r.Clone(r.Context())
+	req := api.FromUI(r.Clone(r.Context()))
 	req.Method = http.MethodPost
 	req.URL = &url.URL{Path: path}
 	req.RequestURI = path

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -32,7 +33,44 @@ func (u *UI) funcs() template.FuncMap {
 		"markdown": u.markdown,
 		"sub":      func(a, b int) int { return a - b },
 		"clock":    func(t time.Time) string { return t.UTC().Format("15:04:05.000") },
+		"commit":   shortCommit,
+		"inputs":   inputList,
+		"until":    func(t time.Time) string { return until(u.now(), t) },
 	}
+}
+
+// shortCommit is the first 7 characters of a commit id, as forges show it.
+func shortCommit(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+// inputList shows dispatch inputs on one line: "env=prod, dry_run=true".
+func inputList(m map[string]any) string {
+	parts := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, k+"="+value(m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// until is t relative to now, for times to come: "in 4m".
+func until(now, t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	d := t.Sub(now)
+	switch {
+	case d < time.Minute:
+		return "in less than a minute"
+	case d < time.Hour:
+		return fmt.Sprintf("in %dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("in %dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("in %dd", int(d.Hours()/24))
 }
 
 // ago is t relative to now, for lists: "12s ago".

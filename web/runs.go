@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -26,7 +27,7 @@ type runsData struct {
 	Status    string
 	Workflows []string
 	Statuses  []string
-	Runs      []*store.Run
+	Runs      []runRow
 	// Next is the cursor of the next (older) page; Older is its URL.
 	Older string
 	// Refresh is the URL the rows are reloaded from, on the first page only.
@@ -46,7 +47,15 @@ func (u *UI) runsPage(c echo.Context) error {
 	if err != nil {
 		return u.unavailable(c, err)
 	}
-	data := runsData{Workflow: f.Workflow, Status: f.Status, Statuses: statuses, Runs: runs}
+	more := len(runs) > pageSize
+	if more {
+		runs = runs[:pageSize]
+	}
+	rows, err := u.runRows(c.Request().Context(), runs)
+	if err != nil {
+		return u.unavailable(c, err)
+	}
+	data := runsData{Workflow: f.Workflow, Status: f.Status, Statuses: statuses, Runs: rows}
 	for _, w := range u.api.Workflows.Set().Workflows() {
 		data.Workflows = append(data.Workflows, w.Name)
 	}
@@ -60,8 +69,7 @@ func (u *UI) runsPage(c echo.Context) error {
 			q.Set(k, v)
 		}
 	}
-	if len(runs) > pageSize {
-		data.Runs = runs[:pageSize]
+	if more {
 		older := cloneValues(q)
 		older.Set("before", runs[pageSize-1].ID)
 		data.Older = "/ui/runs?" + older.Encode()
@@ -72,6 +80,25 @@ func (u *UI) runsPage(c echo.Context) error {
 		data.Refresh = "/ui/runs?" + rows.Encode()
 	}
 	return u.render(c, http.StatusOK, "runs", "Runs", "runs", data)
+}
+
+// runRow is a run as the runs lists show it: with what triggered it.
+type runRow struct {
+	*store.Run
+	Trigger *api.TriggerView
+}
+
+// runRows gives runs what triggered them, reading their events in one query.
+func (u *UI) runRows(ctx context.Context, runs []*store.Run) ([]runRow, error) {
+	triggers, err := api.ViewTriggers(ctx, u.api.Store, runs)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]runRow, len(runs))
+	for i, r := range runs {
+		rows[i] = runRow{Run: r, Trigger: triggers[i]}
+	}
+	return rows, nil
 }
 
 func cloneValues(v url.Values) url.Values {
@@ -127,6 +154,9 @@ func (u *UI) runPage(c echo.Context) error {
 		return u.unavailable(c, err)
 	}
 	v := api.ViewRun(r)
+	if v.Trigger, err = api.RunTrigger(c.Request().Context(), u.api.Store, r); err != nil {
+		return u.unavailable(c, err)
+	}
 	data := runData{Run: v, Final: api.Finished(v.Status),
 		LogURL:  "/api/v1/runs/" + url.PathEscape(v.ID) + "/logs?follow=1",
 		TextURL: "/api/v1/runs/" + url.PathEscape(v.ID) + "/logs",
@@ -175,10 +205,7 @@ func stepRows(results []runner.StepResult, pending []*workflows.Step) []stepRow 
 		if started[i] {
 			continue
 		}
-		name := ""
-		if s.Name != nil {
-			name = s.Name.Source
-		}
+		name := s.DisplayName()
 		rows = append(rows, stepRow{StepResult: runner.StepResult{Index: i, ID: s.Key(), Name: name}, Label: stepLabel(s.Key(), name)})
 	}
 	return rows

@@ -111,6 +111,7 @@ func (u *UI) Register(e *echo.Echo) {
 	g := e.Group("/ui", u.secureHeaders, u.guard)
 	g.GET("/", u.workflowsPage)
 	g.POST("/workflows/:name/dispatch", u.dispatch)
+	g.POST("/reload", u.reload)
 	g.GET("/runs", u.runsPage)
 	g.GET("/runs/:id", u.runPage)
 	g.POST("/runs/:id/cancel", u.cancelRun)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// recentRuns is how many runs the workflows page lists.
+// recentRuns is how many runs the workflows page lists, and how many results
+// each workflow's strip shows.
 const recentRuns = 20
 
 // workflowsData is the workflows page: the active set, how it was loaded, and
@@ -23,8 +25,11 @@ type workflowsData struct {
 	Revision    string
 	LoadedAt    time.Time
 	ReloadError string
-	Workflows   []workflowCard
-	Recent      []*store.Run
+	// Reloaded is the outcome of the reload just asked for from this page:
+	// "ok", "failed" or "" when none was.
+	Reloaded  string
+	Workflows []workflowCard
+	Recent    []runRow
 }
 
 // workflowCard is one workflow with its last run and dispatch form.
@@ -34,6 +39,11 @@ type workflowCard struct {
 	Index    int
 	Triggers []string
 	Last     *store.Run
+	// Strip is the workflow's latest results, oldest first, at most
+	// recentRuns of them.
+	Strip []*store.Run
+	// NextCron is when a cron trigger fires next; zero when none will.
+	NextCron time.Time
 	Fields   []inputField
 	// Error is why the dispatch just tried from this form failed.
 	Error string
@@ -69,15 +79,25 @@ func (u *UI) showWorkflows(c echo.Context, status int, failed, msg string, given
 	set := u.api.Workflows.Set()
 	st := u.api.Workflows.Status()
 	data := workflowsData{Revision: st.Revision, LoadedAt: st.LoadedAt, ReloadError: st.Error}
+	if r := c.QueryParam("reloaded"); r == "ok" || r == "failed" {
+		data.Reloaded = r
+	}
+	latest, err := u.api.Store.LatestRuns(ctx, recentRuns)
+	if err != nil {
+		return u.unavailable(c, err)
+	}
+	byWorkflow := map[string][]*store.Run{}
+	for _, r := range latest {
+		byWorkflow[r.Workflow] = append(byWorkflow[r.Workflow], r)
+	}
+	now := u.now()
 	for i, w := range set.Workflows() {
 		view := api.ViewWorkflow(w)
-		card := workflowCard{WorkflowView: view, Index: i, Triggers: triggerLines(view)}
-		last, err := u.api.Store.ListRuns(ctx, store.RunFilter{Workflow: w.Name, Limit: 1})
-		if err != nil {
-			return u.unavailable(c, err)
-		}
-		if len(last) > 0 {
-			card.Last = last[0]
+		card := workflowCard{WorkflowView: view, Index: i, Triggers: triggerLines(view), NextCron: w.NextCron(now)}
+		if runs := byWorkflow[w.Name]; len(runs) > 0 {
+			card.Last = runs[0]
+			card.Strip = slices.Clone(runs)
+			slices.Reverse(card.Strip)
 		}
 		values := given
 		if w.Name != failed {
@@ -92,7 +112,9 @@ func (u *UI) showWorkflows(c echo.Context, status int, failed, msg string, given
 	if err != nil {
 		return u.unavailable(c, err)
 	}
-	data.Recent = recent
+	if data.Recent, err = u.runRows(ctx, recent); err != nil {
+		return u.unavailable(c, err)
+	}
 	return u.render(c, status, "workflows", "Workflows", "workflows", data)
 }
 
@@ -198,4 +220,18 @@ func errorStatus(err error) int {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
+}
+
+// reload reloads the workflows through the API's own reload, and shows the
+// workflows page with the outcome; a failed reload's error is the page's.
+func (u *UI) reload(c echo.Context) error {
+	var status struct{ Revision string }
+	code, msg := u.postAPI(c, "/api/v1/workflows/reload", &status)
+	switch {
+	case code == http.StatusUnprocessableEntity:
+		return c.Redirect(http.StatusSeeOther, "/ui/?reloaded=failed")
+	case msg != "":
+		return u.fail(c, code, msg)
+	}
+	return c.Redirect(http.StatusSeeOther, "/ui/?reloaded=ok")
 }

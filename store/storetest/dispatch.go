@@ -21,7 +21,7 @@ var dispatchTests = []test{
 		r := &store.Run{ID: "run-1", Workflow: "deploy", Revision: "abc123", EventID: "evt-1",
 			Item: json.RawMessage(`{"n":1}`), Attempt: 2, RerunOf: "run-0", Group: "deploy-web",
 			CancelInProgress: true, PendingLatest: true, CooldownKey: "web", CooldownPeriod: 15 * time.Minute,
-			OnInterrupt: "requeue", QueuedAt: t0}
+			OnInterrupt: "requeue", QueuedAt: t0, Actor: "api token 1 from 127.0.0.1"}
 		d := &store.Dispatch{Event: e, Runs: []*store.Run{r}, DedupWindow: time.Hour}
 		h.dispatch(t0, d)
 
@@ -52,10 +52,12 @@ var dispatchTests = []test{
 		first := h.queue(t0, h.newRun("deploy", inGroup("g")))[0]
 		again := h.newRun("deploy", inGroup("g"), func(r *store.Run) {
 			r.EventID, r.QueuedAt, r.Attempt, r.RerunOf = first.EventID, at(time.Second), 2, first.ID
+			r.Actor = "ui loopback from 127.0.0.1"
 		})
 		h.dispatch(at(time.Second), &store.Dispatch{Runs: []*store.Run{again}})
 		got := h.wantStatus(again.ID, "queued", "")
-		if got.EventID != first.EventID || got.Attempt != 2 || got.RerunOf != first.ID || got.Seq <= first.Seq {
+		if got.EventID != first.EventID || got.Attempt != 2 || got.RerunOf != first.ID || got.Seq <= first.Seq ||
+			got.Actor != again.Actor {
 			t.Fatalf("rerun stored as %+v", got)
 		}
 		h.claimWant("n1", at(time.Second), first.ID)

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -152,6 +153,52 @@ var readTests = []test{
 			}
 			wantIDs(t, "pages", seen, []string{d, c, b, a})
 		})
+	}},
+	{"LatestRunsPerWorkflow", func(t *testing.T, h *harness) {
+		var deploy, lint []string
+		for i := range 4 {
+			d := h.newDispatch(at(time.Duration(i)*time.Second), h.newRun("deploy"), h.newRun("lint"))
+			h.dispatch(at(time.Duration(i)*time.Second), d)
+			deploy = append([]string{d.Runs[0].ID}, deploy...)
+			lint = append([]string{d.Runs[1].ID}, lint...)
+		}
+		runs, err := h.s.LatestRuns(h.ctx, 3)
+		if err != nil {
+			t.Fatalf("LatestRuns: %v", err)
+		}
+		got := map[string][]string{}
+		for _, r := range runs {
+			got[r.Workflow] = append(got[r.Workflow], r.ID)
+		}
+		wantIDs(t, "LatestRuns of deploy", got["deploy"], deploy[:3])
+		wantIDs(t, "LatestRuns of lint", got["lint"], lint[:3])
+		if len(got) != 2 {
+			t.Fatalf("LatestRuns has workflows %v, want deploy and lint", got)
+		}
+	}},
+	{"GetEventsByID", func(t *testing.T, h *harness) {
+		a := h.newDispatch(t0, h.newRun("deploy"))
+		b := h.newDispatch(at(time.Second), h.newRun("deploy"))
+		c := h.newDispatch(at(2*time.Second), h.newRun("deploy"))
+		h.dispatch(t0, a, b, c)
+		events, err := h.s.GetEvents(h.ctx, []string{c.Event.ID, "no-such-event", a.Event.ID})
+		if err != nil {
+			t.Fatalf("GetEvents: %v", err)
+		}
+		var ids []string
+		for _, e := range events {
+			ids = append(ids, e.ID)
+			if e.Provider != "github" || !jsonEqual(e.Data, a.Event.Data) {
+				t.Errorf("GetEvents: event %+v not as stored", e)
+			}
+		}
+		slices.Sort(ids)
+		want := []string{a.Event.ID, c.Event.ID}
+		slices.Sort(want)
+		wantIDs(t, "GetEvents", ids, want)
+		if none, err := h.s.GetEvents(h.ctx, nil); err != nil || len(none) != 0 {
+			t.Fatalf("GetEvents(nil) = %v, %v; want none", none, err)
+		}
 	}},
 	{"ListEventsFiltersNewestFirst", func(t *testing.T, h *harness) {
 		var ids []string

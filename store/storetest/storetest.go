@@ -265,6 +265,7 @@ func runDiff(got, want *store.Run) string {
 	d.doc("Item", got.Item, want.Item)
 	d.field("Attempt", got.Attempt, want.Attempt)
 	d.field("RerunOf", got.RerunOf, want.RerunOf)
+	d.field("Actor", got.Actor, want.Actor)
 	d.field("Group", got.Group, want.Group)
 	d.field("CancelInProgress", got.CancelInProgress, want.CancelInProgress)
 	d.field("PendingLatest", got.PendingLatest, want.PendingLatest)

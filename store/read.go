@@ -102,11 +102,18 @@ func (s Reads) GetEvents(ctx context.Context, ids []string) ([]*Event, error) {
 }
 
 // LatestRuns returns, in one query, up to n runs of each workflow, newest
-// first within a workflow; the workflows come in no particular order.
+// first within a workflow; the workflows come in no particular order. Each
+// workflow's n-th newest run is found on the (workflow, seq) index, so the
+// query reads that index and the runs it returns, never the whole table.
 func (s Reads) LatestRuns(ctx context.Context, n int) ([]*Run, error) {
-	runs, err := QueryRuns(ctx, s.r, `SELECT `+RunColumns+` FROM (
-		SELECT runs.*, row_number() OVER (PARTITION BY workflow ORDER BY seq DESC) AS nth FROM runs) AS latest
-		WHERE nth <= `+s.r.Placeholder(1)+` ORDER BY workflow, seq DESC`, n)
+	if n <= 0 {
+		return nil, nil
+	}
+	runs, err := QueryRuns(ctx, s.r, `SELECT `+RunColumns+` FROM runs WHERE seq IN (
+		SELECT r.seq FROM (SELECT DISTINCT workflow FROM runs) AS w JOIN runs AS r ON r.workflow = w.workflow
+		WHERE r.seq >= COALESCE((SELECT x.seq FROM runs AS x WHERE x.workflow = w.workflow
+			ORDER BY x.seq DESC LIMIT 1 OFFSET `+s.r.Placeholder(1)+`), 0))
+		ORDER BY workflow, seq DESC`, n-1)
 	if err != nil {
 		return nil, fmt.Errorf("latest runs: %w", err)
 	}

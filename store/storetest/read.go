@@ -162,6 +162,9 @@ var readTests = []test{
 			deploy = append([]string{d.Runs[0].ID}, deploy...)
 			lint = append([]string{d.Runs[1].ID}, lint...)
 		}
+		// A workflow with fewer runs than asked for has all of them.
+		once := h.newDispatch(at(5*time.Second), h.newRun("once"))
+		h.dispatch(at(5*time.Second), once)
 		runs, err := h.s.LatestRuns(h.ctx, 3)
 		if err != nil {
 			t.Fatalf("LatestRuns: %v", err)
@@ -172,8 +175,9 @@ var readTests = []test{
 		}
 		wantIDs(t, "LatestRuns of deploy", got["deploy"], deploy[:3])
 		wantIDs(t, "LatestRuns of lint", got["lint"], lint[:3])
-		if len(got) != 2 {
-			t.Fatalf("LatestRuns has workflows %v, want deploy and lint", got)
+		wantIDs(t, "LatestRuns of once", got["once"], []string{once.Runs[0].ID})
+		if len(got) != 3 {
+			t.Fatalf("LatestRuns has workflows %v, want deploy, lint and once", got)
 		}
 	}},
 	{"GetEventsByID", func(t *testing.T, h *harness) {

@@ -18,13 +18,29 @@ func runsLogs(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if !ok {
 		return code
 	}
+	// Steps print colour for terminals; a pipe or NO_COLOR gets plain text.
+	colour := colourOn(stdout)
 	if !*follow {
-		if err := c.api.Log(ctx, pos[0], *job, stdout); err != nil {
+		w := &plainWriter{w: stdout}
+		var out io.Writer = w
+		if colour {
+			out = stdout
+		}
+		err := c.api.Log(ctx, pos[0], *job, out)
+		if ferr := w.Flush(); err == nil {
+			err = ferr
+		}
+		if err != nil {
 			return c.fail(err)
 		}
 		return exitOK
 	}
-	r, err := c.api.Follow(ctx, pos[0], *job, func(l client.LogLine) { printLogLine(stdout, l, *job) })
+	r, err := c.api.Follow(ctx, pos[0], *job, func(l client.LogLine) {
+		if !colour {
+			l.Text = stripANSI(l.Text)
+		}
+		printLogLine(stdout, l, *job)
+	})
 	if err != nil {
 		return c.fail(err)
 	}

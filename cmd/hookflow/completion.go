@@ -307,4 +307,3 @@ func localWorkflows(t typed) []string {
 	}
 	return names
 }
-

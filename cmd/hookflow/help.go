@@ -206,8 +206,12 @@ func cmdHelp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "hookflow help: name a command: hookflow help COMMAND [SUBCOMMAND]")
 		return exitUsage
 	}
-	if len(args) == 0 || isHelpFlag(args[0]) {
+	if len(args) == 0 {
 		printUsage(stdout)
+		return exitOK
+	}
+	if isHelpFlag(args[0]) || len(args) == 1 && args[0] == "help" {
+		printCommandHelp(stdout, "help", "[COMMAND [SUBCOMMAND]]", flag.NewFlagSet("help", flag.ContinueOnError))
 		return exitOK
 	}
 	c, ok := lookupCommand(args[0])

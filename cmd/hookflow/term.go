@@ -26,9 +26,10 @@ func colourOn(w io.Writer) bool {
 	return os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb" && isTerminal(w)
 }
 
-// ansiSequence matches the escape sequences a program may print: CSI (colour,
-// cursor), OSC (titles, links) ended by BEL or ST, and the two-byte ones.
-var ansiSequence = regexp.MustCompile(`\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])`)
+// ansiSequence matches the escape sequences a program may print (ECMA-48):
+// CSI (colour, cursor), OSC (titles, links) ended by BEL or ST, those with
+// intermediate bytes (character sets), and the two-byte ones.
+var ansiSequence = regexp.MustCompile(`\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[ -/]+[0-~]|[0-~])`)
 
 // stripANSI returns s without escape sequences.
 func stripANSI(s string) string {

@@ -44,11 +44,17 @@ func runsLogs(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return c.fail(err)
 	}
+	return printRunEnd(stdout, "==> ", r)
+}
+
+// printRunEnd tells, after prefix, how run r ended, and returns the exit
+// code of a command that waited for it: 0 when it succeeded, else 1.
+func printRunEnd(w io.Writer, prefix string, r *client.Run) int {
 	took := ""
 	if d := clientDuration(r.StartedAt, r.FinishedAt); d != "-" {
 		took = " in " + d
 	}
-	fmt.Fprintf(stdout, "==> run %s of %s: %s%s%s\n", r.ID, r.Workflow, r.Status, took, clientReason(r.Reason))
+	fmt.Fprintf(w, "%srun %s of %s: %s%s%s\n", prefix, r.ID, r.Workflow, r.Status, took, clientReason(r.Reason))
 	if r.Status == workflows.StatusSucceeded {
 		return exitOK
 	}

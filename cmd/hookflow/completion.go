@@ -221,10 +221,9 @@ func flagValues(ctx context.Context, t typed) []string {
 	return nil
 }
 
-// completionClient is the API client of the command being completed, with
-// the same --server and --token, or else environment, as it would use; nil
-// when they make none.
-func completionClient(t typed) *client.Client {
+// fromServer returns what list reads from the server of the command being
+// completed; nothing when there is none to ask or it does not answer.
+func fromServer(ctx context.Context, t typed, list func(ctx context.Context, api *client.Client) ([]string, error)) []string {
 	server, token := t.flags["server"], t.flags["token"]
 	if server == "" {
 		server = os.Getenv("HOOKFLOW_SERVER")
@@ -237,21 +236,9 @@ func completionClient(t typed) *client.Client {
 		return nil
 	}
 	api.UserAgent = "hookflow/" + version
-	return api
-}
-
-func serverWorkflows(ctx context.Context, t typed) []string {
-	api := completionClient(t)
-	if api == nil {
-		return nil
-	}
-	l, err := api.ListWorkflows(ctx)
+	names, err := list(ctx, api)
 	if err != nil {
 		return nil
-	}
-	var names []string
-	for _, w := range l.Workflows {
-		names = append(names, w.Name)
 	}
 	return names
 }
@@ -259,36 +246,40 @@ func serverWorkflows(ctx context.Context, t typed) []string {
 // completePage is how many run or event ids completion offers, newest first.
 const completePage = 50
 
+func serverWorkflows(ctx context.Context, t typed) []string {
+	return fromServer(ctx, t, func(ctx context.Context, api *client.Client) (names []string, err error) {
+		l, err := api.ListWorkflows(ctx)
+		if err == nil {
+			for _, w := range l.Workflows {
+				names = append(names, w.Name)
+			}
+		}
+		return names, err
+	})
+}
+
 func serverRuns(ctx context.Context, t typed) []string {
-	api := completionClient(t)
-	if api == nil {
-		return nil
-	}
-	l, err := api.ListRuns(ctx, client.RunFilter{Page: client.Page{Limit: completePage}})
-	if err != nil {
-		return nil
-	}
-	var ids []string
-	for _, r := range l.Runs {
-		ids = append(ids, r.ID)
-	}
-	return ids
+	return fromServer(ctx, t, func(ctx context.Context, api *client.Client) (ids []string, err error) {
+		l, err := api.ListRuns(ctx, client.RunFilter{Page: client.Page{Limit: completePage}})
+		if err == nil {
+			for _, r := range l.Runs {
+				ids = append(ids, r.ID)
+			}
+		}
+		return ids, err
+	})
 }
 
 func serverEvents(ctx context.Context, t typed) []string {
-	api := completionClient(t)
-	if api == nil {
-		return nil
-	}
-	l, err := api.ListEvents(ctx, client.EventFilter{Page: client.Page{Limit: completePage}})
-	if err != nil {
-		return nil
-	}
-	var ids []string
-	for _, e := range l.Events {
-		ids = append(ids, e.ID)
-	}
-	return ids
+	return fromServer(ctx, t, func(ctx context.Context, api *client.Client) (ids []string, err error) {
+		l, err := api.ListEvents(ctx, client.EventFilter{Page: client.Page{Limit: completePage}})
+		if err == nil {
+			for _, e := range l.Events {
+				ids = append(ids, e.ID)
+			}
+		}
+		return ids, err
+	})
 }
 
 // localWorkflows are the names of the workflows `hookflow run` would read.

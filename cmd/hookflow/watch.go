@@ -37,15 +37,7 @@ func runsWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		view.show(r)
 		if workflows.Finished(r.Status) {
-			took := ""
-			if d := clientDuration(r.StartedAt, r.FinishedAt); d != "-" {
-				took = " in " + d
-			}
-			fmt.Fprintf(stdout, "run %s of %s: %s%s%s\n", r.ID, r.Workflow, r.Status, took, clientReason(r.Reason))
-			if r.Status == workflows.StatusSucceeded {
-				return exitOK
-			}
-			return exitFail
+			return printRunEnd(stdout, "", r)
 		}
 		select {
 		case <-ctx.Done():

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -18,24 +17,6 @@ import (
 type watchOutput interface {
 	io.Writer
 	String() string
-}
-
-// lockedBuffer is a buffer a command writes to while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // watchedWorkflow runs a step, then one that sleeps for its input secs,
@@ -93,7 +74,7 @@ func TestRunsWatch(t *testing.T) {
 
 	t.Run("piped, succeeded", func(t *testing.T) {
 		id := dispatch(t, "0")
-		var out lockedBuffer
+		var out syncBuffer
 		code := Main(context.Background(), []string{"runs", "watch", id, "--server", a.url}, &out, &bytes.Buffer{})
 		got := out.String()
 		if code != exitOK {
@@ -112,7 +93,7 @@ func TestRunsWatch(t *testing.T) {
 	})
 	t.Run("piped, cancelled", func(t *testing.T) {
 		id := dispatch(t, "30")
-		var out lockedBuffer
+		var out syncBuffer
 		if code := watchCancelled(t, id, &out); code != exitFail {
 			t.Fatalf("exit %d, want 1\n%s", code, out.String())
 		}
@@ -126,7 +107,7 @@ func TestRunsWatch(t *testing.T) {
 		tty, output := openPty(t)
 		// The test reads its own copy of what goes to the terminal to tell
 		// when the step sleeps.
-		code := watchCancelled(t, id, &teeFile{File: tty, copy: &lockedBuffer{}})
+		code := watchCancelled(t, id, &teeFile{File: tty, copy: &syncBuffer{}})
 		got := output()
 		if code != exitFail {
 			t.Fatalf("exit %d, want 1\n%q", code, got)
@@ -145,7 +126,7 @@ func TestRunsWatch(t *testing.T) {
 // teeFile is a terminal whose output the test also keeps.
 type teeFile struct {
 	*os.File
-	copy *lockedBuffer
+	copy *syncBuffer
 }
 
 func (f *teeFile) Write(p []byte) (int, error) {

@@ -35,6 +35,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(pos) != 1 {
 		return usageError(stderr, "run", errors.New("name one workflow: hookflow run WORKFLOW --event FILE"))
 	}
+	if !colourOn(stdout) {
+		// The steps' colour is for terminals; a pipe or NO_COLOR gets plain text.
+		plain := &plainWriter{w: stdout}
+		defer plain.Flush()
+		stdout = plain
+	}
 	set, ok := loadSet(*dir, stderr)
 	if !ok {
 		return exitFail

@@ -151,3 +151,23 @@ func TestStripANSI(t *testing.T) {
 		t.Errorf("plainWriter wrote %q", b.String())
 	}
 }
+
+// TestRunPlainWhenPiped runs a step that prints colour with `hookflow run`:
+// its output reaches a pipe without the escapes, and a terminal with them.
+func TestRunPlainWhenPiped(t *testing.T) {
+	t.Setenv("NO_COLOR", "")
+	t.Setenv("TERM", "xterm")
+	dir := t.TempDir()
+	writeFile(t, dir+"/paint.yaml", "on: {dispatch: {}}\nsteps:\n  - id: paint\n    run: printf '\\033[32mgreen\\033[0m\\n'\n")
+	code, out, errOut := hookflow(t, "run", "paint", "--workflows", dir)
+	if code != exitOK || !strings.Contains(out, "paint | green\n") || strings.Contains(out, "\x1b") {
+		t.Errorf("exit %d; want the plain line and no escape:\n%q%s", code, out, errOut)
+	}
+	tty, output := openPty(t)
+	if code := runOnto(t, tty, "run", "paint", "--workflows", dir); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	if got := output(); !strings.Contains(got, "\x1b[32mgreen\x1b[0m") {
+		t.Errorf("the terminal did not get the colour:\n%q", got)
+	}
+}

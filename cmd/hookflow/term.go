@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,19 +34,10 @@ var ansiSequence = regexp.MustCompile(`\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*
 
 // stripANSI returns s without escape sequences.
 func stripANSI(s string) string {
-	if !containsEsc(s) {
+	if strings.IndexByte(s, 0x1b) < 0 {
 		return s
 	}
 	return ansiSequence.ReplaceAllString(s, "")
-}
-
-func containsEsc(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0x1b {
-			return true
-		}
-	}
-	return false
 }
 
 // plainWriter passes text on to w a line at a time without escape

@@ -53,9 +53,14 @@ fi
 function __hookflow_complete
     set -l words (commandline -opc)
     set -e words[1]
-    hookflow ` + completeCommand + ` $words (commandline -ct) 2>/dev/null
+    set -l candidates (hookflow ` + completeCommand + ` $words (commandline -ct) 2>/dev/null)
+    if set -q candidates[1]
+        printf '%s\n' $candidates
+    else
+        __fish_complete_path (commandline -ct)
+    end
 end
-complete -c hookflow -a '(__hookflow_complete)'
+complete -c hookflow -f -a '(__hookflow_complete)'
 `,
 }
 

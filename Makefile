@@ -40,6 +40,7 @@ unit: deps
 deps:
 	scripts/setup-sandbox.sh
 	scripts/setup-ui.sh
+	scripts/setup-shells.sh
 	scripts/kube-testenv.sh build
 
 ## bench: every Go benchmark, with the figures they report, then the goals

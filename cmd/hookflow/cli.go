@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -20,80 +21,168 @@ const (
 // from the build's VCS stamp (version.go).
 var version = "dev"
 
-// command is one subcommand.
+// command is one subcommand. Its description and example are in help.go.
 type command struct {
-	name    string
-	summary string
-	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+	name string
+	run  func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+	// hidden commands are left out of help and completion.
+	hidden bool
 }
 
 func commands() []command {
 	return []command{
-		{"serve", "run the trigger server", cmdServe},
-		{"agent", "run jobs for the servers on this host: hookflow agent --server URL --token-file F [--labels a,b]", cmdAgent},
-		{"validate", "check workflow files: hookflow validate [PATH...]", cmdValidate},
-		{"run", "run one workflow locally: hookflow run WORKFLOW --event FILE", cmdRun},
-		{"match", "show which workflows an event would start: hookflow match --path P --event FILE", cmdMatch},
-		{"dispatch", "start a workflow on the server: hookflow dispatch WORKFLOW [--input K=V]...", cmdDispatch},
-		{"runs", "server runs: hookflow runs list|show ID|logs ID [-f]|cancel ID|rerun ID", cmdRuns},
-		{"events", "server events: hookflow events list|show ID|replay ID", cmdEvents},
-		{"agents", "server agents: hookflow agents list|add NAME --labels a,b|remove NAME", cmdAgents},
-		{"doctor", "check the configuration, the store and the sandbox levels this machine offers", cmdDoctor},
-		{"schema", "print the JSON Schema of workflow files", cmdSchema},
-		{"version", "print the version", cmdVersion},
+		{name: "serve", run: cmdServe},
+		{name: "agent", run: cmdAgent},
+		{name: "validate", run: cmdValidate},
+		{name: "run", run: cmdRun},
+		{name: "match", run: cmdMatch},
+		{name: "dispatch", run: cmdDispatch},
+		{name: "runs", run: cmdRuns},
+		{name: "events", run: cmdEvents},
+		{name: "agents", run: cmdAgents},
+		{name: "doctor", run: cmdDoctor},
+		{name: "schema", run: cmdSchema},
+		{name: "completion", run: cmdCompletion},
+		{name: "version", run: cmdVersion},
+		{name: "help", run: cmdHelp},
+		{name: completeCommand, run: cmdComplete, hidden: true},
 	}
 }
 
-// Main runs the command line args and returns the exit code.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return exitUsage
+// lookupCommand returns the command called name.
+func lookupCommand(name string) (command, bool) {
+	for _, c := range commands() {
+		if c.name == name {
+			return c, true
 		}
+	}
+	return command{}, false
+}
+
+// Main runs the command line args and returns the exit code. The global
+// flags (--server, --token, -o) may come before the command; they are handed
+// on to it, and a command that does not take one says so.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	globals, rest, err := leadingGlobals(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "hookflow: %s\n", err)
+		return exitUsage
+	}
+	if len(rest) == 0 {
+		printUsage(stderr)
+		return exitUsage
+	}
+	if isHelpFlag(rest[0]) {
+		printUsage(stdout)
 		return exitOK
 	}
-	for _, c := range commands() {
-		if c.name == args[0] {
-			return c.run(ctx, args[1:], stdout, stderr)
+	c, ok := lookupCommand(rest[0])
+	if !ok {
+		fmt.Fprintf(stderr, "hookflow: unknown command %q (run hookflow help)\n", rest[0])
+		return exitUsage
+	}
+	if helpAsked(rest[1:]) {
+		// Help that was asked for is the answer, so it goes to stdout.
+		stderr = stdout
+	}
+	return c.run(ctx, append(globals, rest[1:]...), stdout, stderr)
+}
+
+// globalFlags are the flags every server client takes, which may stand
+// before the command as well as after it; each takes a value.
+var globalFlags = []string{"server", "token", "o"}
+
+// leadingGlobals splits the global flags at the start of args, in either
+// form (--server URL or --server=URL), from the rest, which starts at the
+// first word that is not one.
+func leadingGlobals(args []string) (globals, rest []string, err error) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") || a == "-" || a == "--" || isHelpFlag(a) {
+			return globals, args[i:], nil
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !slices.Contains(globalFlags, name) {
+			return nil, nil, fmt.Errorf("unknown flag %s before the command: the flags before it are --server, --token and -o", a)
+		}
+		if hasValue {
+			globals = append(globals, a)
+			continue
+		}
+		if i+1 == len(args) {
+			return nil, nil, fmt.Errorf("flag %s needs a value", a)
+		}
+		globals = append(globals, a, args[i+1])
+		i++
+	}
+	return globals, nil, nil
+}
+
+// isHelpFlag reports whether a asks for help.
+func isHelpFlag(a string) bool { return a == "-h" || a == "--help" || a == "-help" }
+
+// helpAsked reports whether args ask for help, before any "--".
+func helpAsked(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if isHelpFlag(a) {
+			return true
 		}
 	}
-	fmt.Fprintf(stderr, "hookflow: unknown command %q (run hookflow help)\n", args[0])
-	return exitUsage
+	return false
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "hookflow turns webhooks into durable, sandboxed automation runs.")
-	fmt.Fprintln(w, "\nUsage: hookflow COMMAND [flags]\n\nCommands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+func cmdVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("version", "", stderr)
+	if pos, err := parseArgs(fs, args); err != nil || len(pos) > 0 {
+		if err == nil {
+			err = fmt.Errorf("unexpected argument %q", pos[0])
+		}
+		return usageError(stderr, "version", err)
 	}
-}
-
-func cmdVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
 	fmt.Fprintf(stdout, "hookflow %s\n", version)
 	return exitOK
 }
 
-// newFlags returns a flag set that reports errors itself and prints its usage
-// to stderr.
+// newFlags returns a flag set for the command name that reports its own
+// errors: on -h it prints the command's help to stderr (which Main points
+// at stdout when help was asked for), on a bad flag the error and the
+// synopsis.
 func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package writes the message of a bad flag here just before
+	// it calls Usage, which prints it in hookflow's words.
+	msg := &strings.Builder{}
+	fs.SetOutput(msg)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: hookflow %s %s\n", name, synopsis)
-		fs.PrintDefaults()
+		if msg.Len() == 0 {
+			printCommandHelp(stderr, name, synopsis, fs)
+			return
+		}
+		problem := strings.TrimSpace(msg.String())
+		if unknown, ok := strings.CutPrefix(problem, "flag provided but not defined: -"); ok {
+			problem = fmt.Sprintf("%s takes no flag %s", name, flagName(unknown))
+		}
+		fmt.Fprintf(stderr, "hookflow %s: %s\nUsage: hookflow %s %s\nRun 'hookflow help %s' for the flags.\n",
+			name, problem, name, synopsis, name)
+		msg.Reset()
 	}
 	return fs
 }
 
 // parseArgs parses flags wherever they stand among the positional arguments,
-// so that both `run NAME --event F` and `run --event F NAME` work.
+// so that both `run NAME --event F` and `run --event F NAME` work. A bad
+// flag has been reported when it returns.
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, reportedError{err}
 		}
 		if fs.NArg() == 0 {
 			return positional, nil
@@ -103,10 +192,17 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// reportedError is a usage error already printed.
+type reportedError struct{ error }
+
 // usageError prints a one-line usage error and returns exitUsage.
 func usageError(stderr io.Writer, name string, err error) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
+	}
+	var reported reportedError
+	if errors.As(err, &reported) {
+		return exitUsage
 	}
 	fmt.Fprintf(stderr, "hookflow %s: %s\n", name, err)
 	return exitUsage

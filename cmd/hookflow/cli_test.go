@@ -87,7 +87,7 @@ func TestRunExitCodes(t *testing.T) {
 		{"form body", []string{"run", "fails", "--event", form, "--header", "Content-Type=application/x-www-form-urlencoded"}, exitFail, "failed"},
 		{"unknown workflow", []string{"run", "nope", "--event", event}, exitUsage, `hookflow run: no workflow "nope"`},
 		{"no workflow named", []string{"run"}, exitUsage, "hookflow run: name one workflow"},
-		{"bad flag", []string{"run", "fails", "--evnt", event}, exitUsage, "flag provided but not defined: -evnt"},
+		{"bad flag", []string{"run", "fails", "--evnt", event}, exitUsage, "hookflow run: run takes no flag --evnt"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -164,26 +164,34 @@ type clientSub struct {
 	run  func(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
-// clientGroup runs the subcommand args[0] of group.
+// clientGroup runs the subcommand of group that args name, after any
+// global flags, which it hands on to the subcommand.
 func clientGroup(ctx context.Context, group string, subs []clientSub, args []string, stdout, stderr io.Writer) int {
 	names := make([]string, len(subs))
 	for i, s := range subs {
 		names[i] = s.name
 	}
 	choices := strings.Join(names, "|")
-	if len(args) == 0 {
+	globals, rest, err := leadingGlobals(args)
+	if err != nil {
+		return usageError(stderr, group, err)
+	}
+	if len(rest) == 0 {
 		return usageError(stderr, group, fmt.Errorf("name a subcommand: hookflow %s %s", group, choices))
 	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintf(stderr, "Usage: hookflow %s %s (each takes -h)\n", group, choices)
+	if isHelpFlag(rest[0]) {
+		printGroupHelp(stderr, group, subs)
 		return exitOK
 	}
+	if rest[0] == "help" {
+		return cmdHelp(ctx, append([]string{group}, rest[1:]...), stdout, stderr)
+	}
 	for _, s := range subs {
-		if s.name == args[0] {
-			return s.run(ctx, args[1:], stdout, stderr)
+		if s.name == rest[0] {
+			return s.run(ctx, append(globals, rest[1:]...), stdout, stderr)
 		}
 	}
-	return usageError(stderr, group, fmt.Errorf("unknown subcommand %q: use %s", args[0], choices))
+	return usageError(stderr, group, fmt.Errorf("unknown subcommand %q: use %s", rest[0], choices))
 }
 
 // printPage prints a page of a list of noun: a table of header and rows, or

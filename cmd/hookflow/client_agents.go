@@ -10,11 +10,11 @@ import (
 )
 
 func cmdAgents(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return clientGroup(ctx, "agents", []clientSub{
-		{"list", agentsList},
-		{"add", agentsAdd},
-		{"remove", agentsRemove},
-	}, args, stdout, stderr)
+	return clientGroup(ctx, "agents", agentsSubs(), args, stdout, stderr)
+}
+
+func agentsSubs() []clientSub {
+	return []clientSub{{"list", agentsList}, {"add", agentsAdd}, {"remove", agentsRemove}}
 }
 
 func agentsList(ctx context.Context, args []string, stdout, stderr io.Writer) int {

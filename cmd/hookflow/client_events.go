@@ -15,11 +15,11 @@ import (
 )
 
 func cmdEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return clientGroup(ctx, "events", []clientSub{
-		{"list", eventsList},
-		{"show", eventsShow},
-		{"replay", eventsReplay},
-	}, args, stdout, stderr)
+	return clientGroup(ctx, "events", eventsSubs(), args, stdout, stderr)
+}
+
+func eventsSubs() []clientSub {
+	return []clientSub{{"list", eventsList}, {"show", eventsShow}, {"replay", eventsReplay}}
 }
 
 func eventsList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -114,10 +114,10 @@ func printReceipt(w io.Writer, r *client.Receipt) {
 	} else {
 		fmt.Fprintf(w, "event %s: %d run(s) queued, %d workflow(s) skipped\n", r.EventID, len(r.Runs), r.SkippedCount())
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, run := range r.Runs {
-		fmt.Fprintf(tw, "  run\t%s\t%s\t%s\n", run.Workflow, run.ID, run.Status)
+		printStarted(w, run, 1, "")
 	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, s := range r.Skipped {
 		fmt.Fprintf(tw, "  skip\t%s\t%s\n", s.Workflow, oneLine(s.Reason))
 	}

@@ -18,21 +18,43 @@ func runsLogs(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if !ok {
 		return code
 	}
+	// Steps print colour for terminals; a pipe or NO_COLOR gets plain text.
+	colour := colourOn(stdout)
 	if !*follow {
-		if err := c.api.Log(ctx, pos[0], *job, stdout); err != nil {
+		w := &plainWriter{w: stdout}
+		var out io.Writer = w
+		if colour {
+			out = stdout
+		}
+		err := c.api.Log(ctx, pos[0], *job, out)
+		if ferr := w.Flush(); err == nil {
+			err = ferr
+		}
+		if err != nil {
 			return c.fail(err)
 		}
 		return exitOK
 	}
-	r, err := c.api.Follow(ctx, pos[0], *job, func(l client.LogLine) { printLogLine(stdout, l, *job) })
+	r, err := c.api.Follow(ctx, pos[0], *job, func(l client.LogLine) {
+		if !colour {
+			l.Text = stripANSI(l.Text)
+		}
+		printLogLine(stdout, l, *job)
+	})
 	if err != nil {
 		return c.fail(err)
 	}
+	return printRunEnd(stdout, "==> ", r)
+}
+
+// printRunEnd tells, after prefix, how run r ended, and returns the exit
+// code of a command that waited for it: 0 when it succeeded, else 1.
+func printRunEnd(w io.Writer, prefix string, r *client.Run) int {
 	took := ""
 	if d := clientDuration(r.StartedAt, r.FinishedAt); d != "-" {
 		took = " in " + d
 	}
-	fmt.Fprintf(stdout, "==> run %s of %s: %s%s%s\n", r.ID, r.Workflow, r.Status, took, clientReason(r.Reason))
+	fmt.Fprintf(w, "%srun %s of %s: %s%s%s\n", prefix, r.ID, r.Workflow, r.Status, took, clientReason(r.Reason))
 	if r.Status == workflows.StatusSucceeded {
 		return exitOK
 	}

@@ -30,17 +30,25 @@ func cmdDispatch(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	return show(c, r, err, printQueued)
 }
 
-// printQueued tells about a run the server just queued (or did not).
+// printQueued tells about a run the server just started for dispatch or
+// rerun.
 func printQueued(w io.Writer, r *client.Run) {
-	if r.Status == workflows.StatusQueued {
-		attempt := ""
-		if r.Attempt > 1 {
-			attempt = fmt.Sprintf(" (attempt %d)", r.Attempt)
-		}
-		fmt.Fprintf(w, "queued run %s of %s%s\n", r.ID, r.Workflow, attempt)
+	printStarted(w, workflows.RunRef{ID: r.ID, Workflow: r.Workflow, Status: r.Status}, r.Attempt, r.Reason)
+}
+
+// printStarted is the one wording of a run that dispatch, rerun and replay
+// started, with the command that follows it; a run that ended at once (a
+// skipped one) is told as it ended.
+func printStarted(w io.Writer, r workflows.RunRef, attempt int, reason string) {
+	if workflows.Finished(r.Status) {
+		fmt.Fprintf(w, "run %s of %s: %s%s\n", r.ID, r.Workflow, r.Status, clientReason(reason))
 		return
 	}
-	printEnded(w, r)
+	again := ""
+	if attempt > 1 {
+		again = fmt.Sprintf(" (attempt %d)", attempt)
+	}
+	fmt.Fprintf(w, "started run %s of %s%s\n  follow: hookflow runs watch %s\n", r.ID, r.Workflow, again, r.ID)
 }
 
 // printEnded tells how a run ended, or why it did not start.
@@ -49,13 +57,18 @@ func printEnded(w io.Writer, r *client.Run) {
 }
 
 func cmdRuns(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return clientGroup(ctx, "runs", []clientSub{
+	return clientGroup(ctx, "runs", runsSubs(), args, stdout, stderr)
+}
+
+func runsSubs() []clientSub {
+	return []clientSub{
 		{"list", runsList},
 		{"show", runsShow},
 		{"logs", runsLogs},
+		{"watch", runsWatch},
 		{"cancel", runsCancel},
 		{"rerun", runsRerun},
-	}, args, stdout, stderr)
+	}
 }
 
 func runsList(ctx context.Context, args []string, stdout, stderr io.Writer) int {

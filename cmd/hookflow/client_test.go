@@ -39,7 +39,7 @@ func TestClientCommands(t *testing.T) {
 			name: "dispatch",
 			args: []string{"dispatch", "deploy", "--input", "who=ada", "--input", "env=prod"},
 			req:  &clienttest.Request{Method: "POST", Path: "/api/v1/workflows/deploy/dispatch", Body: `{"inputs":{"env":"prod","who":"ada"}}`},
-			out:  "queued run " + clienttest.RunNew + " of deploy\n",
+			out:  "started run " + clienttest.RunNew + " of deploy\n  follow: hookflow runs watch " + clienttest.RunNew + "\n",
 		},
 		{
 			name: "dispatch without inputs",
@@ -163,7 +163,7 @@ func TestClientCommands(t *testing.T) {
 			name: "runs rerun",
 			args: []string{"runs", "rerun", clienttest.RunFailed},
 			req:  &clienttest.Request{Method: "POST", Path: "/api/v1/runs/" + clienttest.RunFailed + "/rerun"},
-			out:  "queued run " + clienttest.RunNew + " of deploy (attempt 2)\n",
+			out:  "started run " + clienttest.RunNew + " of deploy (attempt 2)\n  follow: hookflow runs watch " + clienttest.RunNew + "\n",
 		},
 		{
 			name: "events list",
@@ -216,8 +216,8 @@ func TestClientCommands(t *testing.T) {
 			args: []string{"events", "replay", clienttest.EventPush},
 			req:  &clienttest.Request{Method: "POST", Path: "/api/v1/events/" + clienttest.EventPush + "/replay"},
 			out: "event " + clienttest.EventReplay + ": 1 run(s) queued, 1 workflow(s) skipped\n" +
-				"  run   deploy  " + clienttest.RunNew + "  queued\n" +
-				"  skip  docs    paths: no changed file matches \"docs/**\"\n",
+				"started run " + clienttest.RunNew + " of deploy\n  follow: hookflow runs watch " + clienttest.RunNew + "\n" +
+				"  skip  docs  paths: no changed file matches \"docs/**\"\n",
 		},
 		{
 			name: "events replay json",
@@ -271,7 +271,7 @@ func TestClientEnvironment(t *testing.T) {
 		t.Setenv("HOOKFLOW_SERVER", api.URL)
 		t.Setenv("HOOKFLOW_TOKEN", clienttest.Token)
 		code, out, errOut := clientMain(t, context.Background(), "runs", "rerun", clienttest.RunFailed)
-		if code != exitOK || out != "queued run "+clienttest.RunNew+" of deploy (attempt 2)\n" {
+		if code != exitOK || out != "started run "+clienttest.RunNew+" of deploy (attempt 2)\n  follow: hookflow runs watch "+clienttest.RunNew+"\n" {
 			t.Fatalf("exit %d\n%s%s", code, out, errOut)
 		}
 		reqs := api.Requests()
@@ -346,13 +346,13 @@ func TestClientErrors(t *testing.T) {
 		{"events show without ID", []string{"events", "show"}, exitUsage, "hookflow events show: name the ID"},
 		{"events replay without ID", []string{"events", "replay"}, exitUsage, "hookflow events replay: name the ID"},
 		{"dispatch without workflow", []string{"dispatch", "--input", "a=b"}, exitUsage, "hookflow dispatch: name the WORKFLOW"},
-		{"dispatch bad input", []string{"dispatch", "deploy", "--input", "nokey"}, exitUsage, `invalid value "nokey" for flag -input`},
+		{"dispatch bad input", []string{"dispatch", "deploy", "--input", "nokey"}, exitUsage, `hookflow dispatch: invalid value "nokey" for flag -input`},
 		{"runs list with an argument", []string{"runs", "list", "deploy"}, exitUsage, `hookflow runs list: unexpected argument "deploy"`},
 		{"negative limit", []string{"events", "list", "--limit", "-1"}, exitUsage, "hookflow events list: --limit -1: use a positive number"},
 		{"bad output", []string{"runs", "show", "x", "-o", "yaml"}, exitUsage, `hookflow runs show: -o "yaml": use text or json`},
-		{"logs has no -o", []string{"runs", "logs", "x", "-o", "json"}, exitUsage, "flag provided but not defined: -o"},
+		{"logs has no -o", []string{"runs", "logs", "x", "-o", "json"}, exitUsage, "hookflow runs logs: runs logs takes no flag -o\n"},
 		{"bad server", []string{"runs", "list", "--server", "127.0.0.1:8080"}, exitUsage, `hookflow runs list: --server "127.0.0.1:8080": write a URL such as http://127.0.0.1:8080`},
-		{"no subcommand", []string{"runs"}, exitUsage, "hookflow runs: name a subcommand: hookflow runs list|show|logs|cancel|rerun"},
+		{"no subcommand", []string{"runs"}, exitUsage, "hookflow runs: name a subcommand: hookflow runs list|show|logs|watch|cancel|rerun"},
 		{"unknown subcommand", []string{"events", "delete", "x"}, exitUsage, `hookflow events: unknown subcommand "delete": use list|show|replay`},
 	}
 	for _, tt := range tests {
@@ -441,7 +441,7 @@ func TestClientAgainstServer(t *testing.T) {
 	if out := hookflow(t, exitOK, "events", "show", run.EventID); !regexp.MustCompile(`(?m)^  run\s+greet\s+` + run.ID + `$`).MatchString(out) {
 		t.Errorf("events show:\n%s", out)
 	}
-	if out := hookflow(t, exitOK, "runs", "rerun", run.ID); !regexp.MustCompile(`^queued run \S+ of greet \(attempt 2\)\n$`).MatchString(out) {
+	if out := hookflow(t, exitOK, "runs", "rerun", run.ID); !regexp.MustCompile(`^started run (\S+) of greet \(attempt 2\)\n  follow: hookflow runs watch \S+\n$`).MatchString(out) {
 		t.Errorf("runs rerun:\n%s", out)
 	}
 	if out := hookflow(t, exitFail, "runs", "cancel", run.ID); out != "hookflow runs cancel: run "+run.ID+" has already finished (HTTP 409)\n" {

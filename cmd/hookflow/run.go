@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -33,6 +34,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if len(pos) != 1 {
 		return usageError(stderr, "run", errors.New("name one workflow: hookflow run WORKFLOW --event FILE"))
+	}
+	if !colourOn(stdout) {
+		// The steps' colour is for terminals; a pipe or NO_COLOR gets plain text.
+		plain := &plainWriter{w: stdout}
+		defer plain.Flush()
+		stdout = plain
 	}
 	set, ok := loadSet(*dir, stderr)
 	if !ok {
@@ -225,12 +232,19 @@ func (t *terminal) stepKey(i int) string {
 	return "run"
 }
 
-func printLocalSteps(w io.Writer, indent string, steps []runner.StepResult) {
+// printLocalSteps shows each step's outcome: an http step by its response's
+// status line, any other by its exit code and outputs.
+func printLocalSteps(w io.Writer, indent string, steps []runner.StepResult, specs []*workflows.Step) {
 	for _, s := range steps {
-		line := fmt.Sprintf("%s%-10s %-20s exit %s", indent, s.Outcome, s.ID, exitText(s.ExitCode))
-		if len(s.Outputs) > 0 {
-			b, _ := json.Marshal(s.Outputs)
-			line += " outputs " + string(b)
+		line := fmt.Sprintf("%s%-10s %-20s ", indent, s.Outcome, s.ID)
+		if s.Index >= 0 && s.Index < len(specs) && specs[s.Index].Uses == "http" {
+			line += httpStatusLine(s)
+		} else {
+			line += "exit " + exitText(s.ExitCode)
+			if len(s.Outputs) > 0 {
+				b, _ := json.Marshal(s.Outputs)
+				line += " outputs " + string(b)
+			}
 		}
 		fmt.Fprintln(w, line)
 		if s.Summary != "" {
@@ -245,9 +259,31 @@ func printLocalSteps(w io.Writer, indent string, steps []runner.StepResult) {
 	}
 }
 
+// httpStatusLine is an http step's response status, such as "HTTP 503
+// Service Unavailable", or why there was none; its body stays in the log
+// and the outputs.
+func httpStatusLine(s runner.StepResult) string {
+	var code int
+	switch v := s.Outputs["status"].(type) {
+	case int:
+		code = v
+	case int64:
+		code = int(v)
+	case float64:
+		code = int(v)
+	}
+	if code == 0 {
+		if s.Error != "" {
+			return "no response: " + oneLine(s.Error)
+		}
+		return "no response"
+	}
+	return strings.TrimSpace(fmt.Sprintf("HTTP %d %s", code, http.StatusText(code)))
+}
+
 func printSummary(w io.Writer, job *runner.Job, res runner.Result) {
 	fmt.Fprintf(w, "\nrun %s of %s: %s in %s\n", job.ID, job.Workflow.Name, res.Status, res.FinishedAt.Sub(res.StartedAt).Round(time.Millisecond))
-	printLocalSteps(w, "  ", res.Steps)
+	printLocalSteps(w, "  ", res.Steps, job.Workflow.Steps)
 	for _, j := range res.Jobs {
 		line := fmt.Sprintf("  job %s: %s", j.Key, j.Status)
 		if j.Reason != "" {
@@ -258,7 +294,11 @@ func printSummary(w io.Writer, job *runner.Job, res runner.Result) {
 			line += " outputs " + string(b)
 		}
 		fmt.Fprintln(w, line)
-		printLocalSteps(w, "    ", j.Steps)
+		var specs []*workflows.Step
+		if spec, ok := job.Workflow.Job(j.ID); ok {
+			specs = spec.Steps
+		}
+		printLocalSteps(w, "    ", j.Steps, specs)
 	}
 	if res.Reason != "" {
 		fmt.Fprintf(w, "  reason: %s\n", res.Reason)

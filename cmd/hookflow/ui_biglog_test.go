@@ -138,6 +138,7 @@ func TestUIBigLog(t *testing.T) {
 	if got := tb.text(".log-section .log-count"); !strings.HasPrefix(got, "First error: line ") {
 		t.Errorf("status %q", got)
 	}
+	tb.shot("run-biglog-first-error")
 
 	// The raw log downloads.
 	href := evalIn[string](tb, `document.querySelector('.log-section a[download]').href`)

@@ -38,6 +38,18 @@ steps:
       }'
       printf '\033[32mlast line %d\033[0m\n' ` + strconv.Itoa(bigLogLines) + `
 `,
+		"jobs.yaml": `
+on: {dispatch: {}}
+jobs:
+  first:
+    steps:
+      - id: count
+        run: seq 1 12000 | sed 's/^/first line /'
+  second:
+    needs: first
+    steps:
+      - run: echo "second done"
+`,
 		"live.yaml": `
 on: {dispatch: {}}
 sandbox: {level: process}
@@ -76,8 +88,9 @@ func TestUIBigLog(t *testing.T) {
 	tb.wait("the last line, shown", hasText("#log", last))
 	elapsed := time.Since(start)
 	inPage := evalIn[float64](tb, `performance.now()`)
-	t.Logf("%d-line log: last line rendered %.0f ms after navigation by the page's clock (%v by the test's, polling every 50 ms)",
-		bigLogLines, inPage, elapsed.Round(time.Millisecond))
+	pages := evalIn[[]float64](tb, `performance.getEntriesByType('resource').filter(e => e.name.includes('/logs?after=')).map(e => Math.round(e.duration))`)
+	t.Logf("%d-line log: last line rendered %.0f ms after navigation by the page's clock (%v by the test's, polling every 50 ms); its %d text pages took %v ms each",
+		bigLogLines, inPage, elapsed.Round(time.Millisecond), len(pages), pages)
 
 	tb.wait("the end of the log", hasText("#log-status", "Run succeeded"))
 	status := tb.text("#log-status")
@@ -154,6 +167,26 @@ func TestUIBigLog(t *testing.T) {
 	if got := strings.Count(string(body), "\n"); got < bigLogLines || !strings.Contains(string(body), "flood stderr | ERROR: planted at 150000\n") {
 		t.Errorf("the download has %d lines", got)
 	}
+
+	t.Run("a jobs run past the lines the page is rendered with", func(t *testing.T) {
+		id := dispatchRun(t, a.url, "jobs")
+		if run := waitRunDone(t, a.url, id, 2*time.Minute); run.Status != workflows.StatusSucceeded {
+			t.Fatalf("the jobs run ended %s: %s", run.Status, run.Reason)
+		}
+		tb := b.open(t)
+		tb.do("open the jobs run", chromedp.Navigate(a.url+"/ui/runs/"+id), chromedp.WaitVisible(chromedp.ID("jobs")))
+		tb.wait("the end of the log", hasText("#log-status", "Run succeeded"))
+		tb.wait("the first job's last line", hasText("#job-first .job-log", "first line 12000"))
+		tb.wait("the second job's line in its own log", hasText("#job-second .job-log", "second done"))
+		if strings.Contains(tb.text("#job-second .job-log"), "first line") {
+			t.Error("the second job's log shows the first job's lines")
+		}
+		tb.do("search the first job's log", chromedp.SendKeys("#job-first .log-find", "first line 11999\r"))
+		tb.wait("the count", hasText("#job-first .log-count", "1 of 1"))
+		tb.wait("the line in view", `(l => { const c = l.querySelector('.hit-current'); if (!c) { return false; }
+			const a = l.getBoundingClientRect(), r = c.getBoundingClientRect();
+			return r.top >= a.top && r.bottom <= a.bottom && c.textContent.includes('first line 11999'); })(document.querySelector('#job-first .job-log'))`)
+	})
 
 	const atBottom = `(l => l.scrollHeight > l.clientHeight && l.scrollTop + l.clientHeight >= l.scrollHeight - 19)(document.getElementById('log'))`
 	t.Run("a running run follows live", func(t *testing.T) {

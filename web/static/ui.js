@@ -112,23 +112,37 @@
 
   // loadText reads the text log at url in pages from the line after Seq
   // after: each line goes to onLine. It resolves with the Seq of the last
-  // line it read.
+  // line it read. The next page is asked for as soon as a page's headers
+  // say where it starts, while its lines are still read; past the end it
+  // answers nothing.
   function loadText(url, after, onLine) {
     var sep = url.indexOf('?') < 0 ? '?' : '&';
-    return fetch(url + sep + 'after=' + after + '&limit=' + PAGE, { credentials: 'same-origin' }).then(function (r) {
-      if (!r.ok) { throw new Error('log answered ' + r.status); }
-      var next = Number(r.headers.get('Hookflow-Log-After')) || after;
-      return r.text().then(function (body) {
-        var lines = body.split('\n'), n = 0;
-        for (var i = 0; i < lines.length; i++) {
-          var m = LINE.exec(lines[i]);
-          if (!m) { continue; }
-          n++;
-          onLine({ job: m[1] || '', time: m[2], key: m[3], stream: m[4], text: m[5] });
-        }
-        return n < PAGE ? next : loadText(url, next, onLine);
+    function page(from) {
+      return fetch(url + sep + 'after=' + from + '&limit=' + PAGE, { credentials: 'same-origin' }).then(function (r) {
+        if (!r.ok) { throw new Error('log answered ' + r.status); }
+        return { next: Number(r.headers.get('Hookflow-Log-After')) || from, r: r };
       });
-    });
+    }
+    function read(pending) {
+      return pending.then(function (p) {
+        var ahead = page(p.next);
+        return p.r.text().then(function (body) {
+          var lines = body.split('\n'), n = 0;
+          for (var i = 0; i < lines.length; i++) {
+            var m = LINE.exec(lines[i]);
+            if (!m) { continue; }
+            n++;
+            onLine({ job: m[1] || '', time: m[2], key: m[3], stream: m[4], text: m[5] });
+          }
+          if (n < PAGE) {
+            ahead.catch(function () {});
+            return p.next;
+          }
+          return read(ahead);
+        });
+      });
+    }
+    return read(page(after));
   }
 
   // stream follows a run's log as server-sent events, from src: each line

@@ -23,15 +23,23 @@ func texts(body string) string {
 	return strings.Join(got, "|")
 }
 
+// finishedRun runs manual to status, with lines "line 1" to "line n", and
+// returns its id.
+func (f *fixture) finishedRun(t *testing.T, n int, status string) string {
+	t.Helper()
+	id := f.dispatchRun(t, "manual").ID
+	r := f.claim(t)
+	f.appendLines(t, id, 1, n)
+	f.finish(t, r, status)
+	return id
+}
+
 // TestLogPages checks the text log in pages: ?limit= lines after ?after=,
 // each page naming where the next starts, together the whole log; a
 // download; and what a page refuses.
 func TestLogPages(t *testing.T) {
 	f := newFixture(t, map[string]string{"manual.yaml": manualYAML}, nil)
-	id := f.dispatchRun(t, "manual").ID
-	r := f.claim(t)
-	f.appendLines(t, id, 1, 25)
-	f.finish(t, r, workflows.StatusSucceeded)
+	id := f.finishedRun(t, 25, workflows.StatusSucceeded)
 
 	whole := f.do(t, "GET", "/api/v1/runs/"+id+"/logs", "", nil)
 	if whole.code != http.StatusOK || whole.header.Get(LogAfterHeader) != "" || whole.header.Get("Content-Disposition") != "" {

@@ -1,6 +1,6 @@
-// hookflow UI: the live run log (server-sent events from the API) with ANSI
-// colours, a jobs run's graph and job sections, and lists that keep
-// themselves up to date. Text that comes as data is only ever put into the
+// hookflow UI: the run log (read as text in pages, then followed as
+// server-sent events from the API) with ANSI colours and search, a jobs
+// run's graph and job sections, and lists that keep themselves up to date. Text that comes as data is only ever put into the
 // page with textContent; the fragments swapped in by refresh() and merge()
 // are the server's own escaped templates.
 (function () {
@@ -173,14 +173,17 @@
     };
   }
 
-  // load reads the stored log as text, then follows it from its last line
-  // until the run ends (at once for a finished run).
+  // load reads the stored log as text (data-text), then follows it
+  // (data-src) from its last line until the run ends: at once for a
+  // finished run.
   function load(el, after, count, onLine, onEnd) {
-    var url = el.getAttribute('data-text'), status = document.getElementById('log-status');
-    loadText(url, after, function (l) {
+    var status = document.getElementById('log-status');
+    loadText(el.getAttribute('data-text'), after, function (l) {
       if (onLine(l) !== false) { count++; }
     }).then(function (last) {
-      stream(url + '?follow=1&after=' + last, el.getAttribute('data-final') === 'true', count, onLine, onEnd);
+      var src = new URL(el.getAttribute('data-src'), location.href);
+      src.searchParams.set('after', last);
+      stream(src.href, el.getAttribute('data-final') === 'true', count, onLine, onEnd);
     }).catch(function () {
       status.textContent = 'The log could not be loaded; reload the page.';
     });

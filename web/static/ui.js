@@ -1,8 +1,9 @@
 // hookflow UI: the run log (read as text in pages, then followed as
 // server-sent events from the API) with ANSI colours and search, a jobs
-// run's graph and job sections, and lists that keep themselves up to date. Text that comes as data is only ever put into the
-// page with textContent; the fragments swapped in by refresh() and merge()
-// are the server's own escaped templates.
+// run's graph and job sections, and lists that keep themselves up to date.
+// Text that comes as data is only ever put into the page with textContent
+// (or as text nodes); the fragments swapped in by refresh() and merge() are
+// the server's own escaped templates.
 (function () {
   'use strict';
 

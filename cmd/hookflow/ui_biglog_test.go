@@ -21,7 +21,7 @@ import (
 const bigLogLines = 200000
 
 // bigLogWorkflows print a big log, with one line to search for, one error
-// on stderr and a coloured last line, and a log that goes on until the gate
+// on stderr, a colour set on one line for the next and a coloured last line, and a log that goes on until the gate
 // file appears. The error's word is put together by the script, so that no
 // line echoing the script could name it.
 func bigLogWorkflows(gate string) map[string]string {
@@ -36,6 +36,7 @@ steps:
         else if ($1 == 150000) { e = "ERR" "OR"; print e ": planted at 150000" > "/dev/stderr" }
         else print "line " $1
       }'
+      printf '\033[30mdark start\ndark end\033[0m\n'
       printf '\033[32mlast line %d\033[0m\n' ` + strconv.Itoa(bigLogLines) + `
 `,
 		"jobs.yaml": `
@@ -103,6 +104,10 @@ func TestUIBigLog(t *testing.T) {
 	}
 	if got := evalIn[string](tb, `(document.querySelector('#log .a-f2') || {}).textContent`); got != last {
 		t.Errorf("the coloured last line rendered as %q", got)
+	}
+	// A colour set on one line holds on the next, drawn on its own.
+	if got := evalIn[string](tb, `[...document.querySelectorAll('#log .a-f0')].map(e => e.textContent).join('|')`); got != "dark start|dark end" {
+		t.Errorf("the colour carried over a line rendered as %q", got)
 	}
 
 	// The top of the log.

@@ -253,7 +253,7 @@
     function keyIndex(key) {
       if (!v.keys) {
         var names = JSON.parse(log.getAttribute('data-steps') || '{}');
-        v.keys = {};
+        v.keys = Object.create(null);
         Object.keys(names).forEach(function (i) { v.keys[names[i].split(' — ')[0]] = Number(i); });
       }
       if (key in v.keys) { return v.keys[key]; }
@@ -479,10 +479,11 @@
     return n;
   }
 
-  // plain reports whether an ANSI state is the default one.
+  // plain reports whether an ANSI state is the default one (colour 0 is a
+  // colour).
   function plain(st) {
     for (var k in st) {
-      if (st[k]) { return false; }
+      if (st[k] !== null && st[k] !== undefined && st[k] !== false) { return false; }
     }
     return true;
   }

@@ -72,10 +72,7 @@ func (f *fixture) appendLines(t *testing.T, id string, from, to int) {
 // from the resume point on, then an `end` event with the run.
 func TestFollowFinished(t *testing.T) {
 	f := newFixture(t, map[string]string{"manual.yaml": manualYAML}, nil)
-	id := f.dispatchRun(t, "manual").ID
-	r := f.claim(t)
-	f.appendLines(t, id, 1, 3)
-	f.finish(t, r, workflows.StatusFailed)
+	id := f.finishedRun(t, 3, workflows.StatusFailed)
 	cases := []struct {
 		name   string
 		query  string

@@ -1,10 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -186,6 +189,8 @@ func (s *Server) rerun(c echo.Context) error {
 }
 
 // runLogs answers the log as text, or follows it as server-sent events.
+// Text may be asked for in pages (?after=SEQ&limit=N) and as a download
+// (?download=1); without those it is the whole log, as it always was.
 func (s *Server) runLogs(c echo.Context) error {
 	ctx := c.Request().Context()
 	run, err := s.Store.GetRun(ctx, c.Param("id"))
@@ -203,14 +208,74 @@ func (s *Server) runLogs(c echo.Context) error {
 	if c.QueryParam("follow") != "" && strings.Contains(c.Request().Header.Get("Accept"), "text/event-stream") {
 		return s.followLogs(c, run, sel)
 	}
+	page, err := logPageParams(c)
+	if err != nil {
+		return badRequest(c, err.Error())
+	}
 	w := c.Response()
 	w.Header().Set(echo.HeaderContentType, "text/plain; charset=utf-8")
+	if c.QueryParam("download") != "" {
+		w.Header().Set(echo.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": "hookflow-run-" + run.ID + ".log"}))
+	}
+	if page.limit == 0 {
+		w.WriteHeader(http.StatusOK)
+		_, err := writeLogText(ctx, s.Store, w, view, sel, page)
+		return err
+	}
+	// A page says where the next one starts, which only its end knows.
+	var buf bytes.Buffer
+	last, err := writeLogText(ctx, s.Store, &buf, view, sel, page)
+	if err != nil {
+		return s.fail(c, err)
+	}
+	w.Header().Set(LogAfterHeader, strconv.FormatInt(last, 10))
 	w.WriteHeader(http.StatusOK)
-	var after int64
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+// LogAfterHeader, on a page of a log (?limit=), is the Seq to ask the next
+// page after: the last line the page read. A page with fewer lines than its
+// limit is the log's end, so far.
+const LogAfterHeader = "Hookflow-Log-After"
+
+// maxLogPage bounds the lines of one page of a log.
+const maxLogPage = 20000
+
+// logPage is the part of a log a text answer holds: the lines after the Seq
+// after, at most limit of them (0: every one).
+type logPage struct {
+	after int64
+	limit int
+}
+
+func logPageParams(c echo.Context) (logPage, error) {
+	var p logPage
+	if a := c.QueryParam("after"); a != "" {
+		n, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || n < 0 {
+			return p, fmt.Errorf("after %q: use the Seq of a log line, a whole number from 0", a)
+		}
+		p.after = n
+	}
+	if l := c.QueryParam("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			return p, fmt.Errorf("limit %q: use a whole number of lines from 1 to %d", l, maxLogPage)
+		}
+		p.limit = min(n, maxLogPage)
+	}
+	return p, nil
+}
+
+// writeLogText writes the selected lines of page to w, one a line, and
+// returns the Seq of the last line it read.
+func writeLogText(ctx context.Context, st store.Store, w io.Writer, view *RunView, sel jobSelection, page logPage) (int64, error) {
+	after, n := page.after, 0
 	for {
-		lines, err := s.Store.Logs(ctx, run.ID, after, 1000)
+		lines, err := st.Logs(ctx, view.ID, after, 1000)
 		if err != nil {
-			return err
+			return after, err
 		}
 		for _, l := range lines {
 			after = l.Seq
@@ -221,11 +286,16 @@ func (s *Server) runLogs(c echo.Context) error {
 			if l.Job != "" && sel.prefixed() {
 				prefix = "[" + l.Job + "] "
 			}
-			fmt.Fprintf(w, "%s%s %s %s | %s\n", prefix, l.Time.UTC().Format("2006-01-02T15:04:05.000Z"),
-				stepKey(sel.steps(view, l.Job), l.Step), l.Stream, l.Text)
+			if _, err := fmt.Fprintf(w, "%s%s %s %s | %s\n", prefix, l.Time.UTC().Format("2006-01-02T15:04:05.000Z"),
+				stepKey(sel.steps(view, l.Job), l.Step), l.Stream, l.Text); err != nil {
+				return after, err
+			}
+			if n++; n == page.limit {
+				return after, nil
+			}
 		}
 		if len(lines) < 1000 {
-			return nil
+			return after, nil
 		}
 	}
 }

@@ -19,6 +19,13 @@ const logFlushInterval = 100 * time.Millisecond
 // logFlushLines stores a batch early when this many lines are waiting.
 const logFlushLines = 512
 
+// logStoreLines bounds the lines of one AppendLogs call, and
+// logStoreAttempts how often one is tried.
+const (
+	logStoreLines    = 4096
+	logStoreAttempts = 3
+)
+
 // storeObserver records a pool run's progress in the store as it happens:
 // a `steps:` run's, or that of one job of a `jobs:` run, whose jobs share
 // one logBuffer.
@@ -144,22 +151,40 @@ func (b *logBuffer) flusher() {
 	}
 }
 
-// flush stores the waiting lines, then publishes them with their Seq.
+// flush stores the waiting lines, then publishes them with their Seq. A
+// step that prints fast leaves many lines waiting while one batch commits;
+// they go in slices of logStoreLines, each with its own deadline, so that a
+// big backlog is never one transaction too long to finish. A slice the
+// store refuses is tried again a few times before it is given up.
 func (b *logBuffer) flush() {
 	b.mu.Lock()
 	lines := b.pending
 	b.pending = nil
 	b.mu.Unlock()
-	if len(lines) == 0 {
-		return
+	for len(lines) > 0 {
+		n := min(len(lines), logStoreLines)
+		b.store(lines[:n])
+		lines = lines[n:]
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := b.pool.c.Store.AppendLogs(ctx, b.run, lines); err != nil {
-		b.pool.c.Logger.Error("store log lines", "run", b.run, "lines", len(lines), "err", err)
-		return
+}
+
+// store appends lines to the run's log, retrying a failure with a growing
+// pause, and publishes them once stored.
+func (b *logBuffer) store(lines []store.LogLine) {
+	var err error
+	for attempt, pause := 1, 100*time.Millisecond; attempt <= logStoreAttempts; attempt, pause = attempt+1, pause*4 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = b.pool.c.Store.AppendLogs(ctx, b.run, lines)
+		cancel()
+		if err == nil {
+			b.pool.c.Logs.Publish(b.run, lines)
+			return
+		}
+		if attempt < logStoreAttempts {
+			time.Sleep(pause)
+		}
 	}
-	b.pool.c.Logs.Publish(b.run, lines)
+	b.pool.c.Logger.Error("store log lines", "run", b.run, "lines", len(lines), "attempts", logStoreAttempts, "err", err)
 }
 
 // close stores the last lines.

@@ -27,10 +27,20 @@ type queue struct {
 
 func newQueue(t *testing.T, parallel, maxQueued int, files map[string]string) *queue {
 	t.Helper()
+	return newQueueOn(t, nil, parallel, maxQueued, files)
+}
+
+// newQueueOn is newQueue with its store seen through wrap, when not nil.
+func newQueueOn(t *testing.T, wrap func(store.Store) store.Store, parallel, maxQueued int, files map[string]string) *queue {
+	t.Helper()
 	dir := t.TempDir()
+	var st store.Store
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "hookflow.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wrap != nil {
+		st = wrap(st)
 	}
 	var list []*workflows.Workflow
 	for name, src := range files {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -45,15 +43,8 @@ func gitCmd(t *testing.T, dir string, args ...string) string {
 // and applies its deploy/ folder, templated with the event, to a real API
 // server; the run's outputs list the applied objects.
 func TestPushAppliesDeployFolder(t *testing.T) {
-	kubeconfig := os.Getenv(testKubeconfigEnv)
-	if kubeconfig == "" {
-		t.Fatalf("%s is not set: start a test API server with\n"+
-			"\tscripts/kube-testenv.sh build && scripts/kube-testenv.sh start DIR\n"+
-			"and set %s=DIR/kubeconfig (make test does both)", testKubeconfigEnv, testKubeconfigEnv)
-	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	ns := "e2e-" + hex.EncodeToString(b)
+	kubeconfig := testKubeconfig(t)
+	ns := "e2e-" + randomHex(t)
 
 	// A repository with a deploy/ folder, pushed to a bare one.
 	dir := t.TempDir()

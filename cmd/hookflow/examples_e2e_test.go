@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,6 +14,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/hookflow/hookflow/api"
 )
@@ -238,7 +247,10 @@ func TestExampleAlertmanagerHeal(t *testing.T) {
 
 // TestExampleGitHubDeploy does what the README's "Try it" does: validate,
 // match each sample payload, and deliver the docs-only push signed to a
-// running server, which answers that deploy is skipped.
+// running server, which answers that deploy is skipped; then its "Offline
+// try": the push to main, served with configuration variables that point
+// the deploy at a repository made here, a checkout folder of its own and the
+// test API server, pulls, builds and applies.
 func TestExampleGitHubDeploy(t *testing.T) {
 	workflows := example(t, "github-deploy", "workflows")
 	validateAndMatch(t, workflows, 1, "github", map[string]string{
@@ -247,17 +259,116 @@ func TestExampleGitHubDeploy(t *testing.T) {
 		example(t, "github-deploy", "push-feature.json"):   "skip  deploy: branches: no match for feature/express-checkout",
 	})
 
-	srv := serveExample(t, workflows, "HOOKFLOW_SECRET_GITHUB_WEBHOOK_SECRET=a long random string")
-	docs := example(t, "github-deploy", "push-docs-only.json")
-	code, r := deliverFile(t, srv.url, "github", docs, githubPush(t, docs, "a long random string"))
-	if code != http.StatusOK || len(r.Runs) != 0 || len(r.Skipped) != 1 ||
-		r.Skipped[0].Reason != "paths: no changed file matches src/**, deploy/**, Makefile" {
-		t.Errorf("signed docs-only push: %d %+v, want 200 with deploy skipped for its paths", code, r)
+	t.Run("skipped and refused", func(t *testing.T) {
+		srv := serveExample(t, workflows, "HOOKFLOW_SECRET_GITHUB_WEBHOOK_SECRET=a long random string")
+		docs := example(t, "github-deploy", "push-docs-only.json")
+		code, r := deliverFile(t, srv.url, "github", docs, githubPush(t, docs, "a long random string"))
+		if code != http.StatusOK || len(r.Runs) != 0 || len(r.Skipped) != 1 ||
+			r.Skipped[0].Reason != "paths: no changed file matches src/**, deploy/**, Makefile" {
+			t.Errorf("signed docs-only push: %d %+v, want 200 with deploy skipped for its paths", code, r)
+		}
+		unsigned := map[string]string{"X-GitHub-Event": "push"}
+		if code, _ := deliverFile(t, srv.url, "github", docs, unsigned); code != http.StatusUnauthorized {
+			t.Errorf("unsigned push: %d, want 401", code)
+		}
+	})
+
+	t.Run("offline try", func(t *testing.T) {
+		needBubblewrap(t)
+		kubeconfig := testKubeconfig(t)
+		ns := "shop-" + randomHex(t)
+		dir := t.TempDir()
+		origin, appDir := filepath.Join(dir, "shop.git"), filepath.Join(dir, "app")
+		head := gitRepo(t, origin, map[string]string{
+			"Makefile":                "build:\n\techo built > build.txt\n",
+			"deploy/namespace.yaml":   "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns + "}\n",
+			"deploy/app/release.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shop-release}\ndata: {release: one}\n",
+		})
+		conf := writeFile(t, filepath.Join(dir, "conf", "hookflow.yaml"), fmt.Sprintf(
+			"vars: {APP_DIR: %s, REPO_URL: %s, KUBECONFIG: %s, NAMESPACE: %s}\nsandbox: {writable: [%[1]s]}\n",
+			appDir, origin, kubeconfig, ns))
+		srv := stopAtEnd(t, launchServe(t, []string{"HOOKFLOW_SECRET_GITHUB_WEBHOOK_SECRET=a long random string"},
+			"--config", conf, "--listen", "127.0.0.1:0", "--workflows", workflows, "--data", filepath.Join(t.TempDir(), "data")))
+
+		push := example(t, "github-deploy", "push-main.json")
+		code, r := deliverFile(t, srv.url, "github", push, githubPush(t, push, "a long random string"))
+		if code != http.StatusAccepted || len(r.Runs) != 1 {
+			t.Fatalf("signed push to main: %d %+v, want 202 and a run of deploy", code, r)
+		}
+		wantRunSucceeded(t, srv.url, r.Runs[0].ID, "priya-n pushed acme/shop: ", "building "+head,
+			"Namespace "+ns+" created", "ConfigMap "+ns+"/shop-release created")
+		if b, err := os.ReadFile(filepath.Join(appDir, "build.txt")); err != nil || string(b) != "built\n" {
+			t.Errorf("build.txt in the checkout: %q, %v; want the build's output", b, err)
+		}
+		if got := gitCmd(t, appDir, "rev-parse", "HEAD"); got != head {
+			t.Errorf("checkout at %s, want main's head %s", got, head)
+		}
+		if got := kubeConfigMap(t, kubeconfig, ns, "shop-release")["release"]; got != "one" {
+			t.Errorf("ConfigMap shop-release has release %q, want one", got)
+		}
+	})
+}
+
+// testKubeconfig is the kubeconfig of the test API server; without one the
+// test fails.
+func testKubeconfig(t *testing.T) string {
+	t.Helper()
+	kubeconfig := os.Getenv(testKubeconfigEnv)
+	if kubeconfig == "" {
+		t.Fatalf("%s is not set: start a test API server with\n"+
+			"\tscripts/kube-testenv.sh build && scripts/kube-testenv.sh start DIR\n"+
+			"and set %s=DIR/kubeconfig (make test does both)", testKubeconfigEnv, testKubeconfigEnv)
 	}
-	unsigned := map[string]string{"X-GitHub-Event": "push"}
-	if code, _ := deliverFile(t, srv.url, "github", docs, unsigned); code != http.StatusUnauthorized {
-		t.Errorf("unsigned push: %d, want 401", code)
+	return kubeconfig
+}
+
+// randomHex is 8 random hex digits, to name what tests share a server for.
+func randomHex(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
 	}
+	return hex.EncodeToString(b)
+}
+
+// gitRepo makes a bare repository at origin whose main holds files, and
+// returns main's commit.
+func gitRepo(t *testing.T, origin string, files map[string]string) string {
+	t.Helper()
+	work := filepath.Join(t.TempDir(), "work")
+	gitCmd(t, filepath.Dir(origin), "init", "-q", "--bare", "-b", "main", origin)
+	gitCmd(t, filepath.Dir(origin), "init", "-q", "-b", "main", work)
+	for name, content := range files {
+		writeFile(t, filepath.Join(work, name), content)
+	}
+	gitCmd(t, work, "add", ".")
+	gitCmd(t, work, "commit", "-q", "-m", "release")
+	gitCmd(t, work, "push", "-q", origin, "main")
+	return gitCmd(t, work, "rev-parse", "HEAD")
+}
+
+// kubeConfigMap is the data of ConfigMap ns/name on the test API server.
+func kubeConfigMap(t *testing.T, kubeconfig, ns, name string) map[string]string {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := client.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns).
+		Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _, err := unstructured.NestedStringMap(cm.Object, "data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 // TestExampleBuildDeploy does what the README's "Try it" does.

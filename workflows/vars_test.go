@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -54,6 +55,28 @@ func TestVars(t *testing.T) {
 			got, err := e.Bool(scope)
 			if err != nil || got != tt.want {
 				t.Errorf("%s = %v, %v; want %v", tt.src, got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestSandboxPathsFromVars checks that a writable path may be one
+// ${{ vars.NAME }}, resolved per run, and nothing else with ${{ }}.
+func TestSandboxPathsFromVars(t *testing.T) {
+	got := ResolvePaths([]string{"/srv/app", "${{ vars.APP_DIR }}", "${{vars.UNSET}}"}, map[string]string{"APP_DIR": "/tmp/app"})
+	if strings.Join(got, ",") != "/srv/app,/tmp/app" {
+		t.Errorf("resolved %q, want /srv/app and /tmp/app", got)
+	}
+	for _, tt := range []struct{ path, err string }{
+		{"${{ vars.APP_DIR }}", ""},
+		{"/srv/${{ vars.APP }}", `sandbox writable "/srv/${{ vars.APP }}": write the path out, or give it as one ${{ vars.NAME }}`},
+		{"${{ event.repo }}", `sandbox writable "${{ event.repo }}": write the path out`},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			src := "on: {dispatch: {}}\nsandbox: {writable: ['" + tt.path + "']}\nsteps: [{run: 'true'}]\n"
+			_, err := Parse("w.yaml", []byte(src), nil)
+			if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+				t.Errorf("error %v, want %q", err, tt.err)
 			}
 		})
 	}

@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -285,7 +287,7 @@ func TestExampleGitHubDeploy(t *testing.T) {
 			"deploy/app/release.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shop-release}\ndata: {release: one}\n",
 		})
 		conf := writeFile(t, filepath.Join(dir, "conf", "hookflow.yaml"), fmt.Sprintf(
-			"vars: {APP_DIR: %s, REPO_URL: %s, KUBECONFIG: %s, NAMESPACE: %s}\nsandbox: {writable: [%[1]s]}\n",
+			"vars: {APP_DIR: %s, REPO_URL: %s, KUBECONFIG: %s, NAMESPACE: %s}\n",
 			appDir, origin, kubeconfig, ns))
 		srv := stopAtEnd(t, launchServe(t, []string{"HOOKFLOW_SECRET_GITHUB_WEBHOOK_SECRET=a long random string"},
 			"--config", conf, "--listen", "127.0.0.1:0", "--workflows", workflows, "--data", filepath.Join(t.TempDir(), "data")))
@@ -371,11 +373,104 @@ func kubeConfigMap(t *testing.T, kubeconfig, ns, name string) map[string]string 
 	return data
 }
 
-// TestExampleBuildDeploy does what the README's "Try it" does.
+// TestExampleBuildDeploy does what the README's "Try it" does, then its
+// "Offline try": the server builds a repository made here, an agent named as
+// each web host deploys the release on it, and a local HTTP server stands in
+// for the release server, the load balancer and the site. Each host is
+// drained and put back in turn, on its own agent, and the site serves the
+// pushed commit.
 func TestExampleBuildDeploy(t *testing.T) {
-	validateAndMatch(t, example(t, "build-deploy", "workflows"), 1, "github-release", map[string]string{
+	workflows := example(t, "build-deploy", "workflows")
+	validateAndMatch(t, workflows, 1, "github-release", map[string]string{
 		example(t, "build-deploy", "push-main.json"): "run   release (1 run(s))",
 	})
+
+	needBubblewrap(t)
+	dir := t.TempDir()
+	origin, releases, shop := filepath.Join(dir, "shop.git"), filepath.Join(dir, "releases"), filepath.Join(dir, "shop")
+	for _, d := range []string{releases, shop} { // as on the hosts, where a sandbox may write them
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head := gitRepo(t, origin, map[string]string{
+		"Makefile": "build:\n\tmkdir -p dist\n\techo \"shop $(COMMIT)\" > dist/version.txt\n",
+	})
+	push := filepath.Join(dir, "push.json")
+	writeFile(t, push, pushOf(t, example(t, "build-deploy", "push-main.json"), head))
+
+	// The stand-ins: releases served from the build node's folder, the
+	// load balancer's pool, and the site serving the current release.
+	var mu sync.Mutex
+	var pool []string
+	mux := http.NewServeMux()
+	mux.Handle("GET /releases/", http.StripPrefix("/releases/", http.FileServer(http.Dir(releases))))
+	mux.HandleFunc("POST /pool/{host}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		pool = append(pool, r.PathValue("action")+" "+r.PathValue("host"))
+	})
+	mux.HandleFunc("GET /healthz", func(http.ResponseWriter, *http.Request) {})
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, filepath.Join(shop, "current", "version.txt"))
+	})
+	stand := httptest.NewServer(mux)
+	defer stand.Close()
+
+	conf := writeFile(t, filepath.Join(dir, "conf", "hookflow.yaml"), fmt.Sprintf(`vars:
+  REPO_URL: %s
+  RELEASES: %s
+  RELEASES_URL: %s/releases
+  SHOP_DIR: %s
+  LB_URL: %[3]s
+  SITE_URL: %[3]s
+`, origin, releases, stand.URL, shop))
+	srv := stopAtEnd(t, launchServe(t, []string{"HOOKFLOW_SECRET_GITHUB_WEBHOOK_SECRET=a long random string"},
+		"--config", conf, "--listen", "127.0.0.1:0", "--workflows", workflows, "--data", filepath.Join(t.TempDir(), "data")))
+	hosts := []string{"web-01", "web-02", "web-03"}
+	for _, host := range hosts {
+		startAgent(t, filepath.Join(dir, "agents", host), host, addAgent(t, srv.url, host, host), []string{srv.url})
+	}
+
+	code, r := deliverFile(t, srv.url, "github-release", push, githubPush(t, push, "a long random string"))
+	if code != http.StatusAccepted || len(r.Runs) != 1 {
+		t.Fatalf("signed push to main: %d %+v, want 202 and a run of release", code, r)
+	}
+	var want []string
+	for _, host := range hosts {
+		want = append(want, host+" now serves "+head)
+	}
+	v := wantRunSucceeded(t, srv.url, r.Runs[0].ID, want...)
+	for _, j := range v.Jobs {
+		if host, _ := j.Matrix["host"].(string); j.ID == "deploy" && j.Runner != host {
+			t.Errorf("deploy of %s ran on %q, want its own agent", host, j.Runner)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(shop, "current", "version.txt")); err != nil || string(b) != "shop "+head+"\n" {
+		t.Errorf("the current release says %q, %v; want shop %s", b, err, head)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got, want := strings.Join(pool, ", "), "drain web-01, enable web-01, drain web-02, enable web-02, drain web-03, enable web-03"; got != want {
+		t.Errorf("load balancer calls: %s\nwant %s", got, want)
+	}
+}
+
+// pushOf is the push payload of file, naming commit as the pushed one.
+func pushOf(t *testing.T, file, commit string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var push map[string]any
+	if err := json.Unmarshal(b, &push); err != nil {
+		t.Fatal(err)
+	}
+	push["after"] = commit
+	push["head_commit"].(map[string]any)["id"] = commit
+	out, _ := json.Marshal(push)
+	return string(out)
 }
 
 // TestExampleGitOps runs the README's local commands: the cleanup as a dry

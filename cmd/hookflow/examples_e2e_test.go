@@ -500,4 +500,48 @@ func TestExampleGitOps(t *testing.T) {
 	if code != exitUsage || !strings.Contains(errOut, `input "version" is required`) {
 		t.Errorf("a missing input: exit %d, want 2 naming it\n%s%s", code, out, errOut)
 	}
+
+	// Served with an API token, as the README sets it up: the signed push
+	// to the ops repository reloads the workflows through the server's own
+	// API, found at the configuration variable SERVER_URL.
+	addr, token := freeAddr(t), "a-long-random-api-token"
+	srv := stopAtEnd(t, launchServe(t, []string{"HOOKFLOW_SECRET_OPS_WEBHOOK_SECRET=ops secret",
+		"HOOKFLOW_SECRET_HOOKFLOW_API_TOKEN=" + token, "HOOKFLOW_API_TOKENS=" + token, "HOOKFLOW_VAR_SERVER_URL=http://" + addr},
+		"--listen", addr, "--workflows", workflows, "--data", filepath.Join(t.TempDir(), "data")))
+	pushOps := example(t, "gitops", "push-ops.json")
+	code, r := deliverFile(t, srv.url, "ops", pushOps, githubPush(t, pushOps, "ops secret"))
+	if code != http.StatusAccepted || len(r.Runs) != 1 || r.Runs[0].Workflow != "sync-workflows" {
+		t.Fatalf("signed push to ops: %d %+v, want 202 and a run of sync-workflows", code, r)
+	}
+	v := waitRunDoneAs(t, srv.url, token, r.Runs[0].ID)
+	if v.Status != "succeeded" || len(v.Steps) == 0 || v.Steps[0].Outputs["status"] != float64(http.StatusOK) {
+		t.Errorf("sync-workflows: %s (%s), steps %+v; want the reload answered 200", v.Status, v.Reason, v.Steps)
+	}
+}
+
+// waitRunDoneAs waits for run id on a server that wants token, and returns it.
+func waitRunDoneAs(t *testing.T, url, token, id string) api.RunView {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var v api.RunView
+		req, _ := http.NewRequest(http.MethodGet, url+"/api/v1/runs/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET run %s: %d %v", id, resp.StatusCode, err)
+		}
+		if api.Finished(v.Status) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s did not finish: %s", id, v.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,11 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 // testKubeconfigEnv names the kubeconfig of the test API server that
@@ -113,19 +107,7 @@ steps:
 		t.Errorf("applied = %s\nwant      %s", got, want)
 	}
 
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cm, err := client.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns).
-		Get(context.Background(), "site", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cm := kubeConfigMap(t, kubeconfig, ns, "site")
 	if got := cm.GetAnnotations()["hookflow/commit"]; got != commit {
 		t.Errorf("the ConfigMap's hookflow/commit annotation = %q, want the pushed commit %s", got, commit)
 	}

@@ -305,8 +305,9 @@ func TestExampleGitHubDeploy(t *testing.T) {
 		if got := gitCmd(t, appDir, "rev-parse", "HEAD"); got != head {
 			t.Errorf("checkout at %s, want main's head %s", got, head)
 		}
-		if got := kubeConfigMap(t, kubeconfig, ns, "shop-release")["release"]; got != "one" {
-			t.Errorf("ConfigMap shop-release has release %q, want one", got)
+		data, _, _ := unstructured.NestedStringMap(kubeConfigMap(t, kubeconfig, ns, "shop-release").Object, "data")
+		if data["release"] != "one" {
+			t.Errorf("ConfigMap shop-release has data %q, want release: one", data)
 		}
 	})
 }
@@ -350,8 +351,8 @@ func gitRepo(t *testing.T, origin string, files map[string]string) string {
 	return gitCmd(t, work, "rev-parse", "HEAD")
 }
 
-// kubeConfigMap is the data of ConfigMap ns/name on the test API server.
-func kubeConfigMap(t *testing.T, kubeconfig, ns, name string) map[string]string {
+// kubeConfigMap is ConfigMap ns/name on the test API server.
+func kubeConfigMap(t *testing.T, kubeconfig, ns, name string) *unstructured.Unstructured {
 	t.Helper()
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
@@ -366,11 +367,7 @@ func kubeConfigMap(t *testing.T, kubeconfig, ns, name string) map[string]string 
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, _, err := unstructured.NestedStringMap(cm.Object, "data")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
+	return cm
 }
 
 // TestExampleBuildDeploy does what the README's "Try it" does, then its

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -41,13 +40,7 @@ func TestVarsReachSteps(t *testing.T) {
 		if done := a.waitRun(t, run.ID); done.Status != "succeeded" {
 			t.Fatalf("run %+v", done)
 		}
-		resp, err := http.Get(a.url + "/api/v1/runs/" + run.ID + "/logs")
-		if err != nil {
-			t.Fatal(err)
-		}
-		log, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if want := "app dir /tmp/app, region eu-west, unset: the default"; !strings.Contains(string(log), want) {
+		if log, want := runLog(t, a.url, run.ID), "app dir /tmp/app, region eu-west, unset: the default"; !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
 

@@ -367,7 +367,7 @@ func (s *Server) assignment(ctx context.Context, a *store.Agent, job *store.Job)
 	if err != nil {
 		return nil, err
 	}
-	as.Event, as.Item = ev.Data, run.Item
+	as.Event, as.Item, as.Vars = ev.Data, run.Item, s.Vars
 	if len(as.Secrets) > 0 && s.Secrets != nil {
 		for name, value := range s.Secrets(as.Secrets) {
 			if slices.Contains(as.Secrets, name) {

@@ -94,6 +94,8 @@ type Server struct {
 	// Secrets returns the values of the named secrets that the server has,
 	// for the job an agent claims.
 	Secrets func(names []string) map[string]string
+	// Vars are the configuration variables, sent with every job to its agent.
+	Vars map[string]string
 
 	Logger *slog.Logger
 

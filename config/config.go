@@ -29,10 +29,13 @@ type Config struct {
 	Node      string       `yaml:"node"`
 	PublicURL string       `yaml:"public_url"`
 	Secrets   SecretConfig `yaml:"secrets"`
-	API       APIConfig    `yaml:"api"`
-	TLS       TLSConfig    `yaml:"tls"`
-	Limits    Limits       `yaml:"limits"`
-	Runner    RunnerConfig `yaml:"runner"`
+	// Vars are the configuration variables, vars.NAME in workflows; not
+	// secret: they may appear in logs. See VarValues for the environment's.
+	Vars   map[string]string `yaml:"vars"`
+	API    APIConfig         `yaml:"api"`
+	TLS    TLSConfig         `yaml:"tls"`
+	Limits Limits            `yaml:"limits"`
+	Runner RunnerConfig      `yaml:"runner"`
 	// Metrics says who may read /metrics.
 	Metrics MetricsConfig `yaml:"metrics"`
 	// Sandbox is every step's `sandbox:` (SPEC §7), which workflows and steps

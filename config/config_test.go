@@ -346,3 +346,21 @@ func TestServerFiles(t *testing.T) {
 		t.Errorf("server files %q, want %q", got, want)
 	}
 }
+
+// TestVarValues checks that the configuration variables come from
+// hookflow.yaml's vars and from HOOKFLOW_VAR_<NAME>, the environment winning.
+func TestVarValues(t *testing.T) {
+	file := configFile(t, "vars: {APP_DIR: /srv/app, LB_URL: 'http://lb.internal'}\n")
+	c, err := Read(file, true, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.VarValues([]string{"HOOKFLOW_VAR_APP_DIR=/tmp/app", "HOOKFLOW_VAR_EMPTY=", "HOOKFLOW_VAR_=x", "HOOKFLOW_SECRET_KEY=s", "PATH=/bin"})
+	want := map[string]string{"APP_DIR": "/tmp/app", "LB_URL": "http://lb.internal", "EMPTY": ""}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("vars %q, want %q", got, want)
+	}
+	if got := (&Config{}).VarValues(nil); got == nil || len(got) != 0 {
+		t.Errorf("no vars: %#v, want an empty map", got)
+	}
+}

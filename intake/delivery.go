@@ -151,11 +151,11 @@ func (d *Delivery) decide(in *Intake, set *workflows.Set, verify bool) (*Decisio
 
 	if only != nil {
 		ev.Inputs = inputs
-		scope := workflows.NewScope(ev)
+		scope := in.scope(ev)
 		scope.Inputs = inputs
 		return &Decision{Event: ev, Verdicts: []workflows.Verdict{only.Decide(scope)}}, nil
 	}
-	scope := workflows.NewScope(ev)
+	scope := in.scope(ev)
 	buf := in.verdictBuffer()
 	dec := &Decision{Event: ev, DedupKey: dedupKey(hooks, scope), buf: buf, pool: &in.buffers}
 	dec.Verdicts = set.MatchInto(scope, *buf)
@@ -174,7 +174,7 @@ func (in *Intake) credentials(hook *workflows.Webhook) providers.Credentials {
 			names = append(names, t.SecretNames()...)
 		}
 	}
-	scope := workflows.NewScope(nil)
+	scope := in.scope(nil)
 	if in.Secrets != nil {
 		scope.Secrets = in.Secrets(names)
 	}

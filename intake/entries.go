@@ -17,13 +17,13 @@ type Tick struct {
 	At       time.Time
 }
 
-func (t *Tick) decide(_ *Intake, _ *workflows.Set, _ bool) (*Decision, error) {
+func (t *Tick) decide(in *Intake, _ *workflows.Set, _ bool) (*Decision, error) {
 	at := t.At.UTC().Truncate(time.Second)
 	ev := &workflows.Event{ID: ulid.Make().String(), Trigger: workflows.TriggerCron, Type: "schedule", Name: "schedule",
 		ReceivedAt: at, Schedule: t.Schedule, ScheduledAt: at}
 	// The key makes a tick fire once even if two nodes schedule it.
 	key := fmt.Sprintf("cron/%s/%s/%d", t.Workflow.Name, t.Schedule, at.Unix())
-	return &Decision{Event: ev, Verdicts: []workflows.Verdict{t.Workflow.Decide(workflows.NewScope(ev))}, DedupKey: key}, nil
+	return &Decision{Event: ev, Verdicts: []workflows.Verdict{t.Workflow.Decide(in.scope(ev))}, DedupKey: key}, nil
 }
 
 // Manual is a start by hand (SPEC §8 dispatch): a workflow, its inputs and who
@@ -51,7 +51,7 @@ func (m *Manual) decide(in *Intake, set *workflows.Set, _ bool) (*Decision, erro
 	}
 	ev := &workflows.Event{ID: ulid.Make().String(), Trigger: workflows.TriggerDispatch, Type: "dispatch", Name: "dispatch",
 		ReceivedAt: in.now().UTC(), Inputs: resolved, Actor: m.Actor}
-	scope := workflows.NewScope(ev)
+	scope := in.scope(ev)
 	scope.Inputs = resolved
 	v := w.Decide(scope)
 	if !v.Run {
@@ -88,7 +88,7 @@ func (r *Replay) decide(in *Intake, set *workflows.Set, _ bool) (*Decision, erro
 		return nil, fmt.Errorf("stored event: %w", err)
 	}
 	ev.ID, ev.Trigger, ev.ReceivedAt = ulid.Make().String(), workflows.TriggerReplay, in.now().UTC()
-	scope := workflows.NewScope(ev)
+	scope := in.scope(ev)
 	scope.Inputs = ev.Inputs
 	dec := &Decision{Event: ev}
 	if r.Trigger == workflows.TriggerWebhook || ev.Path != "" {

@@ -33,6 +33,8 @@ type Intake struct {
 	// Secrets returns the values of the named secrets, for the signature
 	// secrets of webhook triggers.
 	Secrets func(names []string) map[string]string
+	// Vars are the configuration variables that filters read as vars.NAME.
+	Vars map[string]string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 
@@ -107,4 +109,11 @@ func (in *Intake) verdictBuffer() *[]workflows.Verdict {
 		buf = new([]workflows.Verdict)
 	}
 	return buf
+}
+
+// scope is a new scope for ev with the configuration variables bound.
+func (in *Intake) scope(ev *workflows.Event) *workflows.Scope {
+	s := workflows.NewScope(ev)
+	s.BindVars(in.Vars)
+	return s
 }

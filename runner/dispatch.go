@@ -39,6 +39,8 @@ type DispatcherConfig struct {
 	// Secrets returns the values of the named secrets, for templates that read
 	// them (concurrency groups, cooldown keys).
 	Secrets func(names []string) map[string]string
+	// Vars are the configuration variables, for the same templates.
+	Vars map[string]string
 	// Notify is called after runs were queued, to wake the pool.
 	Notify func()
 	// CancelRequested is called with the running runs whose cancel a
@@ -283,6 +285,7 @@ func (d *Dispatcher) newRuns(ev *workflows.Event, v workflows.Verdict, now time.
 	scope := workflows.NewScope(ev)
 	scope.Inputs = ev.Inputs
 	scope.Secrets = d.c.Secrets(w.Secrets)
+	scope.BindVars(d.c.Vars)
 	scope.Workflow = workflows.WorkflowInfo{Name: w.Name, File: w.File, Revision: w.Revision}
 	runs := make([]*store.Run, 0, len(items))
 	for _, it := range items {

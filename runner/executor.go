@@ -35,6 +35,8 @@ type Job struct {
 	Inputs   map[string]any
 	// Secrets holds the values of the secrets the workflow reads.
 	Secrets map[string]string
+	// Vars are the configuration variables, vars.NAME.
+	Vars    map[string]string
 	Attempt int
 	URL     string
 
@@ -294,6 +296,7 @@ func jobScope(job *Job) (*workflows.Scope, error) {
 	w, spec := job.Workflow, job.spec()
 	scope := workflows.NewScope(job.Event)
 	scope.Inputs, scope.Item, scope.Secrets = job.Inputs, job.Item, job.Secrets
+	scope.BindVars(job.Vars)
 	scope.Steps = map[string]workflows.StepState{}
 	scope.Run = workflows.RunInfo{ID: job.ID, Attempt: job.Attempt, URL: job.URL, Workflow: w.Name}
 	scope.Workflow = workflows.WorkflowInfo{Name: w.Name, File: w.File, Revision: w.Revision}

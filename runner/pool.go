@@ -53,8 +53,10 @@ type PoolConfig struct {
 	// Workflows returns the active workflow set.
 	Workflows func() *workflows.Set
 	Secrets   func(names []string) map[string]string
-	Logs      *Broker
-	Metrics   *Metrics
+	// Vars are the configuration variables every job reads as vars.NAME.
+	Vars    map[string]string
+	Logs    *Broker
+	Metrics *Metrics
 	// Node names this process in run records and leases.
 	Node        string
 	MaxParallel int
@@ -540,7 +542,7 @@ func (p *Pool) job(ctx context.Context, run *store.Run) (*Job, error) {
 		}
 	}
 	return &Job{ID: run.ID, Workflow: w, Event: ev, Item: item, Inputs: ev.Inputs,
-		Secrets: p.c.Secrets(w.Secrets), Attempt: run.Attempt, URL: p.c.BaseURL + "/ui/runs/" + run.ID}, nil
+		Secrets: p.c.Secrets(w.Secrets), Vars: p.c.Vars, Attempt: run.Attempt, URL: p.c.BaseURL + "/ui/runs/" + run.ID}, nil
 }
 
 // load reads a run's event from the store and decodes it, with its item.

@@ -52,6 +52,8 @@ type Assignment struct {
 	Item  json.RawMessage `json:"item,omitempty"`
 	// SecretValues are the values of Offer.Secrets that the server has.
 	SecretValues map[string]string `json:"secret_values,omitempty"`
+	// Vars are the server's configuration variables.
+	Vars map[string]string `json:"vars,omitempty"`
 	// LeaseSeconds is how long the claim lasts without a renewal.
 	LeaseSeconds float64 `json:"lease_seconds"`
 	// Runner is the agent's registered name: job.runner, and the runner the
@@ -87,7 +89,7 @@ func (a *Assignment) Job(actions workflows.ActionChecker, runner string) (*Job, 
 			return nil, fmt.Errorf("item: %w", err)
 		}
 	}
-	return &Job{ID: a.Run, Workflow: w, Event: ev, Item: item, Inputs: ev.Inputs, Secrets: a.SecretValues,
+	return &Job{ID: a.Run, Workflow: w, Event: ev, Item: item, Inputs: ev.Inputs, Secrets: a.SecretValues, Vars: a.Vars,
 		Attempt: a.RunAttempt, URL: a.URL, Spec: spec, Runner: runner,
 		Cell:  workflows.Cell{Key: a.Cell.Key, Index: a.Cell.Index, Values: a.Cell.Values},
 		Needs: a.Needs, logs: newLogBudget(a.MaxLogBytes)}, nil

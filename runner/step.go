@@ -67,7 +67,9 @@ func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, 
 	}
 
 	if step.Run != "" {
-		confined, err := x.sandbox().Confine(x.SandboxDefaults.Merge(w.Sandbox).Merge(spec.Sandbox).Merge(step.Sandbox), ws)
+		policy := x.SandboxDefaults.Merge(w.Sandbox).Merge(spec.Sandbox).Merge(step.Sandbox)
+		policy.Writable = workflows.ResolvePaths(policy.Writable, job.Vars)
+		confined, err := x.sandbox().Confine(policy, ws)
 		if err != nil {
 			fail(err)
 			return nil

@@ -24,6 +24,7 @@ type Scope struct {
 	Item     any                  `expr:"item"`
 	Env      map[string]string    `expr:"env"`
 	Secrets  map[string]string    `expr:"secrets"`
+	Vars     map[string]string    `expr:"vars"` // never nil: bind with BindVars
 	Steps    map[string]StepState `expr:"steps"`
 	Run      RunInfo              `expr:"run"`
 	Workflow WorkflowInfo         `expr:"workflow"`
@@ -79,12 +80,24 @@ func NewScope(ev *Event) *Scope {
 	if ev == nil {
 		ev = &Event{}
 	}
-	s := &Scope{Event: ev.forExpr()}
+	s := &Scope{Event: ev.forExpr(), Vars: noVars}
 	s.FnSuccess = func() bool { return !s.Status.Failed && !s.Status.Cancelled }
 	s.FnFailure = func() bool { return s.Status.Failed }
 	s.FnAlways = func() bool { return true }
 	s.FnCancelled = func() bool { return s.Status.Cancelled }
 	return s
+}
+
+// noVars is the vars of a scope without configuration variables. A map, not
+// nil, so that an unset variable reads as "" whether or not any is set.
+var noVars = map[string]string{}
+
+// BindVars binds the configuration variables (SPEC §2.1 vars); nil binds none.
+// The map is only read.
+func (s *Scope) BindVars(vars map[string]string) {
+	if vars != nil {
+		s.Vars = vars
+	}
 }
 
 // WithItem returns a copy of s with item bound. The functions keep reading the

@@ -317,6 +317,11 @@ func validateSandbox(s *Sandbox, at func(Pos, string, ...any)) {
 	if s.Pids < 0 {
 		at(s.Pos, "sandbox pids must not be negative")
 	}
+	for _, p := range s.Writable {
+		if strings.Contains(p, "${{") && !varPath.MatchString(p) {
+			at(s.Pos, "sandbox writable %s: write the path out, or give it as one ${{ vars.NAME }}", quoteText(p))
+		}
+	}
 }
 
 func validateStep(d *decoder, s *Step, defaultShell string, ids map[string]bool, at func(Pos, string, ...any), actions ActionChecker) {

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,11 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 // testKubeconfigEnv names the kubeconfig of the test API server that
@@ -45,15 +37,8 @@ func gitCmd(t *testing.T, dir string, args ...string) string {
 // and applies its deploy/ folder, templated with the event, to a real API
 // server; the run's outputs list the applied objects.
 func TestPushAppliesDeployFolder(t *testing.T) {
-	kubeconfig := os.Getenv(testKubeconfigEnv)
-	if kubeconfig == "" {
-		t.Fatalf("%s is not set: start a test API server with\n"+
-			"\tscripts/kube-testenv.sh build && scripts/kube-testenv.sh start DIR\n"+
-			"and set %s=DIR/kubeconfig (make test does both)", testKubeconfigEnv, testKubeconfigEnv)
-	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	ns := "e2e-" + hex.EncodeToString(b)
+	kubeconfig := testKubeconfig(t)
+	ns := "e2e-" + randomHex(t)
 
 	// A repository with a deploy/ folder, pushed to a bare one.
 	dir := t.TempDir()
@@ -122,19 +107,7 @@ steps:
 		t.Errorf("applied = %s\nwant      %s", got, want)
 	}
 
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cm, err := client.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns).
-		Get(context.Background(), "site", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cm := kubeConfigMap(t, kubeconfig, ns, "site")
 	if got := cm.GetAnnotations()["hookflow/commit"]; got != commit {
 		t.Errorf("the ConfigMap's hookflow/commit annotation = %q, want the pushed commit %s", got, commit)
 	}

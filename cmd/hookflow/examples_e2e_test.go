@@ -2,15 +2,26 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/hookflow/hookflow/api"
 )
@@ -238,7 +249,10 @@ func TestExampleAlertmanagerHeal(t *testing.T) {
 
 // TestExampleGitHubDeploy does what the README's "Try it" does: validate,
 // match each sample payload, and deliver the docs-only push signed to a
-// running server, which answers that deploy is skipped.
+// running server, which answers that deploy is skipped; then its "Offline
+// try": the push to main, served with configuration variables that point
+// the deploy at a repository made here, a checkout folder of its own and the
+// test API server, pulls, builds and applies.
 func TestExampleGitHubDeploy(t *testing.T) {
 	workflows := example(t, "github-deploy", "workflows")
 	validateAndMatch(t, workflows, 1, "github", map[string]string{
@@ -247,24 +261,213 @@ func TestExampleGitHubDeploy(t *testing.T) {
 		example(t, "github-deploy", "push-feature.json"):   "skip  deploy: branches: no match for feature/express-checkout",
 	})
 
-	srv := serveExample(t, workflows, "HOOKFLOW_SECRET_GITHUB_WEBHOOK_SECRET=a long random string")
-	docs := example(t, "github-deploy", "push-docs-only.json")
-	code, r := deliverFile(t, srv.url, "github", docs, githubPush(t, docs, "a long random string"))
-	if code != http.StatusOK || len(r.Runs) != 0 || len(r.Skipped) != 1 ||
-		r.Skipped[0].Reason != "paths: no changed file matches src/**, deploy/**, Makefile" {
-		t.Errorf("signed docs-only push: %d %+v, want 200 with deploy skipped for its paths", code, r)
+	t.Run("skipped and refused", func(t *testing.T) {
+		srv := serveExample(t, workflows, "HOOKFLOW_SECRET_GITHUB_WEBHOOK_SECRET=a long random string")
+		docs := example(t, "github-deploy", "push-docs-only.json")
+		code, r := deliverFile(t, srv.url, "github", docs, githubPush(t, docs, "a long random string"))
+		if code != http.StatusOK || len(r.Runs) != 0 || len(r.Skipped) != 1 ||
+			r.Skipped[0].Reason != "paths: no changed file matches src/**, deploy/**, Makefile" {
+			t.Errorf("signed docs-only push: %d %+v, want 200 with deploy skipped for its paths", code, r)
+		}
+		unsigned := map[string]string{"X-GitHub-Event": "push"}
+		if code, _ := deliverFile(t, srv.url, "github", docs, unsigned); code != http.StatusUnauthorized {
+			t.Errorf("unsigned push: %d, want 401", code)
+		}
+	})
+
+	t.Run("offline try", func(t *testing.T) {
+		needBubblewrap(t)
+		kubeconfig := testKubeconfig(t)
+		ns := "shop-" + randomHex(t)
+		dir := t.TempDir()
+		origin, appDir := filepath.Join(dir, "shop.git"), filepath.Join(dir, "app")
+		head := gitRepo(t, origin, map[string]string{
+			"Makefile":                "build:\n\techo built > build.txt\n",
+			"deploy/namespace.yaml":   "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns + "}\n",
+			"deploy/app/release.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shop-release}\ndata: {release: one}\n",
+		})
+		conf := writeFile(t, filepath.Join(dir, "conf", "hookflow.yaml"), fmt.Sprintf(
+			"vars: {APP_DIR: %s, REPO_URL: %s, KUBECONFIG: %s, NAMESPACE: %s}\n",
+			appDir, origin, kubeconfig, ns))
+		srv := stopAtEnd(t, launchServe(t, []string{"HOOKFLOW_SECRET_GITHUB_WEBHOOK_SECRET=a long random string"},
+			"--config", conf, "--listen", "127.0.0.1:0", "--workflows", workflows, "--data", filepath.Join(t.TempDir(), "data")))
+
+		push := example(t, "github-deploy", "push-main.json")
+		code, r := deliverFile(t, srv.url, "github", push, githubPush(t, push, "a long random string"))
+		if code != http.StatusAccepted || len(r.Runs) != 1 {
+			t.Fatalf("signed push to main: %d %+v, want 202 and a run of deploy", code, r)
+		}
+		wantRunSucceeded(t, srv.url, r.Runs[0].ID, "priya-n pushed acme/shop: ", "building "+head,
+			"Namespace "+ns+" created", "ConfigMap "+ns+"/shop-release created")
+		if b, err := os.ReadFile(filepath.Join(appDir, "build.txt")); err != nil || string(b) != "built\n" {
+			t.Errorf("build.txt in the checkout: %q, %v; want the build's output", b, err)
+		}
+		if got := gitCmd(t, appDir, "rev-parse", "HEAD"); got != head {
+			t.Errorf("checkout at %s, want main's head %s", got, head)
+		}
+		data, _, _ := unstructured.NestedStringMap(kubeConfigMap(t, kubeconfig, ns, "shop-release").Object, "data")
+		if data["release"] != "one" {
+			t.Errorf("ConfigMap shop-release has data %q, want release: one", data)
+		}
+	})
+}
+
+// testKubeconfig is the kubeconfig of the test API server; without one the
+// test fails.
+func testKubeconfig(t *testing.T) string {
+	t.Helper()
+	kubeconfig := os.Getenv(testKubeconfigEnv)
+	if kubeconfig == "" {
+		t.Fatalf("%s is not set: start a test API server with\n"+
+			"\tscripts/kube-testenv.sh build && scripts/kube-testenv.sh start DIR\n"+
+			"and set %s=DIR/kubeconfig (make test does both)", testKubeconfigEnv, testKubeconfigEnv)
 	}
-	unsigned := map[string]string{"X-GitHub-Event": "push"}
-	if code, _ := deliverFile(t, srv.url, "github", docs, unsigned); code != http.StatusUnauthorized {
-		t.Errorf("unsigned push: %d, want 401", code)
+	return kubeconfig
+}
+
+// randomHex is 8 random hex digits, to name what tests share a server for.
+func randomHex(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// gitRepo makes a bare repository at origin whose main holds files, and
+// returns main's commit.
+func gitRepo(t *testing.T, origin string, files map[string]string) string {
+	t.Helper()
+	work := filepath.Join(t.TempDir(), "work")
+	gitCmd(t, filepath.Dir(origin), "init", "-q", "--bare", "-b", "main", origin)
+	gitCmd(t, filepath.Dir(origin), "init", "-q", "-b", "main", work)
+	for name, content := range files {
+		writeFile(t, filepath.Join(work, name), content)
+	}
+	gitCmd(t, work, "add", ".")
+	gitCmd(t, work, "commit", "-q", "-m", "release")
+	gitCmd(t, work, "push", "-q", origin, "main")
+	return gitCmd(t, work, "rev-parse", "HEAD")
+}
+
+// kubeConfigMap is ConfigMap ns/name on the test API server.
+func kubeConfigMap(t *testing.T, kubeconfig, ns, name string) *unstructured.Unstructured {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := client.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns).
+		Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cm
+}
+
+// TestExampleBuildDeploy does what the README's "Try it" does, then its
+// "Offline try": the server builds a repository made here, an agent named as
+// each web host deploys the release on it, and a local HTTP server stands in
+// for the release server, the load balancer and the site. Each host is
+// drained and put back in turn, on its own agent, and the site serves the
+// pushed commit.
+func TestExampleBuildDeploy(t *testing.T) {
+	workflows := example(t, "build-deploy", "workflows")
+	validateAndMatch(t, workflows, 1, "github-release", map[string]string{
+		example(t, "build-deploy", "push-main.json"): "run   release (1 run(s))",
+	})
+
+	needBubblewrap(t)
+	dir := t.TempDir()
+	origin, releases, shop := filepath.Join(dir, "shop.git"), filepath.Join(dir, "releases"), filepath.Join(dir, "shop")
+	for _, d := range []string{releases, shop} { // as on the hosts, where a sandbox may write them
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head := gitRepo(t, origin, map[string]string{
+		"Makefile": "build:\n\tmkdir -p dist\n\techo \"shop $(COMMIT)\" > dist/version.txt\n",
+	})
+	push := filepath.Join(dir, "push.json")
+	writeFile(t, push, pushOf(t, example(t, "build-deploy", "push-main.json"), head))
+
+	// The stand-ins: releases served from the build node's folder, the
+	// load balancer's pool, and the site serving the current release.
+	var mu sync.Mutex
+	var pool []string
+	mux := http.NewServeMux()
+	mux.Handle("GET /releases/", http.StripPrefix("/releases/", http.FileServer(http.Dir(releases))))
+	mux.HandleFunc("POST /pool/{host}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		pool = append(pool, r.PathValue("action")+" "+r.PathValue("host"))
+	})
+	mux.HandleFunc("GET /healthz", func(http.ResponseWriter, *http.Request) {})
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, filepath.Join(shop, "current", "version.txt"))
+	})
+	stand := httptest.NewServer(mux)
+	defer stand.Close()
+
+	conf := writeFile(t, filepath.Join(dir, "conf", "hookflow.yaml"), fmt.Sprintf(`vars:
+  REPO_URL: %s
+  RELEASES: %s
+  RELEASES_URL: %s/releases
+  SHOP_DIR: %s
+  LB_URL: %[3]s
+  SITE_URL: %[3]s
+`, origin, releases, stand.URL, shop))
+	srv := stopAtEnd(t, launchServe(t, []string{"HOOKFLOW_SECRET_GITHUB_WEBHOOK_SECRET=a long random string"},
+		"--config", conf, "--listen", "127.0.0.1:0", "--workflows", workflows, "--data", filepath.Join(t.TempDir(), "data")))
+	hosts := []string{"web-01", "web-02", "web-03"}
+	for _, host := range hosts {
+		startAgent(t, filepath.Join(dir, "agents", host), host, addAgent(t, srv.url, host, host), []string{srv.url})
+	}
+
+	code, r := deliverFile(t, srv.url, "github-release", push, githubPush(t, push, "a long random string"))
+	if code != http.StatusAccepted || len(r.Runs) != 1 {
+		t.Fatalf("signed push to main: %d %+v, want 202 and a run of release", code, r)
+	}
+	var want []string
+	for _, host := range hosts {
+		want = append(want, host+" now serves "+head)
+	}
+	v := wantRunSucceeded(t, srv.url, r.Runs[0].ID, want...)
+	for _, j := range v.Jobs {
+		if host, _ := j.Matrix["host"].(string); j.ID == "deploy" && j.Runner != host {
+			t.Errorf("deploy of %s ran on %q, want its own agent", host, j.Runner)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(shop, "current", "version.txt")); err != nil || string(b) != "shop "+head+"\n" {
+		t.Errorf("the current release says %q, %v; want shop %s", b, err, head)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got, want := strings.Join(pool, ", "), "drain web-01, enable web-01, drain web-02, enable web-02, drain web-03, enable web-03"; got != want {
+		t.Errorf("load balancer calls: %s\nwant %s", got, want)
 	}
 }
 
-// TestExampleBuildDeploy does what the README's "Try it" does.
-func TestExampleBuildDeploy(t *testing.T) {
-	validateAndMatch(t, example(t, "build-deploy", "workflows"), 1, "github-release", map[string]string{
-		example(t, "build-deploy", "push-main.json"): "run   release (1 run(s))",
-	})
+// pushOf is the push payload of file, naming commit as the pushed one.
+func pushOf(t *testing.T, file, commit string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var push map[string]any
+	if err := json.Unmarshal(b, &push); err != nil {
+		t.Fatal(err)
+	}
+	push["after"] = commit
+	push["head_commit"].(map[string]any)["id"] = commit
+	out, _ := json.Marshal(push)
+	return string(out)
 }
 
 // TestExampleGitOps runs the README's local commands: the cleanup as a dry
@@ -293,5 +496,49 @@ func TestExampleGitOps(t *testing.T) {
 	code, out, errOut = hookflow(t, "run", "deploy-version", "--workflows", workflows, "--input", "service=api")
 	if code != exitUsage || !strings.Contains(errOut, `input "version" is required`) {
 		t.Errorf("a missing input: exit %d, want 2 naming it\n%s%s", code, out, errOut)
+	}
+
+	// Served with an API token, as the README sets it up: the signed push
+	// to the ops repository reloads the workflows through the server's own
+	// API, found at the configuration variable SERVER_URL.
+	addr, token := freeAddr(t), "a-long-random-api-token"
+	srv := stopAtEnd(t, launchServe(t, []string{"HOOKFLOW_SECRET_OPS_WEBHOOK_SECRET=ops secret",
+		"HOOKFLOW_SECRET_HOOKFLOW_API_TOKEN=" + token, "HOOKFLOW_API_TOKENS=" + token, "HOOKFLOW_VAR_SERVER_URL=http://" + addr},
+		"--listen", addr, "--workflows", workflows, "--data", filepath.Join(t.TempDir(), "data")))
+	pushOps := example(t, "gitops", "push-ops.json")
+	code, r := deliverFile(t, srv.url, "ops", pushOps, githubPush(t, pushOps, "ops secret"))
+	if code != http.StatusAccepted || len(r.Runs) != 1 || r.Runs[0].Workflow != "sync-workflows" {
+		t.Fatalf("signed push to ops: %d %+v, want 202 and a run of sync-workflows", code, r)
+	}
+	v := waitRunDoneAs(t, srv.url, token, r.Runs[0].ID)
+	if v.Status != "succeeded" || len(v.Steps) == 0 || v.Steps[0].Outputs["status"] != float64(http.StatusOK) {
+		t.Errorf("sync-workflows: %s (%s), steps %+v; want the reload answered 200", v.Status, v.Reason, v.Steps)
+	}
+}
+
+// waitRunDoneAs waits for run id on a server that wants token, and returns it.
+func waitRunDoneAs(t *testing.T, url, token, id string) api.RunView {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var v api.RunView
+		req, _ := http.NewRequest(http.MethodGet, url+"/api/v1/runs/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET run %s: %d %v", id, resp.StatusCode, err)
+		}
+		if api.Finished(v.Status) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s did not finish: %s", id, v.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/hookflow/hookflow/actions/builtin"
+	"github.com/hookflow/hookflow/config"
 	"github.com/hookflow/hookflow/intake"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -70,8 +71,8 @@ func loadSet(dir string, stderr io.Writer) (*workflows.Set, bool) {
 // explain decides what entry would start against set, storing nothing. On an
 // error it prints it and returns the exit code for command cmd: a usage error
 // for a malformed payload (naming the file), a failure otherwise.
-func explain(ctx context.Context, set *workflows.Set, entry intake.Entry, cmd, file string, stderr io.Writer) (*intake.Decision, int) {
-	dec, err := (&intake.Intake{Workflows: func() *workflows.Set { return set }}).Explain(ctx, entry)
+func explain(ctx context.Context, set *workflows.Set, vars map[string]string, entry intake.Entry, cmd, file string, stderr io.Writer) (*intake.Decision, int) {
+	dec, err := (&intake.Intake{Workflows: func() *workflows.Set { return set }, Vars: vars}).Explain(ctx, entry)
 	switch workflows.ErrorCode(err) {
 	case "":
 		return dec, exitOK
@@ -105,6 +106,16 @@ func fileDelivery(target, file, method string, headers map[string]string) (*inta
 		d.Header.Set(k, v)
 	}
 	return d, nil
+}
+
+// localVars are the configuration variables of a local command: the
+// HOOKFLOW_VAR_<NAME> environment variables, then its --var flags.
+func localVars(flags pairs) map[string]string {
+	vars := (&config.Config{}).VarValues(os.Environ())
+	for k, v := range flags.Map() {
+		vars[k] = v
+	}
+	return vars
 }
 
 // secretsFromEnv reads HOOKFLOW_SECRET_<NAME> variables for the names given.

@@ -13,14 +13,15 @@ import (
 )
 
 func cmdMatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("match", "--path P[?QUERY] --event FILE [--header K=V]... [--method M] [--workflows DIR] [-o json]", stderr)
+	fs := newFlags("match", "--path P[?QUERY] --event FILE [--header K=V]... [--method M] [--var K=V]... [--workflows DIR] [-o json]", stderr)
 	path := fs.String("path", "", "webhook path, as in /hooks/<path>, with an optional ?query")
 	eventFile := fs.String("event", "", "payload file (JSON, form or any body the endpoint takes)")
 	method := fs.String("method", "POST", "HTTP method of the delivery")
 	dir := fs.String("workflows", "workflows", "folder of workflow files")
 	output := fs.String("o", "text", "output format: text or json")
-	var headers pairs
+	var headers, vars pairs
 	fs.Var(&headers, "header", "request header K=V (repeatable), e.g. Content-Type=application/x-www-form-urlencoded")
+	fs.Var(&vars, "var", "configuration variable K=V, vars.K (repeatable; over HOOKFLOW_VAR_K)")
 	if _, err := parseArgs(fs, args); err != nil {
 		return usageError(stderr, "match", err)
 	}
@@ -38,7 +39,7 @@ func cmdMatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return usageError(stderr, "match", err)
 	}
-	dec, code := explain(ctx, set, d, "match", *eventFile, stderr)
+	dec, code := explain(ctx, set, localVars(vars), d, "match", *eventFile, stderr)
 	if dec == nil {
 		return code
 	}

@@ -21,13 +21,14 @@ import (
 )
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("run", "WORKFLOW [--event FILE] [--provider P] [--header K=V]... [--input K=V]... [--workflows DIR]", stderr)
+	fs := newFlags("run", "WORKFLOW [--event FILE] [--provider P] [--header K=V]... [--input K=V]... [--var K=V]... [--workflows DIR]", stderr)
 	eventFile := fs.String("event", "", "payload file to run with, taken as the webhook endpoint takes it")
 	provider := fs.String("provider", "", "provider that shapes the event (default: the workflow's webhook provider)")
 	dir := fs.String("workflows", "workflows", "folder of workflow files")
-	var headers, inputs pairs
+	var headers, inputs, varFlags pairs
 	fs.Var(&headers, "header", "request header K=V (repeatable), e.g. X-GitHub-Event=push")
 	fs.Var(&inputs, "input", "dispatch input K=V (repeatable)")
+	fs.Var(&varFlags, "var", "configuration variable K=V, vars.K (repeatable; over HOOKFLOW_VAR_K)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return usageError(stderr, "run", err)
@@ -54,7 +55,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError(stderr, "run", err)
 	}
-	dec, code := explain(ctx, set, entry, "run", *eventFile, stderr)
+	vars := localVars(varFlags)
+	dec, code := explain(ctx, set, vars, entry, "run", *eventFile, stderr)
 	if dec == nil {
 		return code
 	}
@@ -96,7 +98,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, item := range items {
 		job := &runner.Job{
 			ID: ulid.Make().String(), Workflow: w, Event: ev, Item: item, Inputs: ev.Inputs,
-			Secrets: secretsFromEnv(w.Secrets), Attempt: 1,
+			Secrets: secretsFromEnv(w.Secrets), Vars: vars, Attempt: 1,
 		}
 		var res runner.Result
 		if w.Jobs[0].Implicit {

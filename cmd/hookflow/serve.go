@@ -112,7 +112,7 @@ func (a *App) Open(ctx context.Context) error {
 	})
 	runMetrics := runner.NewMetrics(a.registry)
 
-	secrets := c.SecretLookup(os.LookupEnv)
+	secrets, vars := c.SecretLookup(os.LookupEnv), c.VarValues(os.Environ())
 	reg := builtin.Registry()
 	a.cron = triggers.NewCron(a.fireCron, a.Logger)
 	files := c.WorkflowFiles(reg)
@@ -141,13 +141,13 @@ func (a *App) Open(ctx context.Context) error {
 	// Runs executed here are handed their event as dispatched, not decoded
 	// again from the store.
 	handoff := runner.NewHandoff(runner.HandoffConfig{})
-	a.pool = runner.NewPool(runner.PoolConfig{Store: st, Executor: executor, Workflows: a.source.Set, Secrets: secrets, Handoff: handoff,
+	a.pool = runner.NewPool(runner.PoolConfig{Store: st, Executor: executor, Workflows: a.source.Set, Secrets: secrets, Vars: vars, Handoff: handoff,
 		Logs: logs, Metrics: runMetrics, Node: c.Node, MaxParallel: c.Limits.MaxParallelRuns,
 		Lease: time.Duration(c.Limits.Lease), RecoverEvery: a.cluster.recoverEvery(time.Duration(c.Limits.Lease)),
 		QueueTimeout: time.Duration(c.Limits.QueueTimeout), ShutdownGrace: time.Duration(c.ShutdownTimeout), BaseURL: strings.TrimSuffix(c.PublicURL, "/"), Logger: a.Logger})
 	a.health = runner.NewWriteHealth(func(ctx context.Context) error { return st.ProbeWrite(ctx, time.Now().UTC()) }, 0, nil)
 	a.dispatcher = runner.NewDispatcher(runner.DispatcherConfig{Store: st, MaxQueued: c.Limits.MaxQueuedRuns, Handoff: handoff,
-		DedupWindow: time.Duration(c.Limits.DedupWindow), Secrets: secrets, Notify: a.pool.Wake,
+		DedupWindow: time.Duration(c.Limits.DedupWindow), Secrets: secrets, Vars: vars, Notify: a.pool.Wake,
 		CancelRequested: a.pool.CancelRequested, Metrics: runMetrics, Health: a.health})
 
 	if c.Metrics.Pprof {
@@ -161,10 +161,10 @@ func (a *App) Open(ctx context.Context) error {
 	// Only the connection's own address counts: X-Forwarded-For is whatever
 	// the client says, and would let anyone look like a loopback client.
 	a.echo.IPExtractor = echo.ExtractIPDirect()
-	a.intake = &intake.Intake{Workflows: a.source.Set, Commit: a.dispatcher, Secrets: secrets}
+	a.intake = &intake.Intake{Workflows: a.source.Set, Commit: a.dispatcher, Secrets: secrets, Vars: vars}
 	srv := &api.Server{Store: st, Workflows: a.source, Intake: a.intake, Runs: runControl{a.dispatcher, a.pool}, Logs: logs,
 		Gatherer: a.registry, PublicMetrics: c.Metrics.Public, Pprof: c.Metrics.Pprof, Tokens: c.API.Tokens, Ready: a.ready, Logger: a.Logger,
-		AgentJobs: a.pool, AgentLease: time.Duration(c.Limits.Lease), Secrets: secrets}
+		AgentJobs: a.pool, AgentLease: time.Duration(c.Limits.Lease), Secrets: secrets, Vars: vars}
 	srv.Register(a.echo)
 	a.registry.MustRegister(api.NewAgentMetrics(st, a.Logger))
 	// Agents' claims wait up to a minute for a job: a shutdown ends them.

@@ -88,7 +88,8 @@ func (d *doctor) workflows(c *config.Config) {
 	}
 	set, err := c.WorkflowFiles(builtin.Registry()).Paths(c.Workflows.Folder)
 	if err != nil {
-		d.fail("workflows", "%s: %s, not valid:\n%s", folder.display(), plural(folder.files, "file"), strings.Join(append(notes, err.Error()), "\n"))
+		d.fail("workflows", "%s: %s, not valid:\n%s", folder.display(), plural(folder.files, "file"),
+			strings.Join(append(notes, firstErrors(err.Error(), doctorErrors, folder.display())), "\n"))
 		return
 	}
 	msg := fmt.Sprintf("%d in %s: %s, %s, all valid (revision %s)", len(set.Workflows()), c.Workflows.Folder,
@@ -101,6 +102,20 @@ func (d *doctor) workflows(c *config.Config) {
 		return
 	}
 	d.ok("workflows", "%s", msg)
+}
+
+// doctorErrors is how many of a folder's errors doctor shows; validate
+// shows them all.
+const doctorErrors = 5
+
+// firstErrors is the first n lines of the error list msg, and a line that
+// says how many more there are and how to see them.
+func firstErrors(msg string, n int, folder string) string {
+	lines := strings.Split(msg, "\n")
+	if len(lines) <= n {
+		return msg
+	}
+	return strings.Join(lines[:n], "\n") + fmt.Sprintf("\n… and %d more: hookflow validate %s", len(lines)-n, folder)
 }
 
 // configName is the configuration file a setting would go in.

@@ -70,3 +70,20 @@ func TestDoctor(t *testing.T) {
 		check(t, exitFail, `config     FAIL  config: sandbox level "strict": use auto, isolated or process`, "process    ok ")
 	})
 }
+
+// doctor shows a folder's first errors and says how to see the rest.
+func TestDoctorShowsFirstErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, msg, want string
+	}{
+		{"few", "a:1:1: x\nb:1:1: y", "a:1:1: x\nb:1:1: y"},
+		{"exactly n", "1\n2\n3\n4\n5", "1\n2\n3\n4\n5"},
+		{"more", "1\n2\n3\n4\n5\n6\n7", "1\n2\n3\n4\n5\n… and 2 more: hookflow validate ./wf"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := firstErrors(tc.msg, doctorErrors, "./wf"); got != tc.want {
+				t.Errorf("firstErrors = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -351,8 +352,8 @@ func gitRepo(t *testing.T, origin string, files map[string]string) string {
 	return gitCmd(t, work, "rev-parse", "HEAD")
 }
 
-// kubeConfigMap is ConfigMap ns/name on the test API server.
-func kubeConfigMap(t *testing.T, kubeconfig, ns, name string) *unstructured.Unstructured {
+// kubeResource is a client of resource gvr on the test API server.
+func kubeResource(t *testing.T, kubeconfig string, gvr schema.GroupVersionResource) dynamic.NamespaceableResourceInterface {
 	t.Helper()
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
@@ -362,7 +363,13 @@ func kubeConfigMap(t *testing.T, kubeconfig, ns, name string) *unstructured.Unst
 	if err != nil {
 		t.Fatal(err)
 	}
-	cm, err := client.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns).
+	return client.Resource(gvr)
+}
+
+// kubeConfigMap is ConfigMap ns/name on the test API server.
+func kubeConfigMap(t *testing.T, kubeconfig, ns, name string) *unstructured.Unstructured {
+	t.Helper()
+	cm, err := kubeResource(t, kubeconfig, schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns).
 		Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -472,7 +479,8 @@ func pushOf(t *testing.T, file, commit string) string {
 
 // TestExampleGitOps runs the README's local commands: the cleanup as a dry
 // run, a bad tag refused by the check step, a missing input refused before
-// anything runs.
+// anything runs; then serves the workflows, reloads them on a signed push
+// and rolls a Deployment of the test API server to a new image.
 func TestExampleGitOps(t *testing.T) {
 	needBubblewrap(t)
 	workflows := example(t, "gitops", "hookflow")
@@ -513,6 +521,127 @@ func TestExampleGitOps(t *testing.T) {
 	v := waitRunDoneAs(t, srv.url, token, r.Runs[0].ID)
 	if v.Status != "succeeded" || len(v.Steps) == 0 || v.Steps[0].Outputs["status"] != float64(http.StatusOK) {
 		t.Errorf("sync-workflows: %s (%s), steps %+v; want the reload answered 200", v.Status, v.Reason, v.Steps)
+	}
+
+	t.Run("deploy-version", func(t *testing.T) {
+		testGitOpsDeployVersion(t, workflows)
+	})
+}
+
+// testGitOpsDeployVersion serves the gitops workflows as the README does,
+// with KUBECONFIG pointing at the test API server, where someone else
+// applied Deployment staging/api: a dry run changes nothing, a rollout sets
+// the image and waits until the Deployment's status says it rolled out, and
+// a Deployment that does not exist is refused, not created.
+func testGitOpsDeployVersion(t *testing.T, workflows string) {
+	kubeconfig := testKubeconfig(t)
+	deployments := kubeResource(t, kubeconfig, schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}).Namespace("staging")
+	ctx := context.Background()
+	namespace := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "staging"}}}
+	if _, err := kubeResource(t, kubeconfig, schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).
+		Apply(ctx, "staging", namespace, metav1.ApplyOptions{FieldManager: "ops-team"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"api", "worker"} { // left by an earlier run of this test
+		if err := deployments.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+	}
+	labels := map[string]any{"app": "api"}
+	deployment := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "api"},
+		"spec": map[string]any{
+			"replicas": int64(2),
+			"selector": map[string]any{"matchLabels": labels},
+			"template": map[string]any{
+				"metadata": map[string]any{"labels": labels},
+				"spec": map[string]any{"containers": []any{
+					map[string]any{"name": "api", "image": "registry/api:1.4.1", "ports": []any{map[string]any{"containerPort": int64(8080)}}},
+				}},
+			},
+		},
+	}}
+	if _, err := deployments.Apply(ctx, "api", deployment, metav1.ApplyOptions{FieldManager: "ops-team"}); err != nil {
+		t.Fatal(err)
+	}
+	image := func() string {
+		t.Helper()
+		d, err := deployments.Get(ctx, "api", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+		if len(containers) != 1 {
+			t.Fatalf("Deployment api has containers %v, want just api", containers)
+		}
+		image, _ := containers[0].(map[string]any)["image"].(string)
+		return image
+	}
+
+	srv := serveExample(t, workflows, "HOOKFLOW_VAR_KUBECONFIG="+kubeconfig, "HOOKFLOW_VAR_REGISTRY=registry")
+	dispatch := func(inputs map[string]any) string {
+		t.Helper()
+		var run api.RunView
+		b, _ := json.Marshal(map[string]any{"inputs": inputs})
+		resp, err := http.Post(srv.url+"/api/v1/workflows/deploy-version/dispatch", "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		json.NewDecoder(resp.Body).Decode(&run)
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("dispatch deploy-version %v: %d", inputs, resp.StatusCode)
+		}
+		return run.ID
+	}
+
+	id := dispatch(map[string]any{"service": "api", "version": "1.4.2", "dry_run": true})
+	wantRunSucceeded(t, srv.url, id, "Deployment staging/api configured (dry run)")
+	if got := image(); got != "registry/api:1.4.1" {
+		t.Errorf("after the dry run the image is %s, want registry/api:1.4.1 as it was", got)
+	}
+
+	id = dispatch(map[string]any{"service": "api", "version": "1.4.2"})
+	// No controller runs on the test API server: once the spec changed, say
+	// that the rollout is done, as the deployment controller would.
+	waitFor(t, 2*time.Minute, "deploy-version sets the image of api", func() bool { return image() == "registry/api:1.4.2" })
+	if v := runJobs(t, srv.url, id); api.Finished(v.Status) {
+		t.Fatalf("deploy-version ended (%s, %s) before the Deployment said it rolled out:\n%s", v.Status, v.Reason, runLog(t, srv.url, id))
+	}
+	d, err := deployments.Get(ctx, "api", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Object["status"] = map[string]any{
+		"observedGeneration": d.GetGeneration(), "replicas": int64(2), "updatedReplicas": int64(2),
+		"readyReplicas": int64(2), "availableReplicas": int64(2),
+		"conditions": []any{
+			map[string]any{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
+			map[string]any{"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"},
+		},
+	}
+	if _, err := deployments.UpdateStatus(ctx, d, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wantRunSucceeded(t, srv.url, id, "Deployment staging/api configured")
+	if got := image(); got != "registry/api:1.4.2" {
+		t.Errorf("after the rollout the image is %s, want registry/api:1.4.2", got)
+	}
+	d, err = deployments.Get(ctx, "api", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if replicas, _, _ := unstructured.NestedInt64(d.Object, "spec", "replicas"); replicas != 2 {
+		t.Errorf("after the rollout spec.replicas is %d, want 2 as ops-team applied it", replicas)
+	}
+
+	id = dispatch(map[string]any{"service": "worker", "version": "1.4.2"})
+	v := waitRunDone(t, srv.url, id, 2*time.Minute)
+	if log := runLog(t, srv.url, id); v.Status != "failed" || !strings.Contains(log, "spec.selector: Required value") {
+		t.Errorf("deploy-version of a missing Deployment: %s (%s), want failed as invalid:\n%s", v.Status, v.Reason, log)
+	}
+	if _, err := deployments.Get(ctx, "worker", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("Deployment worker after the failed run: %v, want not found", err)
 	}
 }
 

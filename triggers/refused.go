@@ -25,7 +25,7 @@ const (
 
 // credentialWords mark a header whose value may be a credential or a
 // signature: its value is never kept.
-var credentialWords = []string{"auth", "cookie", "key", "secret", "signature", "token"}
+var credentialWords = []string{"auth", "cookie", "credential", "hmac", "key", "pass", "secret", "session", "sig", "token"}
 
 // refusedHeaders returns h with one value per name, each cut to
 // refusedValueMax bytes, and the values of credential-bearing headers

@@ -75,7 +75,8 @@ func TestWebhookRecordsRefusals(t *testing.T) {
 	github := func(delivery, signature string) http.Header {
 		return http.Header{"X-Github-Event": {"push"}, "X-Github-Delivery": {delivery},
 			"X-Hub-Signature-256": {signature}, "Authorization": {"Bearer tok-123"}, "Cookie": {"session=abc"},
-			"X-Api-Key": {"k-1"}, "Content-Type": {"application/json"}}
+			"X-Api-Key": {"k-1"}, "X-Shopify-Hmac-Sha256": {"h-1"}, "X-Hook-Password": {"p-1"},
+			"Content-Type": {"application/json"}}
 	}
 	const push = `{"ref":"refs/heads/main"}`
 
@@ -132,7 +133,7 @@ func TestWebhookRecordsRefusals(t *testing.T) {
 		if r.Remote != "127.0.0.1" || r.ID == "" || r.Time.IsZero() {
 			t.Errorf("refusal %d: remote %q id %q time %v", i, r.Remote, r.ID, r.Time)
 		}
-		for _, name := range []string{"X-Hub-Signature-256", "Authorization", "Cookie", "X-Api-Key"} {
+		for _, name := range []string{"X-Hub-Signature-256", "Authorization", "Cookie", "X-Api-Key", "X-Shopify-Hmac-Sha256", "X-Hook-Password"} {
 			if r.Headers[name] != "***" {
 				t.Errorf("refusal %d: header %s = %q, want it redacted", i, name, r.Headers[name])
 			}
@@ -141,7 +142,8 @@ func TestWebhookRecordsRefusals(t *testing.T) {
 			t.Errorf("refusal %d: headers %v lost X-Github-Event", i, r.Headers)
 		}
 		for _, v := range r.Headers {
-			if strings.Contains(v, "tok-123") || strings.Contains(v, "session=abc") || strings.Contains(v, "k-1") {
+			if strings.Contains(v, "tok-123") || strings.Contains(v, "session=abc") || strings.Contains(v, "k-1") ||
+				strings.Contains(v, "h-1") || strings.Contains(v, "p-1") {
 				t.Errorf("refusal %d: a credential is kept: %v", i, r.Headers)
 			}
 		}

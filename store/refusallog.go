@@ -71,9 +71,16 @@ func NewRefusalLog(table Refusals, opt RefusalLogOptions, logger *slog.Logger) *
 	return &RefusalLog{table: table, opt: opt, queue: make(chan *workflows.Refusal, opt.Buffer), logger: logger}
 }
 
-// Refused queues r to be written, giving it an ID and a Time when it has
-// none; it never blocks. The log keeps r.
-func (l *RefusalLog) Refused(r *workflows.Refusal) {
+// Refused queues the refusal build makes to be written, giving it an ID and
+// a Time when it has none; it never blocks. When the buffer is full the
+// refusal is counted as dropped without being built, which keeps a flood of
+// refused deliveries cheap. The log keeps what build returns.
+func (l *RefusalLog) Refused(build func() *workflows.Refusal) {
+	if len(l.queue) == cap(l.queue) {
+		l.drops.Add(1)
+		return
+	}
+	r := build()
 	if r.Time.IsZero() {
 		r.Time = l.opt.Now()
 	}

@@ -10,9 +10,10 @@ import (
 // RefusalRecorder is told of each delivery the endpoint answers without
 // storing it as an event (store.RefusalLog is one). Refused is called on the
 // request's goroutine before the answer is written, so it must return at
-// once; it keeps r.
+// once; it calls build, at most once, only when it keeps the refusal, and
+// keeps what build returns.
 type RefusalRecorder interface {
-	Refused(r *workflows.Refusal)
+	Refused(build func() *workflows.Refusal)
 }
 
 // Bounds of what a refusal keeps of its request, so that a flood of large

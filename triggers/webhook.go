@@ -114,7 +114,7 @@ func (h *Webhooks) handle(c echo.Context) error {
 		h.requests.WithLabelValues(d.path, strconv.Itoa(code)).Inc()
 	}
 	if h.Refusals != nil && !d.stored && (code >= 400 || d.reason != "") {
-		h.Refusals.Refused(h.refusal(d, code, body))
+		h.Refusals.Refused(func() *workflows.Refusal { return h.refusal(d, code, body) })
 	}
 	if body == nil {
 		return c.NoContent(code)

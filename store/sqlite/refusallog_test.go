@@ -46,11 +46,16 @@ func TestRefusalLogDropsWhatItCannotHold(t *testing.T) {
 	s, _ := open(t, Options{})
 	log := store.NewRefusalLog(s, store.RefusalLogOptions{Buffer: 2}, nil)
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	built := 0
 	for i := range 5 {
-		log.Refused(refusal(t0, i))
+		log.Refused(func() *workflows.Refusal { built++; return refusal(t0, i) })
 	}
 	if got := log.Dropped(); got != 3 {
 		t.Fatalf("Dropped = %d, want 3", got)
+	}
+	// A dropped refusal is never built: a flood costs no copies of headers.
+	if built != 2 {
+		t.Fatalf("built %d refusals, want the 2 kept", built)
 	}
 	// Stopped, the log still writes what it holds.
 	runLog(t, log)()
@@ -68,7 +73,7 @@ func TestRefusalLogKeepsItsBounds(t *testing.T) {
 	// Ten refusals a minute apart, the last at now: by count, the last
 	// three stay; by age, the last six would.
 	for i := range 10 {
-		log.Refused(refusal(now.Add(-9*time.Minute), i))
+		log.Refused(func() *workflows.Refusal { return refusal(now.Add(-9*time.Minute), i) })
 	}
 	runLog(t, log)()
 	want := []string{refusal(now, 9).ID, refusal(now, 8).ID, refusal(now, 7).ID}
@@ -91,7 +96,7 @@ func TestRefusalLogGivesIDsInOrder(t *testing.T) {
 	var sent []*workflows.Refusal
 	for range 20 {
 		r := &workflows.Refusal{Path: "p", Method: "GET", Status: 404, Reason: "no workflow serves /hooks/p"}
-		log.Refused(r)
+		log.Refused(func() *workflows.Refusal { return r })
 		sent = append(sent, r)
 	}
 	runLog(t, log)()

@@ -64,8 +64,9 @@ type logLine struct {
 }
 
 // maxPageLines bounds the log lines a run page is rendered with; the script
-// reads the rest from the log stream.
-const maxPageLines = 10000
+// reads the rest as text pages. They are few, so that a big log's page
+// arrives small and its first lines show at once.
+const maxPageLines = 2000
 
 // logSources are the short labels of log streams, as the script shows them.
 var logSources = map[string]string{"stdout": "out", "stderr": "err", "system": "sys"}

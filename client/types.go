@@ -49,10 +49,30 @@ type Run struct {
 	StartedAt       time.Time       `json:"started_at"`
 	FinishedAt      time.Time       `json:"finished_at"`
 	CancelRequested bool            `json:"cancel_requested,omitempty"`
-	Steps           []Step          `json:"steps"`
+	// Trigger is what started the run, where the server says.
+	Trigger *Trigger `json:"trigger,omitempty"`
+	Steps   []Step   `json:"steps"`
 	// Jobs are a `jobs:` run's jobs, each matrix cell one; only GetRun
 	// fills them.
 	Jobs []Job `json:"jobs,omitempty"`
+}
+
+// Trigger is what started a run: the kind of event (webhook, cron,
+// dispatch, replay), what the delivery said of itself, and who started the
+// run by hand.
+type Trigger struct {
+	Trigger   string         `json:"trigger"`
+	Provider  string         `json:"provider,omitempty"`
+	Event     string         `json:"event,omitempty"`
+	Repo      string         `json:"repo,omitempty"`
+	Branch    string         `json:"branch,omitempty"`
+	Tag       string         `json:"tag,omitempty"`
+	Commit    string         `json:"commit,omitempty"`
+	CommitURL string         `json:"commit_url,omitempty"`
+	Sender    string         `json:"sender,omitempty"`
+	Inputs    map[string]any `json:"inputs,omitempty"`
+	Schedule  string         `json:"schedule,omitempty"`
+	Actor     string         `json:"actor,omitempty"`
 }
 
 // Job is one job of a `jobs:` run, or one cell of a matrix job.

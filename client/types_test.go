@@ -34,9 +34,10 @@ func TestTypesKnowEveryField(t *testing.T) {
 		server any
 		client any
 	}{
-		"run":           {api.ViewRun(run), &client.Run{}},
-		"run unstarted": {api.ViewRun(&store.Run{ID: "r", Status: workflows.StatusQueued, QueuedAt: t0}), &client.Run{}},
-		"run with jobs": {withJobs(api.ViewRun(run), steps, t0), &client.Run{}},
+		"run":              {api.ViewRun(run), &client.Run{}},
+		"run unstarted":    {api.ViewRun(&store.Run{ID: "r", Status: workflows.StatusQueued, QueuedAt: t0}), &client.Run{}},
+		"run with jobs":    {withJobs(api.ViewRun(run), steps, t0), &client.Run{}},
+		"run with trigger": {withTrigger(api.ViewRun(run)), &client.Run{}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, err := json.Marshal(tc.server)
@@ -50,6 +51,14 @@ func TestTypesKnowEveryField(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withTrigger is v with a trigger, every field set.
+func withTrigger(v *api.RunView) *api.RunView {
+	v.Trigger = &api.TriggerView{Trigger: "webhook", Provider: "github", Event: "push", Repo: "acme/shop", Branch: "main",
+		Tag: "v1", Commit: "9fceb02d0ae598e95dc970b74767f19372d61af8", CommitURL: "https://github.com/acme/shop/commit/9fceb02",
+		Sender: "octocat", Inputs: map[string]any{"env": "prod"}, Schedule: "0 3 * * *", Actor: "api token 1 from 127.0.0.1"}
+	return v
 }
 
 // withJobs is v with one job, every field set.

@@ -85,10 +85,10 @@ func runsList(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return show(c, l, err, func(w io.Writer, l *client.RunList) {
 		rows := make([]string, len(l.Runs))
 		for i, r := range l.Runs {
-			rows[i] = fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", r.ID, r.Workflow, r.Status, clientTime(r.QueuedAt),
-				clientDuration(r.StartedAt, r.FinishedAt), orDash(oneLine(r.Reason)))
+			rows[i] = fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", r.ID, r.Workflow, r.Status, orDash(triggerText(r.Trigger)),
+				clientTime(r.QueuedAt), clientDuration(r.StartedAt, r.FinishedAt), orDash(oneLine(r.Reason)))
 		}
-		printPage(w, "runs", "ID\tWORKFLOW\tSTATUS\tQUEUED\tDURATION\tREASON", rows, l.Next)
+		printPage(w, "runs", "ID\tWORKFLOW\tSTATUS\tTRIGGER\tQUEUED\tDURATION\tREASON", rows, l.Next)
 	})
 }
 
@@ -110,8 +110,18 @@ func printRun(w io.Writer, r *client.Run) {
 	if len(r.Item) > 0 && string(r.Item) != "null" {
 		item = string(r.Item)
 	}
+	var t client.Trigger
+	if r.Trigger != nil {
+		t = *r.Trigger
+	}
+	commit := t.Commit
+	if t.CommitURL != "" {
+		commit += " " + t.CommitURL
+	}
 	printFields(w, "run", r.ID, "workflow", r.Workflow, "revision", r.Revision, "status", status,
-		"reason", oneLine(r.Reason), "event", r.EventID, "attempt", attempt, "item", item, "group", r.Group,
+		"reason", oneLine(r.Reason), "trigger", triggerLabel(r.Trigger), "repository", t.Repo, "branch", t.Branch, "tag", t.Tag,
+		"commit", commit, "sender", t.Sender, "inputs", inputsText(t.Inputs), "schedule", t.Schedule, "started by", t.Actor,
+		"event", r.EventID, "attempt", attempt, "item", item, "group", r.Group,
 		"queued", clientTime(r.QueuedAt), "started", clientTime(r.StartedAt), "finished", clientTime(r.FinishedAt),
 		"duration", clientDuration(r.StartedAt, r.FinishedAt), "node", r.Node, "sandbox", r.Sandbox)
 	if len(r.Jobs) > 0 {
@@ -124,6 +134,55 @@ func printRun(w io.Writer, r *client.Run) {
 	fmt.Fprintln(w, "\nsteps:")
 	printSteps(w, "  ", r.Steps)
 	printStepDetails(w, "", r.Steps)
+}
+
+// triggerLabel is what started a run in a few words: "github push",
+// "cron", "dispatch", "replay of github push".
+func triggerLabel(t *client.Trigger) string {
+	if t == nil {
+		return ""
+	}
+	var parts []string
+	if t.Provider != "" && t.Provider != "generic" {
+		parts = append(parts, t.Provider)
+	}
+	if t.Event != "" {
+		parts = append(parts, t.Event)
+	}
+	if len(parts) == 0 {
+		return t.Trigger
+	}
+	label := strings.Join(parts, " ")
+	if t.Trigger == workflows.TriggerReplay {
+		label = "replay of " + label
+	}
+	return label
+}
+
+// triggerText is a run's trigger for a list row: its label, then the
+// branch or tag and the short commit of a push, or the schedule of a cron
+// run; runs show tells who started it by hand.
+func triggerText(t *client.Trigger) string {
+	if t == nil {
+		return ""
+	}
+	parts := []string{triggerLabel(t)}
+	for _, p := range []string{t.Branch, t.Tag, t.Commit[:min(7, len(t.Commit))], t.Schedule} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// inputsText is a dispatch's inputs as k=v pairs, sorted.
+func inputsText(inputs map[string]any) string {
+	pairs := make([]string, 0, len(inputs))
+	for k, v := range inputs {
+		pairs = append(pairs, k+"="+outputValue(v))
+	}
+	sort.Strings(pairs)
+	return strings.Join(pairs, " ")
 }
 
 // printJobs shows a `jobs:` run's jobs as a tree: each job with what it

@@ -59,10 +59,10 @@ func TestClientCommands(t *testing.T) {
 			name: "runs list",
 			args: []string{"runs", "list", "--workflow", "deploy", "--limit", "3", "--status", "failed", "--event", clienttest.EventPush, "--before", "01JQ9"},
 			req:  &clienttest.Request{Method: "GET", Path: "/api/v1/runs", Query: "before=01JQ9&event=" + clienttest.EventPush + "&limit=3&status=failed&workflow=deploy"},
-			out: "ID                          WORKFLOW  STATUS     QUEUED               DURATION  REASON\n" +
-				clienttest.RunQueued + "  deploy    queued     " + clientLocal(t0.Add(time.Minute)) + "  -         -\n" +
-				clienttest.RunSucceeded + "  lint      succeeded  " + clientLocal(t0.Add(time.Second)) + "  450ms     -\n" +
-				clienttest.RunFailed + "  deploy    failed     " + clientLocal(t0.Add(time.Second)) + "  7.2s      step \"build\" failed: exit status 2\n" +
+			out: "ID                          WORKFLOW  STATUS     TRIGGER  QUEUED               DURATION  REASON\n" +
+				clienttest.RunQueued + "  deploy    queued     -        " + clientLocal(t0.Add(time.Minute)) + "  -         -\n" +
+				clienttest.RunSucceeded + "  lint      succeeded  -        " + clientLocal(t0.Add(time.Second)) + "  450ms     -\n" +
+				clienttest.RunFailed + "  deploy    failed     -        " + clientLocal(t0.Add(time.Second)) + "  7.2s      step \"build\" failed: exit status 2\n" +
 				"next: " + clienttest.RunFailed + "\n",
 		},
 		{
@@ -429,10 +429,12 @@ func TestClientAgainstServer(t *testing.T) {
 		t.Errorf("runs logs:\n%s", out)
 	}
 	if out := hookflow(t, exitOK, "runs", "show", run.ID); !regexp.MustCompile(`(?m)^status:\s+succeeded$`).MatchString(out) ||
-		!regexp.MustCompile(`(?m)^  greet\s.*\ssuccess\s+0\s`).MatchString(out) || !strings.Contains(out, "\n  greeting = hello ada\n") {
+		!regexp.MustCompile(`(?m)^  greet\s.*\ssuccess\s+0\s`).MatchString(out) || !strings.Contains(out, "\n  greeting = hello ada\n") ||
+		!regexp.MustCompile(`(?m)^trigger:\s+dispatch$`).MatchString(out) || !regexp.MustCompile(`(?m)^inputs:\s+who=ada$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^started by:\s+api token 1 from 127\.0\.0\.1$`).MatchString(out) {
 		t.Errorf("runs show:\n%s", out)
 	}
-	if out := hookflow(t, exitOK, "runs", "list", "--workflow", "greet"); !regexp.MustCompile(`(?m)^` + run.ID + `\s+greet\s+succeeded\s`).MatchString(out) {
+	if out := hookflow(t, exitOK, "runs", "list", "--workflow", "greet"); !regexp.MustCompile(`(?m)^` + run.ID + `\s+greet\s+succeeded\s+dispatch\s`).MatchString(out) {
 		t.Errorf("runs list:\n%s", out)
 	}
 	if out := hookflow(t, exitOK, "events", "list"); !regexp.MustCompile(`(?m)^` + run.EventID + `\s.*\sdispatch\s+-\s+dispatch\s+1\s+0$`).MatchString(out) {

@@ -14,6 +14,9 @@ import (
 // normalised fields) and the run itself. Fields the event does not carry are
 // left out.
 type TriggerView struct {
+	// Label is the trigger in a few words: "github push", "cron",
+	// "dispatch", "replay of github push".
+	Label string `json:"label"`
 	// Trigger is the event's kind: webhook, cron, dispatch or replay.
 	Trigger  string `json:"trigger"`
 	Provider string `json:"provider,omitempty"`
@@ -35,9 +38,9 @@ type TriggerView struct {
 	Actor string `json:"actor,omitempty"`
 }
 
-// Label is the trigger in a few words: "github push", "cron", "dispatch",
+// label is the trigger in a few words: "github push", "cron", "dispatch",
 // "replay of github push".
-func (t *TriggerView) Label() string {
+func (t *TriggerView) label() string {
 	var parts []string
 	if t.Provider != "" && t.Provider != "generic" {
 		parts = append(parts, t.Provider)
@@ -55,14 +58,53 @@ func (t *TriggerView) Label() string {
 	return s
 }
 
+// triggerEvent is what a trigger is told from: the fields of a stored
+// workflows.Event it shows, and of the payload only the repository's web
+// address. Decoding just these skips building the whole payload, which a
+// page of runs would otherwise do once for each run.
+type triggerEvent struct {
+	Trigger  string         `json:"trigger"`
+	Provider string         `json:"provider"`
+	Name     string         `json:"name"`
+	Type     string         `json:"type"`
+	Repo     string         `json:"repo"`
+	Branch   string         `json:"branch"`
+	Tag      string         `json:"tag"`
+	Commit   string         `json:"commit"`
+	Sender   string         `json:"sender"`
+	Schedule string         `json:"schedule"`
+	Inputs   map[string]any `json:"inputs"`
+	Actor    string         `json:"actor"`
+	// Body is kept undecoded: a payload need not be an object.
+	Body json.RawMessage `json:"body"`
+}
+
+// forgeAddresses are the payload fields that name a repository's web page:
+// GitHub's and Gitea's repository.html_url, Bitbucket's
+// repository.links.html.href, GitLab's project.web_url.
+type forgeAddresses struct {
+	Repository struct {
+		HTMLURL string `json:"html_url"`
+		Links   struct {
+			HTML struct {
+				Href string `json:"href"`
+			} `json:"html"`
+		} `json:"links"`
+	} `json:"repository"`
+	Project struct {
+		WebURL string `json:"web_url"`
+	} `json:"project"`
+}
+
 // ViewTrigger describes what started run r, from its event ev; ev may be nil
 // (pruned), and then only what the run knows is told.
 func ViewTrigger(r *store.Run, ev *store.Event) *TriggerView {
 	t := &TriggerView{Actor: r.Actor}
+	defer func() { t.Label = t.label() }()
 	if ev == nil {
 		return t
 	}
-	var e workflows.Event
+	var e triggerEvent
 	if err := json.Unmarshal(ev.Data, &e); err != nil {
 		t.Trigger = ev.Trigger
 		return t
@@ -122,22 +164,25 @@ func ViewTriggers(ctx context.Context, st store.Store, runs []*store.Run) ([]*Tr
 }
 
 // commitURL is the web page of commit sha on the forge that sent body, from
-// the repository address the payload carries: GitHub and Gitea's
-// repository.html_url, GitLab's project.web_url, Bitbucket's
-// repository.links.html.href. Only an http(s) address and a hexadecimal sha
-// make a link; anything else makes none.
-func commitURL(provider string, body any, sha string) string {
+// the repository address the payload carries (forgeAddresses). Only an
+// http(s) address and a hexadecimal sha make a link; anything else makes
+// none.
+func commitURL(provider string, body json.RawMessage, sha string) string {
 	if !isHex(sha) {
+		return ""
+	}
+	var a forgeAddresses
+	if json.Unmarshal(body, &a) != nil {
 		return ""
 	}
 	var base, path string
 	switch provider {
 	case "github", "gitea":
-		base, path = lookup(body, "repository", "html_url"), "/commit/"
+		base, path = a.Repository.HTMLURL, "/commit/"
 	case "gitlab":
-		base, path = lookup(body, "project", "web_url"), "/-/commit/"
+		base, path = a.Project.WebURL, "/-/commit/"
 	case "bitbucket":
-		base, path = lookup(body, "repository", "links", "html", "href"), "/commits/"
+		base, path = a.Repository.Links.HTML.Href, "/commits/"
 	default:
 		return ""
 	}
@@ -146,19 +191,6 @@ func commitURL(provider string, body any, sha string) string {
 		return ""
 	}
 	return strings.TrimSuffix(u.String(), "/") + path + sha
-}
-
-// lookup is the string at keys in a decoded JSON value, or "".
-func lookup(v any, keys ...string) string {
-	for _, k := range keys {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return ""
-		}
-		v = m[k]
-	}
-	s, _ := v.(string)
-	return s
 }
 
 func isHex(s string) bool {

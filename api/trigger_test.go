@@ -15,13 +15,6 @@ import (
 // address the payload carries, and makes no link from anything else.
 func TestCommitURL(t *testing.T) {
 	const sha = "0123456789abcdef0123456789abcdef01234567"
-	body := func(s string) any {
-		var v any
-		if err := json.Unmarshal([]byte(s), &v); err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
 	tests := []struct {
 		name     string
 		provider string
@@ -39,10 +32,13 @@ func TestCommitURL(t *testing.T) {
 		{"no address", "github", `{"repository":{}}`, sha, ""},
 		{"not a sha", "github", `{"repository":{"html_url":"https://github.com/org/app"}}`, "../../evil", ""},
 		{"generic", "generic", `{"repository":{"html_url":"https://github.com/org/app"}}`, sha, ""},
+		{"payload not an object", "github", `"raw text"`, sha, ""},
+		{"address not a string", "github", `{"repository":{"html_url":5}}`, sha, ""},
+		{"no payload", "github", ``, sha, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := commitURL(tt.provider, body(tt.body), tt.sha); got != tt.want {
+			if got := commitURL(tt.provider, json.RawMessage(tt.body), tt.sha); got != tt.want {
 				t.Errorf("commitURL = %q, want %q", got, tt.want)
 			}
 		})
@@ -59,24 +55,24 @@ func TestViewTrigger(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := ViewTrigger(&store.Run{Actor: "api token 1 from 127.0.0.1"}, &store.Event{Trigger: "webhook", Data: data})
-	want := TriggerView{Trigger: "webhook", Provider: "github", Event: "push", Repo: "org/app", Branch: "main",
+	want := TriggerView{Label: "github push", Trigger: "webhook", Provider: "github", Event: "push", Repo: "org/app", Branch: "main",
 		Commit: "0123456789abcdef", CommitURL: "https://github.com/org/app/commit/0123456789abcdef", Sender: "octocat",
 		Actor: "api token 1 from 127.0.0.1"}
 	if g, w := mustJSON(t, got), mustJSON(t, want); g != w {
 		t.Errorf("ViewTrigger = %s, want %s", g, w)
 	}
-	if got.Label() != "github push" {
-		t.Errorf("Label() = %q, want github push", got.Label())
+	if got.Label != "github push" {
+		t.Errorf("Label = %q, want github push", got.Label)
 	}
 	cron, err := json.Marshal(workflows.Event{Trigger: "cron", Type: "schedule", Name: "schedule", Schedule: "0 3 * * *"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := ViewTrigger(&store.Run{}, &store.Event{Trigger: "cron", Data: cron}); got.Label() != "cron" || got.Schedule != "0 3 * * *" {
-		t.Errorf("cron run's trigger %+v, label %q; want cron with its schedule", got, got.Label())
+	if got := ViewTrigger(&store.Run{}, &store.Event{Trigger: "cron", Data: cron}); got.Label != "cron" || got.Schedule != "0 3 * * *" {
+		t.Errorf("cron run's trigger %+v, label %q; want cron with its schedule", got, got.Label)
 	}
-	if l := ViewTrigger(&store.Run{}, nil).Label(); l != "" {
-		t.Errorf("Label() of a pruned event = %q, want empty", l)
+	if l := ViewTrigger(&store.Run{}, nil).Label; l != "" {
+		t.Errorf("Label of a pruned event = %q, want empty", l)
 	}
 }
 

@@ -61,6 +61,8 @@ type Run struct {
 // dispatch, replay), what the delivery said of itself, and who started the
 // run by hand.
 type Trigger struct {
+	// Label is the trigger in a few words: "github push", "cron".
+	Label     string         `json:"label"`
 	Trigger   string         `json:"trigger"`
 	Provider  string         `json:"provider,omitempty"`
 	Event     string         `json:"event,omitempty"`

@@ -55,7 +55,7 @@ func TestTypesKnowEveryField(t *testing.T) {
 
 // withTrigger is v with a trigger, every field set.
 func withTrigger(v *api.RunView) *api.RunView {
-	v.Trigger = &api.TriggerView{Trigger: "webhook", Provider: "github", Event: "push", Repo: "acme/shop", Branch: "main",
+	v.Trigger = &api.TriggerView{Label: "github push", Trigger: "webhook", Provider: "github", Event: "push", Repo: "acme/shop", Branch: "main",
 		Tag: "v1", Commit: "9fceb02d0ae598e95dc970b74767f19372d61af8", CommitURL: "https://github.com/acme/shop/commit/9fceb02",
 		Sender: "octocat", Inputs: map[string]any{"env": "prod"}, Schedule: "0 3 * * *", Actor: "api token 1 from 127.0.0.1"}
 	return v

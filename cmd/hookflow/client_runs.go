@@ -119,7 +119,7 @@ func printRun(w io.Writer, r *client.Run) {
 		commit += " " + t.CommitURL
 	}
 	printFields(w, "run", r.ID, "workflow", r.Workflow, "revision", r.Revision, "status", status,
-		"reason", oneLine(r.Reason), "trigger", triggerLabel(r.Trigger), "repository", t.Repo, "branch", t.Branch, "tag", t.Tag,
+		"reason", oneLine(r.Reason), "trigger", t.Label, "repository", t.Repo, "branch", t.Branch, "tag", t.Tag,
 		"commit", commit, "sender", t.Sender, "inputs", inputsText(t.Inputs), "schedule", t.Schedule, "started by", t.Actor,
 		"event", r.EventID, "attempt", attempt, "item", item, "group", r.Group,
 		"queued", clientTime(r.QueuedAt), "started", clientTime(r.StartedAt), "finished", clientTime(r.FinishedAt),
@@ -136,29 +136,6 @@ func printRun(w io.Writer, r *client.Run) {
 	printStepDetails(w, "", r.Steps)
 }
 
-// triggerLabel is what started a run in a few words: "github push",
-// "cron", "dispatch", "replay of github push".
-func triggerLabel(t *client.Trigger) string {
-	if t == nil {
-		return ""
-	}
-	var parts []string
-	if t.Provider != "" && t.Provider != "generic" {
-		parts = append(parts, t.Provider)
-	}
-	if t.Event != "" {
-		parts = append(parts, t.Event)
-	}
-	if len(parts) == 0 {
-		return t.Trigger
-	}
-	label := strings.Join(parts, " ")
-	if t.Trigger == workflows.TriggerReplay {
-		label = "replay of " + label
-	}
-	return label
-}
-
 // triggerText is a run's trigger for a list row: its label, then the
 // branch or tag and the short commit of a push, or the schedule of a cron
 // run; runs show tells who started it by hand.
@@ -166,7 +143,7 @@ func triggerText(t *client.Trigger) string {
 	if t == nil {
 		return ""
 	}
-	parts := []string{triggerLabel(t)}
+	parts := []string{t.Label}
 	for _, p := range []string{t.Branch, t.Tag, t.Commit[:min(7, len(t.Commit))], t.Schedule} {
 		if p != "" {
 			parts = append(parts, p)

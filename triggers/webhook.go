@@ -98,13 +98,15 @@ type delivery struct {
 	path string // the route's path once known, for the metric
 
 	provider string // the route's provider, once known
-	// verified is set once the delivery passed its trigger's verification;
-	// only then is its body kept with a refusal.
-	verified bool
-	body     []byte
-	deliver  string // the provider's delivery id, once parsed
-	stored   bool   // the event was stored: not a refusal
-	reason   string // why it was refused, when the answer does not say it all
+	// body is the request's body once read, and acceptErr what the intake
+	// said of it; the body is kept with a refusal only when the intake
+	// verified it (worked out only when a refusal is built).
+	body      []byte
+	accepted  bool
+	acceptErr error
+	deliver   string // the provider's delivery id, once parsed
+	stored    bool   // the event was stored: not a refusal
+	reason    string // why it was refused, when the answer does not say it all
 }
 
 func (h *Webhooks) handle(c echo.Context) error {
@@ -181,7 +183,7 @@ func (h *Webhooks) serve(ctx context.Context, d *delivery) (int, any) {
 	defer dec.Release()
 	held = false
 	h.slots.Release(share) // a sync answer waits for its run without one
-	d.body, d.verified = body, err == nil || verified(err)
+	d.body, d.accepted, d.acceptErr = body, true, err
 	if dec != nil && dec.Event != nil {
 		d.deliver = dec.Event.Delivery
 	}
@@ -316,7 +318,7 @@ func (h *Webhooks) refusal(d *delivery, code int, answer any) *workflows.Refusal
 			ref.Reason = m["error"]
 		}
 	}
-	if d.verified {
+	if d.accepted && (d.acceptErr == nil || verified(d.acceptErr)) {
 		ref.Body = string(d.body[:min(len(d.body), refusedBodyMax)])
 	}
 	return ref

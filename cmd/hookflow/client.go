@@ -72,19 +72,30 @@ func (c *clientCall) parse(args []string, want ...string) (pos []string, code in
 	if c.output != "text" && c.output != "json" {
 		return nil, usageError(c.stderr, c.name, fmt.Errorf("-o %q: use text or json", c.output)), false
 	}
-	if c.server == "" {
-		c.server = os.Getenv("HOOKFLOW_SERVER")
-	}
-	if c.token == "" {
-		c.token = os.Getenv("HOOKFLOW_TOKEN")
-	}
-	api, err := client.New(c.server, c.token, nil)
+	api, err := connect(&c.server, &c.token)
 	if err != nil {
 		return nil, usageError(c.stderr, c.name, fmt.Errorf("--server %w", err)), false
 	}
-	api.UserAgent = "hookflow/" + version
 	c.api = api
 	return pos, exitOK, true
+}
+
+// connect returns the API client for server and token, which default to
+// $HOOKFLOW_SERVER and $HOOKFLOW_TOKEN (set in place, so that the caller
+// knows what was used).
+func connect(server, token *string) (*client.Client, error) {
+	if *server == "" {
+		*server = os.Getenv("HOOKFLOW_SERVER")
+	}
+	if *token == "" {
+		*token = os.Getenv("HOOKFLOW_TOKEN")
+	}
+	api, err := client.New(*server, *token, nil)
+	if err != nil {
+		return nil, err
+	}
+	api.UserAgent = "hookflow/" + version
+	return api, nil
 }
 
 // pageFlags adds --limit and --before, which page a list of noun, to page.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -230,17 +229,10 @@ func flagValues(ctx context.Context, t typed) []string {
 // completed; nothing when there is none to ask or it does not answer.
 func fromServer(ctx context.Context, t typed, list func(ctx context.Context, api *client.Client) ([]string, error)) []string {
 	server, token := t.flags["server"], t.flags["token"]
-	if server == "" {
-		server = os.Getenv("HOOKFLOW_SERVER")
-	}
-	if token == "" {
-		token = os.Getenv("HOOKFLOW_TOKEN")
-	}
-	api, err := client.New(server, token, nil)
+	api, err := connect(&server, &token)
 	if err != nil {
 		return nil
 	}
-	api.UserAgent = "hookflow/" + version
 	names, err := list(ctx, api)
 	if err != nil {
 		return nil

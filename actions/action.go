@@ -75,6 +75,16 @@ type Step struct {
 	// KillGrace is how long the processes of a step that ctx stops get
 	// between SIGTERM and SIGKILL; 0 means the action's own default.
 	KillGrace time.Duration
+	// Workflow, Job and StepID name the step: its workflow's name, its job's
+	// id (empty in a workflow of `steps:` alone) and its key (the step's id,
+	// or step-N). An action that leaves state for its next run, such as an
+	// apply's ApplySet, may name it after them.
+	Workflow, Job, StepID string
+	// Hidden are the absolute paths, symbolic links resolved, that the step
+	// must not read: the server's own files and the `sandbox.hidden` paths.
+	// The sandbox masks them for processes; an action that reads files
+	// itself must refuse them.
+	Hidden []string
 }
 
 // Sandbox starts a step's processes confined: in a namespace sandbox or as a

@@ -64,10 +64,16 @@ func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, 
 		Env:         x.processEnv(job, scope.Env, env, ws, files),
 		Render:      func(text string) (string, error) { return renderText(scope, text) },
 		KillGrace:   x.KillGrace,
+		Workflow:    w.Name,
+		StepID:      step.Key(),
+	}
+	if !spec.Implicit {
+		s.Job = spec.ID
 	}
 
+	policy := x.SandboxDefaults.Merge(w.Sandbox).Merge(spec.Sandbox).Merge(step.Sandbox)
+	s.Hidden = x.sandbox().Hidden(policy)
 	if step.Run != "" {
-		policy := x.SandboxDefaults.Merge(w.Sandbox).Merge(spec.Sandbox).Merge(step.Sandbox)
 		policy.Writable = workflows.ResolvePaths(policy.Writable, job.Vars)
 		confined, err := x.sandbox().Confine(policy, ws)
 		if err != nil {

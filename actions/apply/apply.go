@@ -29,6 +29,10 @@ type Params struct {
 	Path string `json:"path"`
 	// Manifests are inline manifests: YAML documents separated by ---, or JSON.
 	Manifests string `json:"manifests"`
+	// Kustomize is a folder holding a kustomization file, built with the
+	// kustomize library instead of reading Path; relative to the step's
+	// working directory.
+	Kustomize string `json:"kustomize"`
 	// Template renders ${{ }} inside the files read from Path.
 	Template bool `json:"template"`
 	// Kubeconfig is the kubeconfig file to use; by default KUBECONFIG from the
@@ -49,6 +53,16 @@ type Params struct {
 	Wait bool `json:"wait"`
 	// WaitTimeout bounds Wait, DefaultWaitTimeout when unset.
 	WaitTimeout actions.Duration `json:"wait_timeout"`
+	// Prune deletes the objects an earlier apply of the same ApplySet made
+	// and this one no longer has.
+	Prune bool `json:"prune"`
+	// ApplySet names the ApplySet's parent object: NAME or secrets/NAME (a
+	// Secret), or configmaps/NAME, in Namespace. It needs Prune; by default
+	// it is named after the workflow, job and step.
+	ApplySet string `json:"applyset"`
+	// Diff prints, and outputs, a unified diff of each live object against
+	// the object as applied.
+	Diff bool `json:"diff"`
 }
 
 // Kind returns the apply action kind.
@@ -66,6 +80,7 @@ func Kind() actions.Kind {
 // state, so one Action may serve several attempts at once.
 type Action struct {
 	path           string
+	kustomize      string
 	inline         []*object // parsed from `manifests` when the action is built
 	template       bool
 	kubeconfig     string
@@ -76,6 +91,9 @@ type Action struct {
 	dryRun         bool
 	wait           bool
 	waitTimeout    time.Duration
+	prune          bool
+	applySet       parentRef // zero: named after the step when it runs
+	diff           bool
 }
 
 var _ actions.Action = (*Action)(nil)
@@ -92,6 +110,7 @@ func newAction(with map[string]any) (*Action, error) {
 	}
 	a := &Action{
 		path:           p.Path,
+		kustomize:      p.Kustomize,
 		template:       p.Template,
 		kubeconfig:     p.Kubeconfig,
 		context:        p.Context,
@@ -101,6 +120,8 @@ func newAction(with map[string]any) (*Action, error) {
 		dryRun:         p.DryRun,
 		wait:           p.Wait,
 		waitTimeout:    DefaultWaitTimeout,
+		prune:          p.Prune,
+		diff:           p.Diff,
 	}
 	// Presence is read from with, not from the zero value, so that an explicit
 	// empty value is reported instead of silently meaning "not set".
@@ -120,8 +141,28 @@ func newAction(with map[string]any) (*Action, error) {
 		}
 		a.inline = objs
 	}
-	if p.Path == "" && a.inline == nil {
-		return nil, errors.New("give path (a manifest file or folder), manifests (inline YAML or JSON), or both")
+	if _, ok := with["kustomize"]; ok {
+		switch {
+		case strings.TrimSpace(p.Kustomize) == "":
+			return nil, errors.New("kustomize: is empty: name a folder holding a kustomization.yaml")
+		case p.Path != "":
+			return nil, errors.New("kustomize: builds the manifests instead of path: give one of them, " +
+				"or list path's files under resources: in the kustomization")
+		}
+	}
+	if p.Path == "" && p.Kustomize == "" && a.inline == nil {
+		return nil, errors.New("give path (a manifest file or folder), kustomize (a kustomization folder) " +
+			"or manifests (inline YAML or JSON)")
+	}
+	if _, ok := with["applyset"]; ok {
+		if !p.Prune {
+			return nil, errors.New("applyset: names the set prune deletes from: set prune: true as well")
+		}
+		ref, err := parseParentRef(p.ApplySet)
+		if err != nil {
+			return nil, err
+		}
+		a.applySet = ref
 	}
 	if p.Template && p.Path == "" {
 		return nil, errors.New("template: renders the files read from path, and there is no path " +

@@ -32,7 +32,7 @@ func TestNewRejects(t *testing.T) {
 		with map[string]any
 		want string // part of the error
 	}{
-		{"nothing to apply", map[string]any{}, "give path (a manifest file or folder), manifests"},
+		{"nothing to apply", map[string]any{}, "give path (a manifest file or folder), kustomize"},
 		{"unknown key", map[string]any{"path": "d", "force": true}, `unknown field "force"`},
 		{"wrong type", map[string]any{"path": "d", "wait": "yes"}, "wait"},
 		{"empty path", map[string]any{"path": " "}, "path: is empty"},

@@ -93,6 +93,19 @@ func NewHost(o Options) *Host {
 // Support reports what this machine offers, for `hookflow doctor`.
 func (h *Host) Support() Support { return h.support }
 
+// Hidden returns the paths a step with policy p must not read, symbolic
+// links resolved: the server's own files and p's `hidden` paths that exist.
+// Actions that read files in the server's process hold themselves to it.
+func (h *Host) Hidden(p workflows.Sandbox) []string {
+	hidden := slices.Clone(h.protected)
+	for _, hp := range p.Hidden {
+		if real, err := h.checkPath("hidden", hp); err == nil && real != "" {
+			hidden = append(hidden, real)
+		}
+	}
+	return hidden
+}
+
 // Confine returns the sandbox for a step whose workspace is workspace, with
 // policy p: the server's, the workflow's and the step's
 // `sandbox:` merged. It fails when p asks for what cannot be given here:

@@ -14,8 +14,8 @@ func TestKind(t *testing.T) {
 	if k.Name != "apply" {
 		t.Errorf("Name = %q, want apply", k.Name)
 	}
-	want := []string{"path", "manifests", "template", "kubeconfig", "context", "namespace", "field_manager",
-		"force_conflicts", "dry_run", "wait", "wait_timeout"}
+	want := []string{"path", "manifests", "kustomize", "template", "kubeconfig", "context", "namespace", "field_manager",
+		"force_conflicts", "dry_run", "wait", "wait_timeout", "prune", "applyset", "diff"}
 	if got := actions.ParamKeys(k.Params); !slices.Equal(got, want) {
 		t.Errorf("ParamKeys = %v, want %v", got, want)
 	}

@@ -3,6 +3,7 @@
 #
 #   scripts/kube-testenv.sh build        build the binaries from the Go module proxy into the cache
 #   scripts/kube-testenv.sh start DIR    start etcd and kube-apiserver with state in DIR; print DIR/kubeconfig
+#                                        (DIR/kubectl is a kubectl built with them)
 #   scripts/kube-testenv.sh stop DIR     stop what start DIR started
 #
 # The binaries are built, not downloaded: a scratch module requiring k8s.io/kubernetes,
@@ -43,7 +44,7 @@ cmd_build() {
 	command -v "$GO" >/dev/null || die "go is not on PATH"
 	local staging="${KUBE_VERSION#1.}"
 	staging="v0.$staging"
-	local cmds=(k8s.io/kubernetes/cmd/kube-apiserver)
+	local cmds=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl)
 	if [[ $CONTROLLERS == 1 ]]; then
 		cmds+=(k8s.io/kubernetes/cmd/kube-controller-manager)
 	fi
@@ -81,7 +82,7 @@ cmd_build() {
 
 	mkdir -p "$SRC" "$BIN"
 	# Binaries of another version must not pass for this one's.
-	rm -f "$BIN/VERSION" "$BIN/etcd" "$BIN/kube-apiserver" "$BIN/kube-controller-manager"
+	rm -f "$BIN/VERSION" "$BIN/etcd" "$BIN/kube-apiserver" "$BIN/kubectl" "$BIN/kube-controller-manager"
 	local edits=(-require="k8s.io/kubernetes@v$KUBE_VERSION")
 	local mod
 	# Staging modules are required as v0.0.0 and replaced by ./staging/... in the
@@ -98,7 +99,7 @@ cmd_build() {
 		"$GO" mod edit "${edits[@]}"
 		"$GO" get -tool "${cmds[@]}" "go.etcd.io/etcd/server/v3@$etcd_version" 2>build.log ||
 			{ cat build.log >&2; die "go get failed (log above)"; }
-		# One go build for all three shares the compilation of their common packages.
+		# One go build for all of them shares the compilation of their common packages.
 		"$GO" build -trimpath -ldflags="$ldflags" -o "$BIN/" "${cmds[@]}" go.etcd.io/etcd/server/v3 2>build.log ||
 			{ cat build.log >&2; die "go build failed (log above)"; }
 	)
@@ -108,7 +109,7 @@ cmd_build() {
 }
 
 all_binaries_exist() {
-	[[ -x $BIN/etcd && -x $BIN/kube-apiserver ]] || return 1
+	[[ -x $BIN/etcd && -x $BIN/kube-apiserver && -x $BIN/kubectl ]] || return 1
 	[[ $CONTROLLERS != 1 || -x $BIN/kube-controller-manager ]]
 }
 
@@ -295,10 +296,11 @@ cmd_start() {
 	local dir
 	dir=$(cd "$1" && pwd)
 	if running "$dir/etcd.pid" && running "$dir/kube-apiserver.pid" && [[ -f $dir/kubeconfig ]]; then
+		ln -sf "$BIN/kubectl" "$dir/kubectl"
 		echo "$dir/kubeconfig"
 		return 0
 	fi
-	[[ -x $BIN/etcd && -x $BIN/kube-apiserver ]] ||
+	all_binaries_exist ||
 		die "no binaries in $BIN: run $0 build first"
 	cmd_stop "$dir"
 	gen_certs "$dir"
@@ -307,6 +309,8 @@ cmd_start() {
 		die "start failed; logs are in $dir"
 	fi
 	write_kubeconfig "$dir"
+	# Tests that check hookflow against kubectl find it beside the kubeconfig.
+	ln -sf "$BIN/kubectl" "$dir/kubectl"
 	echo "$dir/kubeconfig"
 }
 
@@ -331,7 +335,7 @@ cmd_stop() {
 	[[ -d $1 ]] || return 0
 	stop_one "$1/kube-apiserver.pid"
 	stop_one "$1/etcd.pid"
-	rm -f "$1/kubeconfig"
+	rm -f "$1/kubeconfig" "$1/kubectl"
 }
 
 case ${1:-} in

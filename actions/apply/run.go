@@ -3,7 +3,6 @@ package applyaction
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"reflect"
 	"slices"
@@ -34,25 +33,26 @@ var (
 // Namespaces first, then CustomResourceDefinitions (waiting until they are
 // established), then the other objects in the order they were read. Every
 // object is checked and, unless a CRD of this step defines its kind, mapped
-// to its resource before the first one is applied. With wait, it then waits
-// for the workloads it applied to roll out.
+// to its resource before the first one is applied. With prune, the set's
+// parent is checked before that too, its members are labelled as such, and
+// once all are applied the members this apply no longer has are deleted.
+// With wait, it then waits for what it applied to become healthy.
 //
-// The output `applied` lists the objects applied, in that order, each as
-// {kind, namespace, name, result}; on an error it holds those applied before
-// it. One line per object goes to s.Stdout. Errors name the file, the
-// document, the kind and the name. Network errors, timeouts and the server's
-// 5xx, 429 and conflicts of resourceVersion are retryable; a bad manifest or
-// setting, a refused object or a field-manager conflict is not.
+// The outputs (see report) hold what was done, also when it fails part way.
+// One line per object goes to s.Stdout, and with diff its diff. Errors name
+// the file, the document, the kind and the name. Network errors, timeouts
+// and the server's 5xx, 429 and conflicts of resourceVersion are retryable;
+// a bad manifest or setting, a refused object, a field-manager conflict or a
+// set another tool manages is not. Nothing is pruned after a failed apply.
 func (a *Action) Run(ctx context.Context, s *actions.Step) (actions.Result, error) {
-	applied := []any{}
-	res := actions.Result{Outputs: map[string]any{"applied": applied}}
+	rep := newReport(a, s.Stdout)
 	objs, err := a.manifests(s)
 	if err != nil {
-		return res, actions.Permanent(err)
+		return rep.result(), actions.Permanent(err)
 	}
 	c, err := a.connect(s.Env, s.Dir)
 	if err != nil {
-		return res, actions.Permanent(err)
+		return rep.result(), actions.Permanent(err)
 	}
 
 	objs = ordered(objs)
@@ -63,67 +63,127 @@ func (a *Action) Run(ctx context.Context, s *actions.Step) (actions.Result, erro
 			continue // mapped once its CRD is established
 		}
 		if mappings[i], err = c.mapping(o); err != nil {
-			return res, err
+			return rep.result(), err
 		}
 	}
+	var set *applySet
+	if a.prune {
+		if set, err = a.openApplySet(ctx, c, s); err != nil {
+			return rep.result(), err
+		}
+		set.adopt(objs)
+	}
+	kinds, namespaces := membership(objs, c.namespace)
 
 	var workloads []workload
+	keep := map[objectKey]bool{}
 	apply := func(i int) error {
 		o := objs[i]
-		result, err := a.applyOne(ctx, c, o, mappings[i])
+		result, before, after, err := a.applyOne(ctx, c, o, mappings[i])
 		if err != nil {
 			return err
 		}
-		suffix := ""
-		if a.dryRun {
-			suffix = " (dry run)"
-		}
-		fmt.Fprintf(s.Stdout, "%s %s%s\n", o.describe(), result, suffix)
-		applied = append(applied, map[string]any{
-			"kind":      o.obj.GetKind(),
-			"namespace": o.obj.GetNamespace(),
-			"name":      o.obj.GetName(),
-			"result":    result,
-		})
-		res.Outputs["applied"] = applied
+		keep[keyOf(o.obj)] = true
 		if isWorkload(o.obj.GroupVersionKind().GroupKind()) {
 			workloads = append(workloads, workload{o, mappings[i]})
 		}
-		return nil
+		return rep.applied(o, result, before, after)
 	}
 
-	// Namespaces and CRDs come first in objs; the others need them.
+	// Namespaces come first in objs, then CRDs; the others need them. The
+	// set's parent may live in one of the namespaces, and is written before
+	// any other object joins the set.
+	firstCRD := slices.IndexFunc(objs, func(o *object) bool { return o.obj.GroupVersionKind().GroupKind() != namespaceKind })
 	first := slices.IndexFunc(objs, func(o *object) bool {
 		gk := o.obj.GroupVersionKind().GroupKind()
 		return gk != namespaceKind && gk != crdKind
 	})
+	if firstCRD < 0 {
+		firstCRD = len(objs)
+	}
 	if first < 0 {
 		first = len(objs)
 	}
-	for i := range first {
+	for i := range firstCRD {
 		if err := apply(i); err != nil {
-			return res, err
+			return rep.result(), err
+		}
+	}
+	if set != nil && !a.dryRun {
+		if err := set.record(ctx, a, slices.Concat(set.kinds, kinds), slices.Concat(set.namespaces, namespaces)); err != nil {
+			return rep.result(), err
+		}
+	}
+	for i := firstCRD; i < first; i++ {
+		if err := apply(i); err != nil {
+			return rep.result(), err
 		}
 	}
 	if err := a.establish(ctx, c, objs[:first], s); err != nil {
-		return res, err
+		return rep.result(), err
 	}
 	for i := first; i < len(objs); i++ {
 		if mappings[i] == nil {
 			if mappings[i], err = a.waitMapping(ctx, c, objs[i]); err != nil {
-				return res, err
+				return rep.result(), err
 			}
 		}
 		if err := apply(i); err != nil {
-			return res, err
+			return rep.result(), err
+		}
+	}
+	if set != nil {
+		if err := a.pruneSet(ctx, c, set, kinds, namespaces, keep, rep); err != nil {
+			return rep.result(), err
 		}
 	}
 	if a.wait && !a.dryRun {
 		if err := a.waitRollouts(ctx, c, workloads, s); err != nil {
-			return res, err
+			return rep.result(), err
 		}
 	}
-	return res, nil
+	return rep.result(), nil
+}
+
+// pruneSet deletes the members of set that this apply does not hold, then
+// narrows the parent to this apply's kinds and namespaces. In a dry run the
+// server checks each deletion and nothing changes.
+func (a *Action) pruneSet(ctx context.Context, c *cluster, set *applySet, kinds []schema.GroupKind, namespaces []string, keep map[objectKey]bool, rep *report) error {
+	stale, err := set.stale(ctx, c, slices.Concat(set.kinds, kinds), slices.Concat(set.namespaces, namespaces), keep)
+	if err != nil {
+		return err
+	}
+	for _, m := range stale {
+		gone, err := m.remove(ctx, a.dryRun)
+		if err != nil {
+			return err
+		}
+		if gone {
+			if err := rep.pruned(m); err != nil {
+				return err
+			}
+		}
+	}
+	if a.dryRun {
+		return nil
+	}
+	return set.record(ctx, a, kinds, namespaces)
+}
+
+// membership is the kinds of objs and the namespaces they are in, as the
+// set's parent records them. An object whose kind is not mapped yet counts
+// as in its namespace or fallback: recording a namespace too many only
+// costs a look through it when pruning.
+func membership(objs []*object, fallback string) ([]schema.GroupKind, []string) {
+	var kinds []schema.GroupKind
+	var namespaces []string
+	for _, o := range objs {
+		kinds = append(kinds, o.obj.GroupVersionKind().GroupKind())
+		if ns := o.obj.GetNamespace(); ns != "" {
+			namespaces = append(namespaces, ns)
+		}
+	}
+	return kinds, append(namespaces, fallback)
 }
 
 // manifests reads the inline manifests and those under path, inline first.
@@ -212,41 +272,41 @@ func (c *cluster) mapping(o *object) (*meta.RESTMapping, error) {
 // server writes that bookkeeping late for some kinds (the second apply of a
 // Namespace fills it in), and no value the manifests set changed. A dry run
 // stores nothing and so keeps the resourceVersion; the objects tell there too.
-func (a *Action) applyOne(ctx context.Context, c *cluster, o *object, m *meta.RESTMapping) (string, error) {
+func (a *Action) applyOne(ctx context.Context, c *cluster, o *object, m *meta.RESTMapping) (result string, before, after *unstructured.Unstructured, err error) {
 	var ri dynamic.ResourceInterface = c.dynamic.Resource(m.Resource)
 	if m.Scope.Name() == meta.RESTScopeNameNamespace {
 		ri = c.dynamic.Resource(m.Resource).Namespace(o.obj.GetNamespace())
 	}
-	before, err := ri.Get(ctx, o.obj.GetName(), metav1.GetOptions{})
+	before, err = ri.Get(ctx, o.obj.GetName(), metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		before = nil
 	case err != nil:
-		return "", classify(o.errorf("reading it before applying: %w", err))
+		return "", nil, nil, classify(o.errorf("reading it before applying: %w", err))
 	}
 	opts := metav1.ApplyOptions{FieldManager: a.fieldManager, Force: a.forceConflicts}
 	if a.dryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
-	after, err := ri.Apply(ctx, o.obj.GetName(), o.obj, opts)
+	after, err = ri.Apply(ctx, o.obj.GetName(), o.obj, opts)
 	if err != nil {
 		if apierrors.IsConflict(err) && !a.forceConflicts && strings.Contains(err.Error(), "Apply failed with") {
-			return "", actions.Permanent(o.errorf("%w: set force_conflicts: true to take these fields over", apiError{err}))
+			return "", nil, nil, actions.Permanent(o.errorf("%w: set force_conflicts: true to take these fields over", apiError{err}))
 		}
 		if strings.Contains(err.Error(), "failed to create typed patch object") {
 			// A field of the wrong type: the server answers 500 with no
 			// reason, but sending the same manifest again cannot help.
-			return "", actions.Permanent(o.errorf("%w", apiError{err}))
+			return "", nil, nil, actions.Permanent(o.errorf("%w", apiError{err}))
 		}
-		return "", classify(o.errorf("%w", apiError{err}))
+		return "", nil, nil, classify(o.errorf("%w", apiError{err}))
 	}
 	switch {
 	case before == nil:
-		return Created, nil
+		return Created, nil, after, nil
 	case !a.dryRun && before.GetResourceVersion() == after.GetResourceVersion(), sameContent(before, after):
-		return Unchanged, nil
+		return Unchanged, before, after, nil
 	}
-	return Configured, nil
+	return Configured, before, after, nil
 }
 
 // sameContent reports whether two versions of an object are the same but for

@@ -264,8 +264,9 @@ func (m member) describe() string {
 // stale finds the members of the set, of the given kinds and in the given
 // namespaces, that keep does not hold: those to prune. They are listed by
 // the set's label alone, so no object outside the set is ever among them.
-// A kind the server no longer serves has no objects left. Namespaces and
-// CRDs come last, the reverse of the order they are applied in.
+// A kind the server no longer serves has no objects left. Namespaced
+// objects come first, then cluster-scoped ones, then CRDs and last
+// Namespaces, the reverse of the order they are applied in.
 func (s *applySet) stale(ctx context.Context, c *cluster, kinds []schema.GroupKind, namespaces []string, keep map[objectKey]bool) ([]member, error) {
 	slices.SortFunc(kinds, func(x, y schema.GroupKind) int { return strings.Compare(x.String(), y.String()) })
 	kinds = slices.Compact(kinds)
@@ -310,11 +311,13 @@ func (s *applySet) stale(ctx context.Context, c *cluster, kinds []schema.GroupKi
 		}
 	}
 	rank := func(m member) int {
-		switch m.gk {
-		case crdKind:
-			return 1
-		case namespaceKind:
+		switch {
+		case m.gk == crdKind:
 			return 2
+		case m.gk == namespaceKind:
+			return 3
+		case m.u.GetNamespace() == "":
+			return 1
 		}
 		return 0
 	}

@@ -1,8 +1,10 @@
 // Package applyaction is the `uses: apply` step (SPEC §6): Kubernetes manifests
-// read from files, folders or the step itself, applied with server-side apply
-// through client-go. Namespaces and CustomResourceDefinitions go first; the
-// step can wait for workloads to roll out. Its output `applied` lists every
-// object with whether it was created, configured or left unchanged.
+// read from files, folders, a kustomization or the step itself, applied with
+// server-side apply through client-go. Namespaces and CustomResourceDefinitions
+// go first. The step can prune what an earlier apply of the same ApplySet made
+// and this one no longer has, show a diff of each object, and wait for what it
+// applied to become healthy. Its outputs list every object with whether it was
+// created, configured, left unchanged or pruned.
 package applyaction
 
 import (

@@ -229,7 +229,9 @@ func (s *applySet) record(ctx context.Context, a *Action, kinds []schema.GroupKi
 		groupKindsAnnotation: strings.Join(names, ","),
 		namespacesAnnotation: strings.Join(others, ","),
 	})
-	_, err := s.parent.Apply(ctx, s.ref.name, u, metav1.ApplyOptions{FieldManager: a.fieldManager, Force: a.forceConflicts})
+	// The parent is hookflow's (openApplySet checked), so its fields are
+	// taken over even from an earlier field_manager of the same step.
+	_, err := s.parent.Apply(ctx, s.ref.name, u, metav1.ApplyOptions{FieldManager: a.fieldManager, Force: true})
 	if err != nil {
 		return classify(fmt.Errorf("applyset: writing %s: %w", s.describe(), apiError{err}))
 	}

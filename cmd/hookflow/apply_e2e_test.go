@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hookflow/hookflow/api"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 // testKubeconfigEnv names the kubeconfig of the test API server that
@@ -55,6 +58,7 @@ metadata:
 data:
   greeting: hello
 `)
+	writeFile(t, filepath.Join(work, "deploy", "app", "extra.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: b\n")
 	writeFile(t, filepath.Join(work, "README.md"), "# site\n")
 	gitCmd(t, work, "add", ".")
 	gitCmd(t, work, "commit", "-q", "-m", "site")
@@ -77,38 +81,70 @@ steps:
       path: src/deploy
       template: true
       namespace: %s
+      prune: true
+      diff: true
 `, bare, kubeconfig, ns)
 	a := startApp(t, map[string]string{"site.yaml": workflow})
 
-	body := fmt.Sprintf(`{"ref": "refs/heads/main", "before": "%s", "after": "%s",
-		"repository": {"full_name": "example/site", "clone_url": %q}}`, strings.Repeat("0", 40), commit, bare)
-	h := http.Header{}
-	h.Set("X-GitHub-Event", "push")
-	h.Set("X-GitHub-Delivery", "e2e-"+ns)
-	code, answer := post(t, a.url+"/hooks/site", body, h)
-	if code != http.StatusAccepted {
-		t.Fatalf("webhook: %d %s", code, answer)
-	}
-	var receipt struct {
-		Runs []struct{ ID string } `json:"runs"`
-	}
-	if err := json.Unmarshal([]byte(answer), &receipt); err != nil || len(receipt.Runs) != 1 {
-		t.Fatalf("receipt %s: %v", answer, err)
+	push := func(before, after string) *api.RunView {
+		t.Helper()
+		body := fmt.Sprintf(`{"ref": "refs/heads/main", "before": "%s", "after": "%s",
+		"repository": {"full_name": "example/site", "clone_url": %q}}`, before, after, bare)
+		h := http.Header{}
+		h.Set("X-GitHub-Event", "push")
+		h.Set("X-GitHub-Delivery", "e2e-"+after)
+		code, answer := post(t, a.url+"/hooks/site", body, h)
+		if code != http.StatusAccepted {
+			t.Fatalf("webhook: %d %s", code, answer)
+		}
+		var receipt struct {
+			Runs []struct{ ID string } `json:"runs"`
+		}
+		if err := json.Unmarshal([]byte(answer), &receipt); err != nil || len(receipt.Runs) != 1 {
+			t.Fatalf("receipt %s: %v", answer, err)
+		}
+		run := a.waitRun(t, receipt.Runs[0].ID)
+		if run.Status != "succeeded" || len(run.Steps) != 2 {
+			t.Fatalf("run %s: %s (%s), steps %+v", run.ID, run.Status, run.Reason, run.Steps)
+		}
+		return run
 	}
 
-	run := a.waitRun(t, receipt.Runs[0].ID)
-	if run.Status != "succeeded" || len(run.Steps) != 2 {
-		t.Fatalf("run %s: %s (%s), steps %+v", run.ID, run.Status, run.Reason, run.Steps)
-	}
+	run := push(strings.Repeat("0", 40), commit)
 	got, _ := json.Marshal(run.Steps[1].Outputs["applied"])
 	want := fmt.Sprintf(`[{"kind":"Namespace","name":"%[1]s","namespace":"","result":"created"},`+
-		`{"kind":"ConfigMap","name":"site","namespace":"%[1]s","result":"created"}]`, ns)
+		`{"kind":"ConfigMap","name":"site","namespace":"%[1]s","result":"created"},`+
+		`{"kind":"ConfigMap","name":"extra","namespace":"%[1]s","result":"created"}]`, ns)
 	if string(got) != want {
 		t.Errorf("applied = %s\nwant      %s", got, want)
 	}
 
-	cm := kubeConfigMap(t, kubeconfig, ns, "site")
+	cm := kubeObject(t, kubeconfig, "configmaps", ns, "site")
 	if got := cm.GetAnnotations()["hookflow/commit"]; got != commit {
 		t.Errorf("the ConfigMap's hookflow/commit annotation = %q, want the pushed commit %s", got, commit)
+	}
+	// The set is named after the workflow and the step.
+	if got := kubeObject(t, kubeconfig, "secrets", ns, "site-deploy").GetLabels()["applyset.kubernetes.io/id"]; got == "" {
+		t.Error("the set's parent site-deploy has no applyset.kubernetes.io/id label")
+	}
+
+	// Removing a manifest from git and pushing prunes its object.
+	gitCmd(t, work, "rm", "-q", "deploy/app/extra.yaml")
+	gitCmd(t, work, "commit", "-q", "-m", "no extra")
+	gitCmd(t, work, "push", "-q", bare, "main")
+	second := gitCmd(t, work, "rev-parse", "HEAD")
+	run = push(commit, second)
+	got, _ = json.Marshal(run.Steps[1].Outputs["pruned"])
+	if want := fmt.Sprintf(`[{"kind":"ConfigMap","name":"extra","namespace":"%s"}]`, ns); string(got) != want {
+		t.Errorf("pruned = %s, want %s", got, want)
+	}
+	diff, _ := run.Steps[1].Outputs["diff"].(string)
+	for _, line := range []string{"-    hookflow/commit: " + commit, "+    hookflow/commit: " + second, "--- live/ConfigMap/" + ns + "/extra"} {
+		if !strings.Contains(diff, line+"\n") {
+			t.Errorf("diff lacks %q:\n%s", line, diff)
+		}
+	}
+	if _, err := kubeGet(t, kubeconfig, "configmaps", ns, "extra"); !apierrors.IsNotFound(err) {
+		t.Errorf("ConfigMap extra after pruning: %v, want NotFound", err)
 	}
 }

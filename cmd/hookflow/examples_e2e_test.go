@@ -306,7 +306,7 @@ func TestExampleGitHubDeploy(t *testing.T) {
 		if got := gitCmd(t, appDir, "rev-parse", "HEAD"); got != head {
 			t.Errorf("checkout at %s, want main's head %s", got, head)
 		}
-		data, _, _ := unstructured.NestedStringMap(kubeConfigMap(t, kubeconfig, ns, "shop-release").Object, "data")
+		data, _, _ := unstructured.NestedStringMap(kubeObject(t, kubeconfig, "configmaps", ns, "shop-release").Object, "data")
 		if data["release"] != "one" {
 			t.Errorf("ConfigMap shop-release has data %q, want release: one", data)
 		}
@@ -366,15 +366,21 @@ func kubeResource(t *testing.T, kubeconfig string, gvr schema.GroupVersionResour
 	return client.Resource(gvr)
 }
 
-// kubeConfigMap is ConfigMap ns/name on the test API server.
-func kubeConfigMap(t *testing.T, kubeconfig, ns, name string) *unstructured.Unstructured {
+// kubeGet reads a core (v1) object from the test API server: resource ns/name.
+func kubeGet(t *testing.T, kubeconfig, resource, ns, name string) (*unstructured.Unstructured, error) {
 	t.Helper()
-	cm, err := kubeResource(t, kubeconfig, schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns).
+	return kubeResource(t, kubeconfig, schema.GroupVersionResource{Version: "v1", Resource: resource}).Namespace(ns).
 		Get(context.Background(), name, metav1.GetOptions{})
+}
+
+// kubeObject is kubeGet's object; an error fails the test.
+func kubeObject(t *testing.T, kubeconfig, resource, ns, name string) *unstructured.Unstructured {
+	t.Helper()
+	u, err := kubeGet(t, kubeconfig, resource, ns, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cm
+	return u
 }
 
 // TestExampleBuildDeploy does what the README's "Try it" does, then its

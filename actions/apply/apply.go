@@ -50,8 +50,8 @@ type Params struct {
 	ForceConflicts bool `json:"force_conflicts"`
 	// DryRun has the server check and default the objects without storing them.
 	DryRun bool `json:"dry_run"`
-	// Wait waits for Deployments, StatefulSets and DaemonSets to roll out and
-	// for Jobs to complete.
+	// Wait waits until every applied object is healthy by kstatus, and Jobs
+	// complete.
 	Wait bool `json:"wait"`
 	// WaitTimeout bounds Wait, DefaultWaitTimeout when unset.
 	WaitTimeout actions.Duration `json:"wait_timeout"`

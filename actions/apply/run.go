@@ -75,7 +75,7 @@ func (a *Action) Run(ctx context.Context, s *actions.Step) (actions.Result, erro
 	}
 	kinds, namespaces := membership(objs, c.namespace)
 
-	var workloads []workload
+	var watched []watch
 	keep := map[objectKey]bool{}
 	apply := func(i int) error {
 		o := objs[i]
@@ -84,9 +84,7 @@ func (a *Action) Run(ctx context.Context, s *actions.Step) (actions.Result, erro
 			return err
 		}
 		keep[keyOf(o.obj)] = true
-		if isWorkload(o.obj.GroupVersionKind().GroupKind()) {
-			workloads = append(workloads, workload{o, mappings[i]})
-		}
+		watched = append(watched, watch{o, mappings[i]})
 		return rep.applied(o, result, before, after)
 	}
 
@@ -138,7 +136,7 @@ func (a *Action) Run(ctx context.Context, s *actions.Step) (actions.Result, erro
 		}
 	}
 	if a.wait && !a.dryRun {
-		if err := a.waitRollouts(ctx, c, workloads, s); err != nil {
+		if err := a.waitHealthy(ctx, c, watched, s); err != nil {
 			return rep.result(), err
 		}
 	}

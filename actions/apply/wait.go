@@ -4,44 +4,36 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hookflow/hookflow/actions"
-	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 )
 
 // pollInterval is how often a wait looks at an object again.
 const pollInterval = 500 * time.Millisecond
+
+var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
 // timeoutError is a wait that ran out of time, with what it last saw.
 type timeoutError struct{ last string }
 
 func (e *timeoutError) Error() string { return e.last }
 
-// workload is an applied object `wait` watches, with its resource.
-type workload struct {
+// watch is an applied object `wait` watches, with its resource.
+type watch struct {
 	o *object
 	m *meta.RESTMapping
-}
-
-// isWorkload reports whether `wait` waits for objects of kind gk.
-func isWorkload(gk schema.GroupKind) bool {
-	switch gk {
-	case schema.GroupKind{Group: "apps", Kind: "Deployment"},
-		schema.GroupKind{Group: "apps", Kind: "StatefulSet"},
-		schema.GroupKind{Group: "apps", Kind: "DaemonSet"},
-		schema.GroupKind{Group: "batch", Kind: "Job"}:
-		return true
-	}
-	return false
 }
 
 // progress is what a check found: done, or why not yet.
@@ -100,9 +92,7 @@ func (a *Action) establish(ctx context.Context, c *cluster, objs []*object, s *a
 	if a.dryRun {
 		return nil
 	}
-	crds := c.dynamic.Resource(schema.GroupVersionResource{
-		Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions",
-	})
+	crds := c.dynamic.Resource(crdResource)
 	deadline := time.Now().Add(a.waitTimeout)
 	found := false
 	for _, o := range objs {
@@ -166,141 +156,134 @@ func (a *Action) waitMapping(ctx context.Context, c *cluster, o *object) (*meta.
 	return m, nil
 }
 
-// waitRollouts waits, within one wait_timeout for all, until every workload
-// has rolled out or, for a Job, completed. A Deployment past its progress
-// deadline or a failed Job fails at once.
-func (a *Action) waitRollouts(ctx context.Context, c *cluster, workloads []workload, s *actions.Step) error {
+// waitHealthy waits, within one wait_timeout for all, until every applied
+// object is healthy (see health). An object found failed fails the wait at
+// once.
+func (a *Action) waitHealthy(ctx context.Context, c *cluster, watched []watch, s *actions.Step) error {
 	deadline := time.Now().Add(a.waitTimeout)
-	for _, w := range workloads {
+	reports := map[schema.GroupVersionResource]bool{}
+	for _, w := range watched {
 		ri := resource(c, w.o, w.m)
+		gvr := w.m.Resource
+		if _, known := reports[gvr]; !known {
+			var err error
+			if reports[gvr], err = reportsStatus(ctx, c, gvr); err != nil {
+				return w.o.errorf("%w", err)
+			}
+		}
 		err := poll(ctx, deadline, func(ctx context.Context) (progress, error) {
 			u, err := ri.Get(ctx, w.o.obj.GetName(), metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return waiting("not found: it was deleted after it was applied"), nil
+			}
 			if err != nil {
 				return progress{}, classify(err)
 			}
-			return rolloutProgress(u)
+			if st, _ := u.Object["status"].(map[string]any); reports[gvr] && len(st) == 0 {
+				return waiting("no status yet: its controller has not reported on it"), nil
+			}
+			return health(u)
 		})
 		var timeout *timeoutError
 		if errors.As(err, &timeout) {
 			return actions.Retryable(w.o.errorf("not ready after wait_timeout %s: %s", a.waitTimeout, timeout.last))
 		}
 		if err != nil {
-			return w.o.errorf("waiting: %w", err)
+			return w.o.errorf("%w", err)
 		}
 		fmt.Fprintf(s.Stdout, "%s ready\n", w.o.describe())
 	}
 	return nil
 }
 
-// rolloutProgress says whether u has rolled out, by the rules of kubectl
-// rollout status; for a Job, whether it completed.
-func rolloutProgress(u *unstructured.Unstructured) (progress, error) {
-	switch u.GroupVersionKind().GroupKind() {
-	case schema.GroupKind{Group: "apps", Kind: "Deployment"}:
-		var d appsv1.Deployment
-		if err := convert(u, &d); err != nil {
-			return progress{}, err
+// reportsStatus says whether objects of resource r get their status from a
+// controller: r is a custom resource whose CustomResourceDefinition gives
+// its version a status subresource. kstatus counts an object without any
+// status as current, so for these the wait first waits for a status, lest
+// it end before the controller saw the object. Objects of a kind without a
+// status subresource (configuration kept in a custom resource) have none to
+// wait for.
+func reportsStatus(ctx context.Context, c *cluster, r schema.GroupVersionResource) (bool, error) {
+	if r.Group == "" {
+		return false, nil
+	}
+	crd, err := c.dynamic.Resource(crdResource).Get(ctx, r.Resource+"."+r.Group, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil // a built-in kind, or one an aggregated API serves
+	}
+	if err != nil {
+		return false, classify(fmt.Errorf("reading the CustomResourceDefinition of %s: %w", r.GroupResource(), err))
+	}
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	for _, v := range versions {
+		vm, _ := v.(map[string]any)
+		if vm["name"] == r.Version {
+			_, has, _ := unstructured.NestedMap(vm, "subresources", "status")
+			return has, nil
 		}
-		return deploymentProgress(&d)
-	case schema.GroupKind{Group: "apps", Kind: "StatefulSet"}:
-		var st appsv1.StatefulSet
-		if err := convert(u, &st); err != nil {
-			return progress{}, err
-		}
-		return statefulSetProgress(&st), nil
-	case schema.GroupKind{Group: "apps", Kind: "DaemonSet"}:
-		var ds appsv1.DaemonSet
-		if err := convert(u, &ds); err != nil {
-			return progress{}, err
-		}
-		return daemonSetProgress(&ds), nil
-	case schema.GroupKind{Group: "batch", Kind: "Job"}:
+	}
+	return false, nil
+}
+
+// health says whether u is healthy, by kstatus (the rules Flux and kpt
+// use): current is done; failed, such as a Deployment past its progress
+// deadline or a resource whose Stalled condition is true, fails for good;
+// anything else (in progress, terminating, unknown) is waited for, with
+// kstatus's message as the reason. A Job is the exception: kstatus counts
+// one as current once it started, and wait waits for it to complete.
+func health(u *unstructured.Unstructured) (progress, error) {
+	if u.GroupVersionKind().GroupKind() == (schema.GroupKind{Group: "batch", Kind: "Job"}) {
 		var j batchv1.Job
-		if err := convert(u, &j); err != nil {
-			return progress{}, err
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &j); err != nil {
+			return progress{}, actions.Permanent(fmt.Errorf("reading its status: %w", err))
 		}
 		return jobProgress(&j)
 	}
-	return progress{done: true}, nil
+	r, err := status.Compute(u)
+	if err != nil {
+		return progress{}, actions.Permanent(fmt.Errorf("reading its status: %w", err))
+	}
+	switch r.Status {
+	case status.CurrentStatus:
+		return progress{done: true}, nil
+	case status.FailedStatus:
+		return progress{}, actions.Permanent(fmt.Errorf("failed: %s", verdict(r)))
+	case status.TerminatingStatus:
+		return waiting("being deleted"), nil
+	}
+	return waiting("%s", verdict(r)), nil
 }
 
-func convert(u *unstructured.Unstructured, out any) error {
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, out); err != nil {
-		return actions.Permanent(fmt.Errorf("reading its status: %w", err))
+// verdict is kstatus's message with the condition it was drawn from, such as
+// "Progress deadline exceeded (Stalled: ProgressDeadlineExceeded: ReplicaSet
+// "web-5d4" has timed out progressing.)".
+func verdict(r *status.Result) string {
+	msg := r.Message
+	for _, c := range r.Conditions {
+		if c.Status != corev1.ConditionTrue {
+			continue
+		}
+		why := string(c.Type)
+		if c.Reason != "" {
+			why += ": " + c.Reason
+		}
+		if c.Message != "" && c.Message != r.Message {
+			why += ": " + c.Message
+		}
+		if msg == "" {
+			msg = why
+		} else {
+			msg += " (" + why + ")"
+		}
 	}
-	return nil
+	if msg == "" {
+		return strings.ToLower(string(r.Status))
+	}
+	return msg
 }
 
 func waiting(format string, args ...any) progress {
 	return progress{reason: fmt.Sprintf(format, args...)}
-}
-
-func deploymentProgress(d *appsv1.Deployment) (progress, error) {
-	if d.Generation > d.Status.ObservedGeneration {
-		return waiting("the controller has not seen generation %d yet", d.Generation), nil
-	}
-	for _, c := range d.Status.Conditions {
-		if c.Type == appsv1.DeploymentProgressing && c.Reason == "ProgressDeadlineExceeded" {
-			return progress{}, actions.Permanent(fmt.Errorf("rollout exceeded its progress deadline: %s", c.Message))
-		}
-	}
-	want := int32(1)
-	if d.Spec.Replicas != nil {
-		want = *d.Spec.Replicas
-	}
-	st := d.Status
-	switch {
-	case st.UpdatedReplicas < want:
-		return waiting("%d of %d replicas updated", st.UpdatedReplicas, want), nil
-	case st.Replicas > st.UpdatedReplicas:
-		return waiting("%d old replicas pending termination", st.Replicas-st.UpdatedReplicas), nil
-	case st.AvailableReplicas < st.UpdatedReplicas:
-		return waiting("%d of %d updated replicas available", st.AvailableReplicas, st.UpdatedReplicas), nil
-	}
-	return progress{done: true}, nil
-}
-
-func statefulSetProgress(s *appsv1.StatefulSet) progress {
-	if s.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType {
-		return progress{done: true} // pods change only when deleted: nothing to wait for
-	}
-	if s.Status.ObservedGeneration == 0 || s.Generation > s.Status.ObservedGeneration {
-		return waiting("the controller has not seen generation %d yet", s.Generation)
-	}
-	want := int32(1)
-	if s.Spec.Replicas != nil {
-		want = *s.Spec.Replicas
-	}
-	if s.Status.ReadyReplicas < want {
-		return waiting("%d of %d replicas ready", s.Status.ReadyReplicas, want)
-	}
-	if ru := s.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil && *ru.Partition > 0 {
-		if s.Status.UpdatedReplicas < want-*ru.Partition {
-			return waiting("%d of %d replicas above the partition updated", s.Status.UpdatedReplicas, want-*ru.Partition)
-		}
-		return progress{done: true}
-	}
-	if s.Status.UpdateRevision != s.Status.CurrentRevision {
-		return waiting("%d of %d replicas at revision %s", s.Status.UpdatedReplicas, want, s.Status.UpdateRevision)
-	}
-	return progress{done: true}
-}
-
-func daemonSetProgress(d *appsv1.DaemonSet) progress {
-	if d.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType {
-		return progress{done: true}
-	}
-	if d.Generation > d.Status.ObservedGeneration {
-		return waiting("the controller has not seen generation %d yet", d.Generation)
-	}
-	st := d.Status
-	if st.UpdatedNumberScheduled < st.DesiredNumberScheduled {
-		return waiting("%d of %d updated pods scheduled", st.UpdatedNumberScheduled, st.DesiredNumberScheduled)
-	}
-	if st.NumberAvailable < st.DesiredNumberScheduled {
-		return waiting("%d of %d updated pods available", st.NumberAvailable, st.DesiredNumberScheduled)
-	}
-	return progress{done: true}
 }
 
 func jobProgress(j *batchv1.Job) (progress, error) {

@@ -184,13 +184,21 @@ func membership(objs []*object, fallback string) ([]schema.GroupKind, []string) 
 	return kinds, append(namespaces, fallback)
 }
 
-// manifests reads the inline manifests and those under path, inline first.
+// manifests reads the inline manifests and those under path or built from
+// the kustomization, inline first.
 // The inline ones are copies: Run sets their namespaces, and the Action may
 // serve several runs at once.
 func (a *Action) manifests(s *actions.Step) ([]*object, error) {
 	objs := make([]*object, 0, len(a.inline))
 	for _, o := range a.inline {
 		objs = append(objs, &object{source: o.source, obj: o.obj.DeepCopy()})
+	}
+	if a.kustomize != "" {
+		more, err := buildKustomization(s.Dir, a.kustomize, s.Hidden)
+		if err != nil {
+			return nil, err
+		}
+		return append(objs, more...), nil
 	}
 	if a.path == "" {
 		return objs, nil
@@ -202,7 +210,7 @@ func (a *Action) manifests(s *actions.Step) ([]*object, error) {
 		}
 		render = s.Render
 	}
-	more, err := readPath(s.Dir, a.path, render)
+	more, err := readPath(s.Dir, a.path, render, s.Hidden)
 	if err != nil {
 		return nil, err
 	}

@@ -136,6 +136,9 @@ type stepRow struct {
 	Label   string
 	Started bool
 	Outputs []output
+	// Apply is an apply step's objects and diff, whose outputs are then
+	// left out of Outputs; nil for other steps.
+	Apply *applyView
 }
 
 // output is one step output.
@@ -198,7 +201,13 @@ func stepRows(results []runner.StepResult, pending []*workflows.Step) []stepRow 
 	var rows []stepRow
 	started := map[int]bool{}
 	for _, s := range results {
-		rows = append(rows, stepRow{StepResult: s, Label: stepLabel(s.ID, s.Name), Started: true, Outputs: outputs(s.Outputs)})
+		row := stepRow{StepResult: s, Label: stepLabel(s.ID, s.Name), Started: true}
+		if row.Apply = applyOf(s.Outputs); row.Apply != nil {
+			row.Outputs = outputs(s.Outputs, applyOutputs...)
+		} else {
+			row.Outputs = outputs(s.Outputs)
+		}
+		rows = append(rows, row)
 		started[s.Index] = true
 	}
 	for i, s := range pending {
@@ -220,10 +229,13 @@ func stepLabel(id, name string) string {
 	return id + " — " + name
 }
 
-func outputs(m map[string]any) []output {
+// outputs lists m's outputs by name, but for those named in leave.
+func outputs(m map[string]any, leave ...string) []output {
 	out := make([]output, 0, len(m))
 	for k, v := range m {
-		out = append(out, output{Name: k, Value: value(v)})
+		if !slices.Contains(leave, k) {
+			out = append(out, output{Name: k, Value: value(v)})
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 )
 
 // The results an applied object can have.
@@ -279,10 +278,7 @@ func (c *cluster) mapping(o *object) (*meta.RESTMapping, error) {
 // Namespace fills it in), and no value the manifests set changed. A dry run
 // stores nothing and so keeps the resourceVersion; the objects tell there too.
 func (a *Action) applyOne(ctx context.Context, c *cluster, o *object, m *meta.RESTMapping) (result string, before, after *unstructured.Unstructured, err error) {
-	var ri dynamic.ResourceInterface = c.dynamic.Resource(m.Resource)
-	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		ri = c.dynamic.Resource(m.Resource).Namespace(o.obj.GetNamespace())
-	}
+	ri := resource(c, o, m)
 	before, err = ri.Get(ctx, o.obj.GetName(), metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):

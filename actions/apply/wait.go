@@ -79,10 +79,7 @@ func poll(ctx context.Context, deadline time.Time, check func(context.Context) (
 
 // resource returns the client for o's resource.
 func resource(c *cluster, o *object, m *meta.RESTMapping) dynamic.ResourceInterface {
-	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		return c.dynamic.Resource(m.Resource).Namespace(o.obj.GetNamespace())
-	}
-	return c.dynamic.Resource(m.Resource)
+	return resourceIn(c, m, o.obj.GetNamespace())
 }
 
 // establish waits until the CRDs among objs are established, then makes the

@@ -83,7 +83,8 @@ type Step struct {
 	// Hidden are the absolute paths, symbolic links resolved, that the step
 	// must not read: the server's own files and the `sandbox.hidden` paths.
 	// The sandbox masks them for processes; an action that reads files
-	// itself must refuse them.
+	// itself must refuse them, but for those in Workspace, which is inside
+	// the server's data folder.
 	Hidden []string
 }
 

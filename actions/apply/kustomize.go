@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hookflow/hookflow/actions"
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
@@ -25,13 +26,13 @@ import (
 // kustomization it would read is checked: a remote resource (a git
 // repository or an http(s) file) is refused, since kustomize would fetch it
 // by running git or an HTTP client outside the step's sandbox, and a file
-// in hidden is refused while it builds. Errors name the kustomization file.
-func buildKustomization(base, dir string, hidden []string) ([]*object, error) {
+// the view hides is refused while it builds. Errors name the kustomization file.
+func buildKustomization(base, dir string, view fileView) ([]*object, error) {
 	full := dir
 	if !filepath.IsAbs(full) {
 		full = filepath.Join(base, dir)
 	}
-	fsys := visibleFS{FileSystem: filesys.MakeFsOnDisk(), hidden: hidden}
+	fsys := visibleFS{FileSystem: filesys.MakeFsOnDisk(), view: view}
 	if err := checkKustomization(fsys, dir, full, map[string]bool{}); err != nil {
 		return nil, err
 	}
@@ -76,7 +77,7 @@ func checkKustomization(fsys visibleFS, dir, full string, seen map[string]bool) 
 		return nil // kustomize reports the cycle
 	}
 	seen[full] = true
-	if err := checkVisible(full, fsys.hidden); err != nil {
+	if err := fsys.view.check(full); err != nil {
 		return fmt.Errorf("kustomize: %s: %w", dir, err)
 	}
 	if !fsys.IsDir(full) {
@@ -207,12 +208,12 @@ var remoteUser = regexp.MustCompile(`^[a-z][a-z0-9-]*@`)
 // that a symbolic link leads into one, fails.
 type visibleFS struct {
 	filesys.FileSystem
-	hidden []string
+	view fileView
 }
 
 // check fails when path, symbolic links resolved, is hidden from steps.
 func (v visibleFS) check(path string) error {
-	if err := checkVisible(path, v.hidden); err != nil {
+	if err := v.view.check(path); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
@@ -254,11 +255,28 @@ func (v visibleFS) Walk(path string, walkFn filepath.WalkFunc) error {
 // errHidden is a path steps may not read.
 var errHidden = errors.New("hidden from steps: it is one of the server's own files or a sandbox.hidden path")
 
-// checkVisible fails when path, symbolic links resolved, is or is inside
-// one of hidden. A path that does not exist is left for the reader to
-// report.
-func checkVisible(path string, hidden []string) error {
-	if len(hidden) == 0 {
+// fileView is the file system as the step's processes see it: the hidden
+// paths masked, but for the step's workspace, which lies in the server's
+// data folder.
+type fileView struct {
+	hidden    []string
+	workspace string // symbolic links resolved
+}
+
+// viewOf is the view of the step s.
+func viewOf(s *actions.Step) fileView {
+	v := fileView{hidden: s.Hidden, workspace: s.Workspace}
+	if real, err := filepath.EvalSymlinks(s.Workspace); err == nil {
+		v.workspace = real
+	}
+	return v
+}
+
+// check fails when path, symbolic links resolved, is or is inside a hidden
+// path and not in the workspace. A path that does not exist is left for the
+// reader to report.
+func (v fileView) check(path string) error {
+	if len(v.hidden) == 0 {
 		return nil
 	}
 	real, err := filepath.EvalSymlinks(path)
@@ -268,12 +286,13 @@ func checkVisible(path string, hidden []string) error {
 	if err != nil {
 		return err
 	}
-	if !filepath.IsAbs(real) {
-		if real, err = filepath.Abs(real); err != nil {
-			return err
-		}
+	if real, err = filepath.Abs(real); err != nil {
+		return err
 	}
-	if slices.ContainsFunc(hidden, func(h string) bool { return within(real, h) }) {
+	if v.workspace != "" && within(real, v.workspace) {
+		return nil
+	}
+	if slices.ContainsFunc(v.hidden, func(h string) bool { return within(real, h) }) {
 		return errHidden
 	}
 	return nil

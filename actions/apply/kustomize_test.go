@@ -2,6 +2,8 @@ package applyaction
 
 import (
 	"fmt"
+
+	"github.com/hookflow/hookflow/actions"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,7 +132,7 @@ func TestKustomizeErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			writeFiles(t, dir, tt.files)
-			_, err := buildKustomization(dir, "k", nil)
+			_, err := buildKustomization(dir, "k", fileView{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want one containing %q", err, tt.want)
 			}
@@ -163,7 +165,7 @@ func TestHiddenManifests(t *testing.T) {
 	if err := os.Symlink(filepath.Join(secret, "token.yaml"), filepath.Join(ws, "m", "link.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	hidden := []string{secret, filepath.Join(ws, "k", "private")}
+	hidden := fileView{hidden: []string{secret, filepath.Join(ws, "k", "private")}}
 	for _, tc := range []struct {
 		name string
 		read func() error
@@ -188,7 +190,25 @@ func TestHiddenManifests(t *testing.T) {
 			}
 		})
 	}
-	if _, err := readPath(ws, "k/private", nil, nil); err != nil {
+	if _, err := readPath(ws, "k/private", nil, fileView{}); err != nil {
 		t.Errorf("with nothing hidden: %v", err)
+	}
+
+	// The workspace is in the server's data folder, which is hidden; what
+	// is in it is the step's own.
+	data := t.TempDir()
+	workspace := filepath.Join(data, "workspaces", "run")
+	writeFiles(t, workspace, map[string]string{"deploy/cm.yaml": configMap("a", ""), "k/kustomization.yaml": "resources: [../deploy/cm.yaml]\n"})
+	s := &actions.Step{Workspace: workspace, Dir: workspace, Hidden: []string{data}}
+	if _, err := readPath(workspace, "deploy", nil, viewOf(s)); err != nil {
+		t.Errorf("path in the workspace: %v", err)
+	}
+	writeFiles(t, workspace, map[string]string{"k/kustomization.yaml": "resources: [cm.yaml]\n", "k/cm.yaml": configMap("a", "")})
+	if _, err := buildKustomization(workspace, "k", viewOf(s)); err != nil {
+		t.Errorf("kustomization in the workspace: %v", err)
+	}
+	writeFiles(t, data, map[string]string{"other.yaml": configMap("b", "")})
+	if _, err := readPath(workspace, filepath.Join(data, "other.yaml"), nil, viewOf(s)); err == nil || !strings.Contains(err.Error(), "hidden from steps") {
+		t.Errorf("a file of the data folder outside the workspace: %v", err)
 	}
 }

@@ -69,15 +69,15 @@ func (o *object) errorf(format string, args ...any) error {
 // order, skipping hidden files and folders (.git, .github); a file named
 // directly is read whatever its extension. When render is not nil, each file's
 // ${{ }} templates are rendered before it is parsed. Errors name the file as
-// the user wrote it, relative to dir. A file in hidden, or reached through
-// a symbolic link into it, is refused, as the step's own processes would
-// find it masked.
-func readPath(dir, path string, render func(string) (string, error), hidden []string) ([]*object, error) {
+// the user wrote it, relative to dir. A file the view hides, or reached
+// through a symbolic link into a hidden path, is refused, as the step's own
+// processes would find it masked.
+func readPath(dir, path string, render func(string) (string, error), view fileView) ([]*object, error) {
 	full := path
 	if !filepath.IsAbs(full) {
 		full = filepath.Join(dir, full)
 	}
-	if err := checkVisible(full, hidden); err != nil {
+	if err := view.check(full); err != nil {
 		return nil, fmt.Errorf("path: %s: %w", path, err)
 	}
 	fi, err := os.Stat(full)
@@ -121,7 +121,7 @@ func readPath(dir, path string, render func(string) (string, error), hidden []st
 	var objs []*object
 	for _, f := range files {
 		name := displayName(path, full, f)
-		if err := checkVisible(f, hidden); err != nil {
+		if err := view.check(f); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		data, err := readFile(f)

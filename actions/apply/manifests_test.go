@@ -124,7 +124,7 @@ func TestReadPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			objs, err := readPath(dir, tt.path, tt.render, nil)
+			objs, err := readPath(dir, tt.path, tt.render, fileView{})
 			if tt.err != "" {
 				actiontest.WantErrorContains(t, err, tt.err)
 				return
@@ -179,7 +179,7 @@ func TestParseManifestsBoundsAliases(t *testing.T) {
 	dir := t.TempDir()
 	// Nine levels of nine, in the second document of a file.
 	writeFiles(t, dir, map[string]string{"deploy/bomb.yaml": oneConfigMap + "---\n" + nestedAliases(0, 9, 9)})
-	_, err := readPath(dir, "deploy", nil, nil)
+	_, err := readPath(dir, "deploy", nil, fileView{})
 	actiontest.WantErrorContains(t, err, "deploy/bomb.yaml: document 2 (line 5): line 15, column 42: alias *l4 takes what aliases stand for past 100000 values")
 
 	// Values written out first dilute the aliases enough for the YAML

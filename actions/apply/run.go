@@ -193,7 +193,7 @@ func (a *Action) manifests(s *actions.Step) ([]*object, error) {
 		objs = append(objs, &object{source: o.source, obj: o.obj.DeepCopy()})
 	}
 	if a.kustomize != "" {
-		more, err := buildKustomization(s.Dir, a.kustomize, s.Hidden)
+		more, err := buildKustomization(s.Dir, a.kustomize, viewOf(s))
 		if err != nil {
 			return nil, err
 		}
@@ -209,7 +209,7 @@ func (a *Action) manifests(s *actions.Step) ([]*object, error) {
 		}
 		render = s.Render
 	}
-	more, err := readPath(s.Dir, a.path, render, s.Hidden)
+	more, err := readPath(s.Dir, a.path, render, viewOf(s))
 	if err != nil {
 		return nil, err
 	}

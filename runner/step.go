@@ -72,7 +72,6 @@ func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, 
 	}
 
 	policy := x.SandboxDefaults.Merge(w.Sandbox).Merge(spec.Sandbox).Merge(step.Sandbox)
-	s.Hidden = x.sandbox().Hidden(policy)
 	if step.Run != "" {
 		policy.Writable = workflows.ResolvePaths(policy.Writable, job.Vars)
 		confined, err := x.sandbox().Confine(policy, ws)
@@ -88,6 +87,10 @@ func (x *Executor) runStep(ctx context.Context, job *Job, step *workflows.Step, 
 		})
 		// The action has stopped every process it started when it returns.
 		defer func() { sr.Process = nil }()
+	} else {
+		// An action reads files in the server's process, where the sandbox
+		// that masks these paths for processes does not reach.
+		s.Hidden = x.sandbox().Hidden(policy)
 	}
 
 	attempts := 1

@@ -100,15 +100,15 @@ func defaultSetName(workflow, job, step string) string {
 	var b strings.Builder
 	for _, r := range strings.ToLower(strings.Join(parts, "-")) {
 		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '.':
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
 			b.WriteRune(r)
 		default:
 			b.WriteByte('-')
 		}
 	}
-	name := strings.Trim(b.String(), "-.")
+	name := strings.Trim(b.String(), "-")
 	if len(name) > 253 {
-		name = strings.Trim(name[:253], "-.")
+		name = strings.Trim(name[:253], "-")
 	}
 	return name
 }

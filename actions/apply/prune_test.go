@@ -351,7 +351,7 @@ func TestDefaultSetName(t *testing.T) {
 	for _, tc := range []struct{ workflow, job, step, want string }{
 		{"deploy", "", "apply", "deploy-apply"},
 		{"Deploy Web!", "prod", "step-2", "deploy-web--prod-step-2"},
-		{"_x_", "", "a.b", "x--a.b"},
+		{"_x_", "", "a.b", "x--a-b"},
 		{strings.Repeat("w", 300), "", "s", strings.Repeat("w", 253)},
 	} {
 		if got := defaultSetName(tc.workflow, tc.job, tc.step); got != tc.want {

@@ -205,8 +205,11 @@ func reportsStatus(ctx context.Context, c *cluster, r schema.GroupVersionResourc
 		return false, nil
 	}
 	crd, err := c.dynamic.Resource(crdResource).Get(ctx, r.Resource+"."+r.Group, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
+	switch {
+	case apierrors.IsNotFound(err):
 		return false, nil // a built-in kind, or one an aggregated API serves
+	case apierrors.IsForbidden(err):
+		return false, nil // the step's account may not read CRDs: kstatus alone judges
 	}
 	if err != nil {
 		return false, classify(fmt.Errorf("reading the CustomResourceDefinition of %s: %w", r.GroupResource(), err))

@@ -150,6 +150,9 @@ func newAction(with map[string]any) (*Action, error) {
 		case p.Path != "":
 			return nil, errors.New("kustomize: builds the manifests instead of path: give one of them, " +
 				"or list path's files under resources: in the kustomization")
+		case isRemote(p.Kustomize):
+			return nil, errors.New("kustomize: remote kustomizations are not fetched: " +
+				"check the repository out with a `uses: git` step and name its folder")
 		}
 	}
 	if p.Path == "" && p.Kustomize == "" && a.inline == nil {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/hookflow/hookflow/actions"
 	"sigs.k8s.io/kustomize/api/konfig"
@@ -16,6 +17,11 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 )
+
+// building lets one kustomize build run at a time: kustomize keeps the
+// OpenAPI schema a kustomization may name (`openapi:`) in a global, which
+// one build would otherwise change under another.
+var building sync.Mutex
 
 // buildKustomization builds the kustomization in dir (as the user wrote
 // it, relative to base) with the kustomize library, as `kubectl kustomize`
@@ -36,8 +42,9 @@ func buildKustomization(base, dir string, view fileView) ([]*object, error) {
 	if err := checkKustomization(fsys, dir, full, map[string]bool{}); err != nil {
 		return nil, err
 	}
-	opts := krusty.MakeDefaultOptions()
-	resources, err := krusty.MakeKustomizer(opts).Run(fsys, full)
+	building.Lock()
+	defer building.Unlock()
+	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fsys, full)
 	if err != nil {
 		// Paths as the user knows them: in the kustomization's folder, or
 		// from the step's working directory, not the server's workspace.
@@ -257,7 +264,7 @@ var errHidden = errors.New("hidden from steps: it is one of the server's own fil
 
 // fileView is the file system as the step's processes see it: the hidden
 // paths masked, but for the step's workspace, which lies in the server's
-// data folder.
+// hidden data folder and is bound over it.
 type fileView struct {
 	hidden    []string
 	workspace string // symbolic links resolved
@@ -289,10 +296,12 @@ func (v fileView) check(path string) error {
 	if real, err = filepath.Abs(real); err != nil {
 		return err
 	}
-	if v.workspace != "" && within(real, v.workspace) {
-		return nil
-	}
-	if slices.ContainsFunc(v.hidden, func(h string) bool { return within(real, h) }) {
+	// A hidden path that holds the workspace (the data folder) hides all but
+	// the workspace; one inside the workspace hides what it holds.
+	inWorkspace := v.workspace != "" && within(real, v.workspace)
+	if slices.ContainsFunc(v.hidden, func(h string) bool {
+		return within(real, h) && !(inWorkspace && within(v.workspace, h))
+	}) {
 		return errHidden
 	}
 	return nil

@@ -2,10 +2,16 @@ package applyaction
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 
 	"github.com/hookflow/hookflow/actions"
 	"os"
 	"path/filepath"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"strings"
 	"testing"
 )
@@ -207,8 +213,57 @@ func TestHiddenManifests(t *testing.T) {
 	if _, err := buildKustomization(workspace, "k", viewOf(s)); err != nil {
 		t.Errorf("kustomization in the workspace: %v", err)
 	}
+	// A hidden path inside the workspace stays hidden.
+	s.Hidden = append(s.Hidden, filepath.Join(workspace, "deploy"))
+	if _, err := readPath(workspace, "deploy", nil, viewOf(s)); err == nil || !strings.Contains(err.Error(), "hidden from steps") {
+		t.Errorf("a hidden path inside the workspace: %v", err)
+	}
 	writeFiles(t, data, map[string]string{"other.yaml": configMap("b", "")})
 	if _, err := readPath(workspace, filepath.Join(data, "other.yaml"), nil, viewOf(s)); err == nil || !strings.Contains(err.Error(), "hidden from steps") {
 		t.Errorf("a file of the data folder outside the workspace: %v", err)
+	}
+}
+
+// TestKustomizeFetchesNothing: for a remote base and a remote file, the
+// build neither runs git nor makes a request, where kustomize left to
+// itself does both.
+func TestKustomizeFetchesNothing(t *testing.T) {
+	bin := t.TempDir()
+	ran := filepath.Join(bin, "ran")
+	writeFiles(t, bin, map[string]string{"git": "#!/bin/sh\ntouch " + ran + "\nexit 1\n"})
+	if err := os.Chmod(filepath.Join(bin, "git"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		io.WriteString(w, configMap("fetched", ""))
+	}))
+	defer srv.Close()
+
+	for name, kustomization := range map[string]string{
+		"git base":      "resources:\n  - ssh://git@127.0.0.1/org/repo.git//deploy?ref=v1\n",
+		"http resource": "resources:\n  - " + srv.URL + "/cm.yaml\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			os.Remove(ran)
+			requests.Store(0)
+			dir := t.TempDir()
+			writeFiles(t, dir, map[string]string{"k/kustomization.yaml": kustomization})
+			_, err := buildKustomization(dir, "k", fileView{})
+			if err == nil || !strings.Contains(err.Error(), "remote resources are not fetched") {
+				t.Fatalf("error %v, want the remote resource refused", err)
+			}
+			_, gitRan := os.Stat(ran)
+			if gitRan == nil || requests.Load() != 0 {
+				t.Fatalf("git ran (%v) or %d requests were made", gitRan == nil, requests.Load())
+			}
+			// The control: kustomize alone fetches, so the check above can fail.
+			krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(dir, "k"))
+			if _, gitRan = os.Stat(ran); gitRan != nil && requests.Load() == 0 {
+				t.Fatal("kustomize alone fetched nothing either")
+			}
+		})
 	}
 }

@@ -49,6 +49,14 @@ func TestNewRejects(t *testing.T) {
 		{"empty namespace", map[string]any{"path": "d", "namespace": ""}, "namespace: must be 1 to 63 characters"},
 		{"zero wait_timeout", map[string]any{"path": "d", "wait": true, "wait_timeout": "0s"}, "wait_timeout: must be more than 0"},
 		{"bad wait_timeout", map[string]any{"path": "d", "wait": true, "wait_timeout": "soon"}, "invalid duration"},
+		{"empty kustomize", map[string]any{"kustomize": " "}, "kustomize: is empty"},
+		{"kustomize and path", map[string]any{"kustomize": "k", "path": "d"}, "kustomize: builds the manifests instead of path"},
+		{"remote kustomize", map[string]any{"kustomize": "github.com/org/repo//deploy?ref=v1"}, "kustomize: remote kustomizations are not fetched"},
+		{"template with kustomize", map[string]any{"kustomize": "k", "template": true}, "template: renders the files read from path"},
+		{"applyset without prune", map[string]any{"path": "d", "applyset": "web"}, "applyset: names the set prune deletes from: set prune: true"},
+		{"applyset of another kind", map[string]any{"path": "d", "prune": true, "applyset": "deployments/web"}, `applyset: "deployments": the parent is a Secret`},
+		{"applyset without name", map[string]any{"path": "d", "prune": true, "applyset": "secrets/"}, "applyset: name the set's parent object"},
+		{"applyset not a name", map[string]any{"path": "d", "prune": true, "applyset": "Web_Set"}, `applyset: "Web_Set": a lowercase RFC 1123 subdomain`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

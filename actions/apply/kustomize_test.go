@@ -92,11 +92,10 @@ func TestKustomizeOverlay(t *testing.T) {
 	get(t, configMaps, ns, "prod-static")
 }
 
-// TestKustomizeErrors: what cannot be built, or must not be read, fails
-// before kustomize runs, naming the kustomization file; nothing is fetched.
-func TestKustomizeErrors(t *testing.T) {
-	// A git that says it ran, first on the PATH: kustomize would run it for a
-	// remote base.
+// fakeGit puts first on the PATH a git that only leaves the file it
+// returns, to show whether kustomize ran git for a remote base.
+func fakeGit(t *testing.T) string {
+	t.Helper()
 	bin := t.TempDir()
 	ran := filepath.Join(bin, "ran")
 	writeFiles(t, bin, map[string]string{"git": "#!/bin/sh\ntouch " + ran + "\nexit 1\n"})
@@ -104,6 +103,13 @@ func TestKustomizeErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return ran
+}
+
+// TestKustomizeErrors: what cannot be built, or must not be read, fails
+// before kustomize runs, naming the kustomization file; nothing is fetched.
+func TestKustomizeErrors(t *testing.T) {
+	ran := fakeGit(t)
 
 	tests := []struct {
 		name  string
@@ -228,13 +234,7 @@ func TestHiddenManifests(t *testing.T) {
 // build neither runs git nor makes a request, where kustomize left to
 // itself does both.
 func TestKustomizeFetchesNothing(t *testing.T) {
-	bin := t.TempDir()
-	ran := filepath.Join(bin, "ran")
-	writeFiles(t, bin, map[string]string{"git": "#!/bin/sh\ntouch " + ran + "\nexit 1\n"})
-	if err := os.Chmod(filepath.Join(bin, "git"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	ran := fakeGit(t)
 	var requests atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)

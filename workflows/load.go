@@ -192,6 +192,7 @@ func validate(d *decoder, w *Workflow, root *yaml.Node, actions ActionChecker, d
 		w.Timeout = Duration(DefaultTimeout)
 	}
 	validateSandbox(w.Sandbox, at)
+	validateReport(w, at)
 	if w.Defaults.Shell != "" {
 		if err := checkShell(w.Defaults.Shell); err != nil {
 			at(keyPos("defaults"), "defaults.shell: %s", err)

@@ -279,6 +279,11 @@ func TestSchemaMatchesGoTypes(t *testing.T) {
 		{reflect.TypeFor[Retry](), "/$defs/retry", nil},
 		{reflect.TypeFor[Job](), "/$defs/job", nil},
 		{reflect.TypeFor[Strategy](), "/$defs/strategy", nil},
+		{reflect.TypeFor[Report](), "/$defs/report", nil},
+		{reflect.TypeFor[Notify](), "/$defs/notify", nil},
+		{reflect.TypeFor[SlackNotify](), "/$defs/notify/properties/slack", nil},
+		{reflect.TypeFor[WebhookNotify](), "/$defs/notify/properties/webhook", nil},
+		{reflect.TypeFor[EmailNotify](), "/$defs/notify/properties/email", nil},
 		{reflect.TypeFor[Concurrency](), "/$defs/job_concurrency", nil},
 	}
 	covered := map[reflect.Type]bool{}

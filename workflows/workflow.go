@@ -26,7 +26,10 @@ type Workflow struct {
 	OnInterrupt   string       `yaml:"on_interrupt"`
 	KeepWorkspace string       `yaml:"keep_workspace"`
 	Disabled      bool         `yaml:"disabled"`
-	Steps         []*Step      `yaml:"steps"`
+	// Report and Notify say how the run's state is told back (SPEC §13).
+	Report *Report   `yaml:"report"`
+	Notify []*Notify `yaml:"notify"`
+	Steps  []*Step   `yaml:"steps"`
 	// Jobs are the workflow's jobs in file order; a `steps:` workflow has
 	// one, MainJob, holding Steps. A workflow has steps: or jobs:, never
 	// both; with jobs:, Steps is nil.
@@ -43,6 +46,9 @@ type Workflow struct {
 	// load the workflow as this process did.
 	Source []byte `yaml:"-"`
 	Pos    Pos    `yaml:"-"`
+
+	// plan is Report and Notify as runs keep them (Plan).
+	plan []byte
 }
 
 // DefaultTimeout bounds a run whose workflow sets no timeout.

@@ -29,6 +29,10 @@ func TestSplitStatements(t *testing.T) {
 		{"TaggedDollarQuote", "DO $body$ BEGIN PERFORM 1; END $body$; SELECT $1;",
 			[]string{"DO $body$ BEGIN PERFORM 1; END $body$", "SELECT $1"}},
 		{"Empty", " ;; \n", nil},
+		{"SQLiteTrigger", "CREATE TRIGGER t AFTER INSERT ON a BEGIN INSERT INTO b VALUES (1); DELETE FROM c; END; SELECT 1;",
+			[]string{"CREATE TRIGGER t AFTER INSERT ON a BEGIN INSERT INTO b VALUES (1); DELETE FROM c; END", "SELECT 1"}},
+		{"PostgresTrigger", "CREATE TRIGGER t AFTER INSERT ON a FOR EACH ROW EXECUTE FUNCTION f(); SELECT 1;",
+			[]string{"CREATE TRIGGER t AFTER INSERT ON a FOR EACH ROW EXECUTE FUNCTION f()", "SELECT 1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := splitStatements(tc.script); !slices.Equal(got, tc.want) {

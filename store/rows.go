@@ -19,7 +19,7 @@ const RunColumns = `seq, id, workflow, revision, event_id, item, attempt, rerun_
 // RunValues; the others are the schema's defaults.
 const RunInsertColumns = `id, workflow, revision, event_id, item, attempt, rerun_of,
 	grp, cancel_in_progress, pending_latest, cooldown_key, cooldown_ms, on_interrupt,
-	status, reason, queued_at, finished_at, steps, actor`
+	status, reason, queued_at, finished_at, steps, actor, report`
 
 // EventColumns are the columns of a stored event, in the order ScanEvent
 // reads them and EventValues gives them.
@@ -95,7 +95,7 @@ func ScanRun(row Row) (*Run, error) {
 func RunValues(r *Run, at TimeArg) []any {
 	return []any{r.ID, r.Workflow, r.Revision, r.EventID, NullBytes(r.Item), r.Attempt, r.RerunOf,
 		r.Group, r.CancelInProgress, r.PendingLatest, r.CooldownKey, r.CooldownPeriod.Milliseconds(), r.OnInterrupt,
-		r.Status, r.Reason, at(r.QueuedAt), nullTime(r.FinishedAt, at), NullBytes(r.Steps), r.Actor}
+		r.Status, r.Reason, at(r.QueuedAt), nullTime(r.FinishedAt, at), NullBytes(r.Steps), r.Actor, NullBytes(r.Report)}
 }
 
 // ScanEvent reads a row of EventColumns.

@@ -1,12 +1,15 @@
 package store
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // splitStatements splits a SQL script into its statements at the semicolons
 // that are outside string literals, quoted identifiers, comments and
 // PostgreSQL dollar quotes, and drops statements that are only comments.
-// Bodies with bare semicolons (SQLite triggers) are not supported; migrations
-// don't need them.
+// A SQLite trigger's body, BEGIN … END, stays in its CREATE TRIGGER
+// statement: a semicolon there ends the statement only after END.
 func splitStatements(script string) []string {
 	var stmts []string
 	start := 0
@@ -19,6 +22,9 @@ func splitStatements(script string) []string {
 	for i := 0; i < len(script); i++ {
 		switch c := script[i]; {
 		case c == ';':
+			if inTriggerBody(script[start:i]) {
+				continue
+			}
 			flush(i)
 		case c == '\'' || c == '"':
 			// A doubled quote inside ends this literal and starts the next, which
@@ -65,7 +71,11 @@ func dollarTag(s string) (string, bool) {
 }
 
 // hasCode reports whether stmt holds anything besides comments and space.
-func hasCode(stmt string) bool {
+func hasCode(stmt string) bool { return code(stmt) != "" }
+
+// code is stmt from its first byte that is not comment or space.
+func code(stmt string) string {
+	stmt = strings.TrimSpace(stmt)
 	for stmt != "" {
 		switch {
 		case strings.HasPrefix(stmt, "--"):
@@ -73,9 +83,24 @@ func hasCode(stmt string) bool {
 		case strings.HasPrefix(stmt, "/*"):
 			_, stmt, _ = strings.Cut(stmt, "*/")
 		default:
-			return true
+			return stmt
 		}
 		stmt = strings.TrimSpace(stmt)
 	}
-	return false
+	return ""
+}
+
+// inTriggerBody reports whether stmt, the text up to a semicolon, is a
+// SQLite CREATE TRIGGER whose BEGIN has not reached its END. (A PostgreSQL
+// trigger has no body of its own: it executes a function.)
+func inTriggerBody(stmt string) bool {
+	words := strings.Fields(code(stmt))
+	if len(words) > 2 && strings.EqualFold(words[1], "TEMP") {
+		words = words[1:]
+	}
+	if len(words) < 2 || !strings.EqualFold(words[0], "CREATE") || !strings.EqualFold(words[1], "TRIGGER") {
+		return false
+	}
+	return slices.ContainsFunc(words, func(w string) bool { return strings.EqualFold(w, "BEGIN") }) &&
+		!strings.EqualFold(words[len(words)-1], "END")
 }

@@ -97,6 +97,10 @@ type Run struct {
 	CancelRequested bool            `json:"cancel_requested,omitempty"`
 	Sandbox         string          `json:"sandbox,omitempty"`
 	Steps           json.RawMessage `json:"steps"`
+	// Report is what the run reports and to whom (a workflows.ReportPlan as
+	// JSON), fixed when it is queued; nil for a run that reports nothing.
+	// Dispatch stores it; reads leave it out.
+	Report json.RawMessage `json:"-"`
 }
 
 // Dispatch is one event with the runs it starts, stored atomically.
@@ -202,6 +206,7 @@ type Store interface {
 	Agents
 	RemoteJobs
 	Refusals
+	Reports
 
 	// Dispatch stores each item in one transaction for the whole batch (group
 	// commit), and returns only when it is durable. Per item, in order: a live

@@ -252,7 +252,7 @@ func (d *dispatchTx) PutCooldown(key, runID string, at, expires time.Time) error
 // InsertRun implements store.BatchTx.
 func (d *dispatchTx) InsertRun(r *store.Run) error {
 	d.batch.Queue(`INSERT INTO runs (`+store.RunInsertColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING seq`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) RETURNING seq`,
 		store.RunValues(r, timeArg)...,
 	).QueryRow(func(row pgx.Row) error { return row.Scan(&r.Seq) })
 	return nil

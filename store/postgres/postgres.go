@@ -59,6 +59,7 @@ type Store struct {
 	store.Reads
 	store.Registry
 	store.Remote
+	store.Outbox
 	store.RefusalTable
 	pool  *pgxpool.Pool
 	now   func() time.Time
@@ -91,6 +92,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	s.Reads = store.NewReads(querier{s.pool})
 	s.Registry = store.NewRegistry(querier{s.pool}, querier{s.pool}, timeArg, s.now)
 	s.Remote = store.NewRemote(s.inJobTx, querier{s.pool}, timeArg, s.now)
+	s.Outbox = store.NewOutbox(s.inOutboxTx, querier{s.pool}, timeArg)
 	s.RefusalTable = store.NewRefusalTable(querier{s.pool}, querier{s.pool}, timeArg)
 	if err := s.migrate(ctx); err != nil {
 		s.pool.Close()

@@ -45,6 +45,7 @@ type Store struct {
 	store.Reads                // on read
 	store.Registry             // reads on read, writes on write
 	store.Remote               // transactions on write, RemoteQueue on read
+	store.Outbox               // transactions on write, RunReports on read
 	store.RefusalTable         // reads on read, writes on write
 	write              *sql.DB // one connection: SQLite allows one writer at a time anyway
 	read               *sql.DB
@@ -127,6 +128,7 @@ func (s *Store) init(ctx context.Context, common string) error {
 	s.Reads = store.NewReads(querier{s.read})
 	s.Registry = store.NewRegistry(querier{s.read}, querier{s.write}, timeArg, s.now)
 	s.Remote = store.NewRemote(s.inJobTx, querier{s.read}, timeArg, s.now)
+	s.Outbox = store.NewOutbox(s.inOutboxTx, querier{s.read}, timeArg)
 	s.RefusalTable = store.NewRefusalTable(querier{s.read}, querier{s.write}, timeArg)
 	return s.stmts.prepare(ctx, s.write)
 }

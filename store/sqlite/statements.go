@@ -43,7 +43,7 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 	}{
 		{&st.insertEvent, `INSERT INTO events (` + store.EventColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.insertRun, `INSERT INTO runs (` + store.RunInsertColumns + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`},
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`},
 		{&st.findDedup, `SELECT event_id FROM dedup_keys WHERE key = ? AND expires_at > ?`},
 		{&st.putDedup, `INSERT INTO dedup_keys (key, event_id, expires_at) VALUES (?, ?, ?)
 			ON CONFLICT (key) DO UPDATE SET event_id = excluded.event_id, expires_at = excluded.expires_at`},

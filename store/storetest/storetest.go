@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RemoteJobs", remoteTests},
 		{"RemoteJobsParallel", remoteParallelTests},
 		{"Refusals", refusalTests},
+		{"Reports", reportTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

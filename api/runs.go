@@ -46,6 +46,9 @@ type RunView struct {
 	// Jobs are a `jobs:` run's jobs (SPEC §11), each matrix cell one; absent
 	// for a `steps:` run, and in lists of runs (read the run for them).
 	Jobs []runner.JobResult `json:"jobs,omitempty"`
+	// Reports are the commit statuses and notices of the run (SPEC §13),
+	// sent or not, oldest first; absent when it has none, and in lists.
+	Reports []*store.Report `json:"reports,omitempty"`
 }
 
 // ViewRun describes r for the API and the UI.
@@ -68,7 +71,7 @@ func ViewRun(r *store.Run) *RunView {
 	return v
 }
 
-// ViewRunJobs describes r with its jobs, read from st.
+// ViewRunJobs describes r with its jobs and reports, read from st.
 func ViewRunJobs(ctx context.Context, st store.Store, r *store.Run) (*RunView, error) {
 	v := ViewRun(r)
 	jobs, err := st.Jobs(ctx, r.ID)
@@ -77,6 +80,9 @@ func ViewRunJobs(ctx context.Context, st store.Store, r *store.Run) (*RunView, e
 	}
 	for _, j := range jobs {
 		v.Jobs = append(v.Jobs, runner.ViewJob(j))
+	}
+	if v.Reports, err = st.RunReports(ctx, r.ID); err != nil {
+		return nil, err
 	}
 	return v, nil
 }

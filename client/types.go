@@ -55,6 +55,32 @@ type Run struct {
 	// Jobs are a `jobs:` run's jobs, each matrix cell one; only GetRun
 	// fills them.
 	Jobs []Job `json:"jobs,omitempty"`
+	// Reports are the run's commit statuses and notices, oldest first;
+	// only GetRun fills them.
+	Reports []Report `json:"reports,omitempty"`
+}
+
+// Report is one commit status or notice of a run (SPEC §13).
+type Report struct {
+	Seq int64 `json:"seq"`
+	// Job is the job of a per-job commit status.
+	Job string `json:"job,omitempty"`
+	// Kind is commit_status, slack, webhook or email; Target the index of
+	// a notice's notify entry.
+	Kind   string `json:"kind"`
+	Target int    `json:"target"`
+	// State is what it says: pending, success, failure or error (a commit
+	// status); failure, success, recovered or cancelled (a notice).
+	State     string `json:"state"`
+	RunStatus string `json:"run_status"`
+	// Status is queued, sent, failed, skipped or superseded; Error says
+	// why the last attempt failed.
+	Status    string    `json:"status"`
+	Attempts  int       `json:"attempts"`
+	Error     string    `json:"error,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	NextAt    time.Time `json:"next_at"`
+	SentAt    time.Time `json:"sent_at"`
 }
 
 // Trigger is what started a run: the kind of event (webhook, cron,

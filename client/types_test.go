@@ -38,6 +38,7 @@ func TestTypesKnowEveryField(t *testing.T) {
 		"run unstarted":    {api.ViewRun(&store.Run{ID: "r", Status: workflows.StatusQueued, QueuedAt: t0}), &client.Run{}},
 		"run with jobs":    {withJobs(api.ViewRun(run), steps, t0), &client.Run{}},
 		"run with trigger": {withTrigger(api.ViewRun(run)), &client.Run{}},
+		"run with reports": {withReports(api.ViewRun(run), t0), &client.Run{}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, err := json.Marshal(tc.server)
@@ -51,6 +52,14 @@ func TestTypesKnowEveryField(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withReports is v with a report, every field set.
+func withReports(v *api.RunView, t0 time.Time) *api.RunView {
+	v.Reports = []*store.Report{{Seq: 1, RunID: "r", Job: "build", Kind: "commit_status", Target: 0, State: "failure",
+		RunStatus: "failed", Status: "queued", Attempts: 2, Error: "503", CreatedAt: t0, NextAt: t0, SentAt: t0,
+		EventID: "e", Workflow: "w", Plan: json.RawMessage(`{}`)}}
+	return v
 }
 
 // withTrigger is v with a trigger, every field set.

@@ -35,6 +35,8 @@ type Config struct {
 	API    APIConfig         `yaml:"api"`
 	TLS    TLSConfig         `yaml:"tls"`
 	Limits Limits            `yaml:"limits"`
+	// NotifySMTP is the mail server of email notices (SPEC §13).
+	NotifySMTP SMTPConfig `yaml:"notify_smtp"`
 	Runner RunnerConfig      `yaml:"runner"`
 	// Metrics says who may read /metrics.
 	Metrics MetricsConfig `yaml:"metrics"`
@@ -101,6 +103,23 @@ type MetricsConfig struct {
 	// access rule, so that an operator can see where a busy server's time
 	// goes (go tool pprof URL).
 	Pprof bool `yaml:"pprof"`
+}
+
+// SMTPConfig is `notify_smtp:`, the mail server email notices go through.
+// The password may come from HOOKFLOW_NOTIFY_SMTP_PASSWORD instead of the
+// file.
+type SMTPConfig struct {
+	Host     string `yaml:"host"`
+	Port     int    `yaml:"port"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	From     string `yaml:"from"`
+	// StartTLS upgrades the connection before anything is sent, and fails
+	// when the server does not offer it (default true).
+	StartTLS *bool `yaml:"starttls"`
+	// CAFile is a PEM file of the certificate authorities the server's
+	// certificate is checked against, instead of the system's.
+	CAFile string `yaml:"ca_file"`
 }
 
 // TLSConfig makes the server speak HTTPS.
@@ -182,6 +201,7 @@ func Read(file string, explicit bool, env func(string) string) (*Config, error) 
 	for key, field := range map[string]*string{
 		"HOOKFLOW_LISTEN": &c.Listen, "HOOKFLOW_WORKFLOWS": &c.Workflows.Folder, "HOOKFLOW_DATA": &c.DataDir,
 		"HOOKFLOW_STORE": &c.Store, "HOOKFLOW_NODE": &c.Node, "HOOKFLOW_PUBLIC_URL": &c.PublicURL,
+		"HOOKFLOW_NOTIFY_SMTP_PASSWORD": &c.NotifySMTP.Password,
 	} {
 		if v := env(key); v != "" {
 			*field = v
@@ -311,6 +331,33 @@ func (c *Config) Finish() error {
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return errors.New("config: tls needs both cert and key")
+	}
+	return c.NotifySMTP.finish()
+}
+
+// finish fills notify_smtp's defaults and checks it; unset, it stays unset.
+func (m *SMTPConfig) finish() error {
+	if m.Host == "" {
+		if m.From != "" || m.Username != "" || m.Port != 0 {
+			return errors.New("config: notify_smtp needs a host")
+		}
+		return nil
+	}
+	if m.StartTLS == nil {
+		on := true
+		m.StartTLS = &on
+	}
+	if m.Port == 0 {
+		m.Port = 587
+	}
+	if m.Port < 0 || m.Port > 65535 {
+		return fmt.Errorf("config: notify_smtp port %d is not a port", m.Port)
+	}
+	if m.From == "" || strings.ContainsAny(m.From, "\r\n") || !strings.Contains(m.From, "@") {
+		return errors.New("config: notify_smtp needs from: an address such as hookflow@example.com")
+	}
+	if m.Password != "" && m.Username == "" {
+		return errors.New("config: notify_smtp has a password but no username")
 	}
 	return nil
 }

@@ -290,7 +290,7 @@ func (d *Dispatcher) newRuns(ev *workflows.Event, v workflows.Verdict, now time.
 	runs := make([]*store.Run, 0, len(items))
 	for _, it := range items {
 		r := &store.Run{ID: ulid.Make().String(), Workflow: w.Name, Revision: w.Revision, EventID: ev.ID,
-			Attempt: 1, QueuedAt: now, OnInterrupt: w.OnInterrupt}
+			Attempt: 1, QueuedAt: now, OnInterrupt: w.OnInterrupt, Report: w.Plan()}
 		s := scope.WithItem(it)
 		if it != nil {
 			b, err := json.Marshal(it)
@@ -363,7 +363,7 @@ func (d *Dispatcher) Rerun(ctx context.Context, old *store.Run, w *workflows.Wor
 	run := &store.Run{ID: ulid.Make().String(), Workflow: w.Name, Revision: w.Revision, EventID: old.EventID,
 		Item: old.Item, Attempt: old.Attempt + 1, RerunOf: old.ID, Group: old.Group,
 		CancelInProgress: old.CancelInProgress, PendingLatest: old.PendingLatest, OnInterrupt: w.OnInterrupt,
-		QueuedAt: d.c.Now().UTC(), Actor: actorOf(ctx)}
+		QueuedAt: d.c.Now().UTC(), Actor: actorOf(ctx), Report: w.Plan()}
 	req := &dispatchRequest{d: &store.Dispatch{Runs: []*store.Run{run}}, done: make(chan struct{})}
 	select {
 	case d.requests <- req:

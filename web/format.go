@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -20,22 +21,23 @@ var statuses = []string{workflows.StatusQueued, workflows.StatusRunning, workflo
 // funcs are the templates' helpers; relative times use the UI's clock.
 func (u *UI) funcs() template.FuncMap {
 	return template.FuncMap{
-		"ago":      func(t time.Time) string { return ago(u.now(), t) },
-		"duration": func(from, to time.Time) string { return span(u.now(), from, to) },
-		"utc":      utc,
-		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
-		"short":    short,
-		"status":   statusClass,
-		"outcome":  outcomeClass,
-		"value":    value,
-		"deref":    derefTime,
-		"inc":      func(i int) int { return i + 1 },
-		"markdown": u.markdown,
-		"sub":      func(a, b int) int { return a - b },
-		"clock":    func(t time.Time) string { return t.UTC().Format("15:04:05.000") },
-		"commit":   shortCommit,
-		"inputs":   inputList,
-		"until":    func(t time.Time) string { return until(u.now(), t) },
+		"ago":         func(t time.Time) string { return ago(u.now(), t) },
+		"duration":    func(from, to time.Time) string { return span(u.now(), from, to) },
+		"utc":         utc,
+		"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
+		"short":       short,
+		"status":      statusClass,
+		"outcome":     outcomeClass,
+		"reportClass": reportClass,
+		"value":       value,
+		"deref":       derefTime,
+		"inc":         func(i int) int { return i + 1 },
+		"markdown":    u.markdown,
+		"sub":         func(a, b int) int { return a - b },
+		"clock":       func(t time.Time) string { return t.UTC().Format("15:04:05.000") },
+		"commit":      shortCommit,
+		"inputs":      inputList,
+		"until":       func(t time.Time) string { return until(u.now(), t) },
 	}
 }
 
@@ -147,6 +149,19 @@ func statusClass(s string) string {
 		return "st-" + s
 	}
 	return "st-unknown"
+}
+
+// reportClass colours a report's status as the run statuses it is like.
+func reportClass(s string) string {
+	switch s {
+	case store.ReportSent:
+		return "st-succeeded"
+	case store.ReportFailed:
+		return "st-failed"
+	case store.ReportQueued:
+		return "st-queued"
+	}
+	return "st-skipped"
 }
 
 func outcomeClass(s string) string {

@@ -123,6 +123,12 @@ type runData struct {
 	TextURL string
 	// Refresh reloads the summary while the run goes on.
 	Refresh string
+	// Reports are the run's commit statuses and notices; ReportsRefresh
+	// reloads them until ReportsSettled: the run is over and none is
+	// waiting to be sent.
+	Reports        []*store.Report
+	ReportsSettled bool
+	ReportsRefresh string
 	// Jobs is a `jobs:` run's jobs; nil for a `steps:` run, whose Steps and
 	// StepNames are the page's.
 	Jobs *jobsView
@@ -167,6 +173,9 @@ func (u *UI) runPage(c echo.Context) error {
 	if len(v.Item) > 0 {
 		data.Item = string(v.Item)
 	}
+	if err := u.reportsOf(c.Request().Context(), &data); err != nil {
+		return u.unavailable(c, err)
+	}
 	// A part of the page reloaded while the run goes on needs no log lines.
 	data.Jobs, err = u.jobsOf(c.Request().Context(), v, c.QueryParam("part") == "")
 	if err != nil {
@@ -180,6 +189,29 @@ func (u *UI) runPage(c echo.Context) error {
 		data.StepNames = stepNames(data.Steps)
 	}
 	return u.render(c, http.StatusOK, "run", "Run "+v.Workflow+" "+short(v.ID), "runs", data)
+}
+
+// reportsOf reads the run's reports into data, and says whether more may
+// come: while the run goes on, if its workflow reports, or while one waits
+// to be sent.
+func (u *UI) reportsOf(ctx context.Context, data *runData) error {
+	v := data.Run
+	var err error
+	if data.Reports, err = u.api.Store.RunReports(ctx, v.ID); err != nil {
+		return err
+	}
+	data.ReportsRefresh = "/ui/runs/" + url.PathEscape(v.ID) + "?part=reports"
+	data.ReportsSettled = true
+	if !data.Final {
+		w, ok := u.api.Workflows.Set().Lookup(v.Workflow)
+		data.ReportsSettled = !ok || w.Plan() == nil
+	}
+	for _, r := range data.Reports {
+		if r.Status == store.ReportQueued {
+			data.ReportsSettled = false
+		}
+	}
+	return nil
 }
 
 // pendingSteps are the steps of run v's workflow, for the rows of steps not

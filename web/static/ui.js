@@ -19,7 +19,11 @@
         el.removeAttribute('data-refresh'); // logged out or gone: stop asking
         return;
       }
-      return r.text().then(function (html) { el.innerHTML = html; });
+      return r.text().then(function (html) {
+        el.innerHTML = html;
+        // A part that says it is settled will not change again.
+        if (el.querySelector('[data-settled]')) { el.removeAttribute('data-refresh'); }
+      });
     }).catch(function () {});
   }
 

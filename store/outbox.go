@@ -201,7 +201,7 @@ func prefixed(prefix, columns string) string {
 
 // SettleReport implements Reports.
 func (o Outbox) SettleReport(ctx context.Context, node string, r *Report, now time.Time) error {
-	if r.Status != ReportSent && r.Status != ReportFailed && r.Status != ReportQueued {
+	if r.Status != ReportSent && r.Status != ReportFailed && r.Status != ReportSkipped && r.Status != ReportQueued {
 		return &workflows.Error{Code: workflows.EInvalid, Message: "settle report: status " + r.Status}
 	}
 	var n int64

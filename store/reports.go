@@ -52,6 +52,9 @@ const (
 	ReportSent       = "sent"
 	ReportFailed     = "failed"
 	ReportSuperseded = "superseded"
+	// ReportSkipped: there was nothing to send it to, such as a commit
+	// status of a run whose event names no commit.
+	ReportSkipped = "skipped"
 )
 
 // Reports is the outbox of reports on runs. Triggers in the schema record
@@ -71,7 +74,7 @@ type Reports interface {
 	// still queued, so that statuses reach the forge in order.
 	ClaimReports(ctx context.Context, node string, limit int, lease time.Duration, now time.Time) ([]*Report, error)
 	// SettleReport records how node's attempt at report r went: r.Status
-	// is sent, failed, or queued to try again at r.NextAt; r.Error says
+	// is sent, failed, skipped, or queued to try again at r.NextAt; r.Error says
 	// why. A commit status to try again becomes superseded when a newer
 	// one of its run and job is queued. It is ErrConflict when node no
 	// longer holds r (its lease ended and another node took it).

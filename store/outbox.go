@@ -233,6 +233,19 @@ func (o Outbox) SettleReport(ctx context.Context, node string, r *Report, now ti
 	return nil
 }
 
+// ReleaseReports implements Reports.
+func (o Outbox) ReleaseReports(ctx context.Context, node string) error {
+	err := o.begin(ctx, false, func(tx OutboxTx) error {
+		_, err := tx.Exec(numbered(tx, `UPDATE reports SET lease_until = NULL
+			WHERE node = ? AND status = 'queued' AND lease_until IS NOT NULL`), ValidText(node))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("release reports of %s: %w", node, err)
+	}
+	return nil
+}
+
 // RunReports implements Reports.
 func (o Outbox) RunReports(ctx context.Context, id string) ([]*Report, error) {
 	reports, err := queryAll(ctx, o.read, scanReport,

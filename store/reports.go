@@ -79,6 +79,9 @@ type Reports interface {
 	// one of its run and job is queued. It is ErrConflict when node no
 	// longer holds r (its lease ended and another node took it).
 	SettleReport(ctx context.Context, node string, r *Report, now time.Time) error
+	// ReleaseReports gives up node's leases: on its start, a node's
+	// attempts in flight are dead, and their reports are due again at once.
+	ReleaseReports(ctx context.Context, node string) error
 	// RunReports lists run id's reports, oldest first.
 	RunReports(ctx context.Context, id string) ([]*Report, error)
 }

@@ -165,9 +165,18 @@ var reportTests = []test{
 		if err := h.s.SettleReport(h.ctx, "n1", got[0], at(2*time.Minute)); !errors.Is(err, store.ErrConflict) {
 			t.Errorf("settling a report another node holds: %v, want ErrConflict", err)
 		}
+		// n2 restarts: what it held is due again at once, and another
+		// attempt is counted.
+		if err := h.s.ReleaseReports(h.ctx, "n2"); err != nil {
+			t.Fatal(err)
+		}
+		taken = h.claimReports("n3", at(2*time.Minute))
+		if len(taken) != 1 || taken[0].Attempts != 3 {
+			t.Fatalf("after a release, claimed %+v", taken)
+		}
 		taken[0].Status = store.ReportFailed
 		taken[0].Error = "401 Unauthorized"
-		h.settle("n2", taken[0], at(2*time.Minute))
+		h.settle("n3", taken[0], at(2*time.Minute))
 		reps := h.reports(got[0].RunID)
 		if len(reps) != 1 || reps[0].Status != "failed" || reps[0].Error != "401 Unauthorized" {
 			t.Errorf("reports %+v", reps)

@@ -36,8 +36,8 @@ type Config struct {
 	TLS    TLSConfig         `yaml:"tls"`
 	Limits Limits            `yaml:"limits"`
 	// NotifySMTP is the mail server of email notices (SPEC §13).
-	NotifySMTP SMTPConfig `yaml:"notify_smtp"`
-	Runner RunnerConfig      `yaml:"runner"`
+	NotifySMTP SMTPConfig   `yaml:"notify_smtp"`
+	Runner     RunnerConfig `yaml:"runner"`
 	// Metrics says who may read /metrics.
 	Metrics MetricsConfig `yaml:"metrics"`
 	// Sandbox is every step's `sandbox:` (SPEC §7), which workflows and steps

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/config"
 	"github.com/hookflow/hookflow/intake"
+	"github.com/hookflow/hookflow/report"
 	"github.com/hookflow/hookflow/runner"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/store/postgres"
@@ -84,6 +86,7 @@ type App struct {
 	registry   *prometheus.Registry
 	health     *runner.WriteHealth
 	refusals   *store.RefusalLog
+	reporter   *report.Reporter
 	stopping   atomic.Bool
 }
 
@@ -192,7 +195,36 @@ func (a *App) Open(ctx context.Context) error {
 	if c.PublicURL == "" {
 		a.Config.PublicURL = a.URL()
 	}
+	smtp, err := smtpOf(c.NotifySMTP)
+	if err != nil {
+		a.listener.Close()
+		st.Close()
+		return err
+	}
+	a.reporter = &report.Reporter{Store: st, Node: c.Node, BaseURL: strings.TrimSuffix(a.Config.PublicURL, "/"),
+		Secrets: secrets, Vars: vars, SMTP: smtp, Logger: a.Logger, Metrics: report.NewMetrics(a.registry),
+		View: func(ctx context.Context, r *store.Run) (any, error) { return api.ViewRunJobs(ctx, a.store, r) }}
 	return nil
+}
+
+// smtpOf is notify_smtp as the reporter takes it; nil when unset.
+func smtpOf(c config.SMTPConfig) (*report.SMTP, error) {
+	if c.Host == "" {
+		return nil, nil
+	}
+	s := &report.SMTP{Host: c.Host, Port: c.Port, Username: c.Username, Password: c.Password, From: c.From,
+		StartTLS: *c.StartTLS}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("notify_smtp ca_file: %w", err)
+		}
+		s.RootCAs = x509.NewCertPool()
+		if !s.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("notify_smtp ca_file %s: no PEM certificate in it", c.CAFile)
+		}
+	}
+	return s, nil
 }
 
 // URL is where the server answers.
@@ -221,6 +253,8 @@ func (a *App) Run(ctx context.Context) error {
 		go func() { defer wg.Done(); a.cluster.run(dispatchCtx, a.pool.Wake) }()
 	}
 	go a.prune(dispatchCtx)
+	wg.Add(1)
+	go func() { defer wg.Done(); a.reporter.Run(dispatchCtx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); a.refusals.Run(dispatchCtx) }()
 	go a.watchWorkflows(dispatchCtx)

@@ -31,13 +31,15 @@ lint:
 	$(GO) tool staticcheck $(PKGS)
 
 ## unit: every test with the race detector, against the real servers the
-## scripts install and start (bubblewrap, Chromium, PostgreSQL, etcd and
-## kube-apiserver built from the Go module proxy and cached under ~/.cache)
+## scripts install and start (bubblewrap, Chromium, PostgreSQL, and etcd,
+## kube-apiserver and Gitea built from the Go module proxy and cached under
+## ~/.cache)
 unit: deps
-	@dir=$$(mktemp -d); trap 'scripts/kube-testenv.sh stop "$$dir"; rm -rf "$$dir"' EXIT; trap 'exit 130' INT TERM; \
+	@dir=$$(mktemp -d); trap 'scripts/kube-testenv.sh stop "$$dir"; scripts/gitea-testenv.sh stop "$$dir/gitea"; rm -rf "$$dir"' EXIT; trap 'exit 130' INT TERM; \
 	scripts/kube-testenv.sh start "$$dir" >/dev/null && \
+	scripts/gitea-testenv.sh start "$$dir/gitea" >/dev/null && \
 	pg=$$(scripts/setup-postgres.sh) && \
-	HOOKFLOW_TEST_KUBECONFIG="$$dir/kubeconfig" HOOKFLOW_TEST_POSTGRES="$$pg" \
+	HOOKFLOW_TEST_KUBECONFIG="$$dir/kubeconfig" HOOKFLOW_TEST_POSTGRES="$$pg" HOOKFLOW_TEST_GITEA="$$dir/gitea" \
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
 ## deps: install and build what the tests need (idempotent; apt-get needs root)
@@ -46,6 +48,7 @@ deps:
 	scripts/setup-ui.sh
 	scripts/setup-shells.sh
 	scripts/kube-testenv.sh build
+	scripts/gitea-testenv.sh build
 
 ## bench: every Go benchmark, with the figures they report, then the goals
 ## table (internal/benchtab: real servers under wrk), which also rewrites the

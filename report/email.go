@@ -36,7 +36,7 @@ type SMTP struct {
 // SendMail mails m to m.To through cfg. A 4xx answer of the server is
 // retryable, a 5xx one permanent.
 func SendMail(ctx context.Context, cfg SMTP, m *Message) error {
-	msg, err := mail(cfg.From, m, time.Now())
+	msg, err := message(cfg.From, m, time.Now())
 	if err != nil {
 		return &Error{Permanent: true, Err: err}
 	}
@@ -108,8 +108,8 @@ func smtpError(addr string, err error) error {
 	return &Error{Permanent: permanent, Err: fmt.Errorf("smtp %s: %w", addr, err)}
 }
 
-// mail is m as an RFC 5322 message, its text quoted-printable.
-func mail(from string, m *Message, now time.Time) ([]byte, error) {
+// message is m as an RFC 5322 message, its text quoted-printable.
+func message(from string, m *Message, now time.Time) ([]byte, error) {
 	subject := m.Subject
 	if subject == "" {
 		subject = "[hookflow] " + headline(m)

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/quotedprintable"
 	"net/http"
 	"net/http/httptest"
+	"net/mail"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,6 +18,8 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/config"
+	"github.com/hookflow/hookflow/internal/smtptest"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -248,4 +253,58 @@ func metricValue(t *testing.T, a *testApp, sample string) float64 {
 		}
 	}
 	return 0
+}
+
+// TestEmailOnFailure serves a workflow that fails, with an email notice,
+// through notify_smtp to a real SMTP server on 127.0.0.1 that asks for
+// STARTTLS and a login: the failure mail arrives, once, with the run's link
+// and failing step, and a success after it mails nothing (when: failure).
+func TestEmailOnFailure(t *testing.T) {
+	mails := smtptest.Start(t, smtptest.Options{User: "hookflow", Password: "smtp-pw-31c"})
+	host, port := mails.Addr()
+	ca := writeFile(t, filepath.Join(t.TempDir(), "ca.pem"), string(mails.CertPEM()))
+	t.Setenv("HOOKFLOW_NOTIFY_SMTP_PASSWORD", "smtp-pw-31c")
+	a := startApp(t, map[string]string{"backup.yaml": `on:
+  dispatch:
+    inputs:
+      fail: {type: boolean, default: true}
+notify:
+  - when: failure
+    email: {to: [ops@example.com]}
+report: {commit_status: true, token: "${{ secrets.NONE }}"}
+steps:
+  - name: Copy the database
+    env: {FAIL: "${{ inputs.fail }}"}
+    run: test "$FAIL" != true
+`}, func(c *config.Config) {
+		c.NotifySMTP = config.SMTPConfig{Host: host, Port: port, Username: "hookflow", Password: "smtp-pw-31c",
+			From: "hookflow@example.com", CAFile: ca}
+	})
+	var failed, fixed api.RunView
+	a.call(t, "POST", "/api/v1/workflows/backup/dispatch", map[string]any{}, &failed)
+	settled(t, func(v *api.RunView) { a.call(t, "GET", "/api/v1/runs/"+failed.ID, nil, v) }, failed.ID, "email")
+	a.call(t, "POST", "/api/v1/workflows/backup/dispatch", map[string]any{"inputs": map[string]any{"fail": false}}, &fixed)
+	settled(t, func(v *api.RunView) { a.call(t, "GET", "/api/v1/runs/"+fixed.ID, nil, v) }, fixed.ID, "commit_status")
+
+	got := mails.Mails()
+	if len(got) != 1 {
+		t.Fatalf("%d mails, want the failure's alone", len(got))
+	}
+	m := got[0]
+	if !m.TLS || m.User != "hookflow" || m.From != "hookflow@example.com" || !slices.Equal(m.To, []string{"ops@example.com"}) {
+		t.Errorf("envelope %+v", m)
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	if msg.Header.Get("Subject") != "[hookflow] backup failed" ||
+		!strings.Contains(string(body), "Run: "+a.url+"/ui/runs/"+failed.ID) ||
+		!strings.Contains(string(body), "Failed step: Copy the database") {
+		t.Errorf("mail %v\n%s", msg.Header, body)
+	}
+	if strings.Contains(string(m.Data), "smtp-pw-31c") {
+		t.Error("the mail holds the SMTP password")
+	}
 }

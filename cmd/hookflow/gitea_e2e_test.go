@@ -16,8 +16,8 @@ import (
 // TestGiteaCommitStatus is reporting back against a real Gitea: a push
 // to a Gitea repository reaches a served workflow through Gitea's webhook,
 // and Gitea's own API then shows the commit pending while the run goes on
-// (the run waits for the test), and success, linking the run, once it is
-// done.
+// (its deploy job waits for the test), and success, linking the run, once
+// it is done; with per_job, each job has a status of its own too.
 func TestGiteaCommitStatus(t *testing.T) {
 	gitea := giteatest.Open(t)
 	repo := gitea.CreateRepo(t, t.Name())
@@ -30,37 +30,54 @@ report:
   commit_status: true
   token: "${{ secrets.GITEA_TOKEN }}"
   context: hookflow/deploy
+  per_job: true
 sandbox: {level: process}
-steps:
-  - name: Wait for the test
-    env: {GATE: %q}
-    run: while [ ! -e "$GATE" ]; do sleep 0.1; done
+jobs:
+  build:
+    steps: [{run: "true"}]
+  deploy:
+    needs: build
+    steps:
+      - name: Wait for the test
+        env: {GATE: %q}
+        run: while [ ! -e "$GATE" ]; do sleep 0.1; done
 `, gate)})
 	gitea.AddHook(t, repo, a.url+"/hooks/gitea", "gitea-hook-secret-5e2b")
 	sha := gitea.Push(t, repo, map[string]string{"README.md": "# site\n"}, "first")
 
-	waitStatus := func(state string) []giteatest.Status {
+	// waitStatus waits until the newest status of context is state, and
+	// returns the statuses of context, newest first.
+	waitStatus := func(context, state string) []giteatest.Status {
 		t.Helper()
 		deadline := time.Now().Add(2 * time.Minute)
 		for {
-			list := gitea.Statuses(t, repo, sha)
+			var list []giteatest.Status
+			for _, s := range gitea.Statuses(t, repo, sha) {
+				if s.Context == context {
+					list = append(list, s)
+				}
+			}
 			if len(list) > 0 && list[0].State == state {
 				return list
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("commit %s has statuses %+v after two minutes, want %s first", sha, list, state)
+				t.Fatalf("commit %s has statuses %+v of %s after two minutes, want %s first", sha, list, context, state)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	pending := waitStatus("pending")[0]
+	pending := waitStatus("hookflow/deploy", "pending")[0]
+	if build := waitStatus("hookflow/deploy/build", "success")[0]; build.TargetURL != pending.TargetURL {
+		t.Errorf("the build job's status %+v links another run than %s", build, pending.TargetURL)
+	}
+	waitStatus("hookflow/deploy/deploy", "pending")
 	if pending.Context != "hookflow/deploy" || !strings.HasPrefix(pending.TargetURL, a.url+"/ui/runs/") ||
 		!slices.Contains([]string{"Queued", "Running"}, pending.Description) {
 		t.Errorf("pending status %+v", pending)
 	}
 	writeFile(t, gate, "")
 
-	list := waitStatus("success")
+	list := waitStatus("hookflow/deploy", "success")
 	success := list[0]
 	runID := strings.TrimPrefix(success.TargetURL, a.url+"/ui/runs/")
 	if success.Context != "hookflow/deploy" || success.Description != "Succeeded" || runID == success.TargetURL {
@@ -79,9 +96,18 @@ steps:
 	if run.Status != "succeeded" || run.Trigger == nil || run.Trigger.Commit != sha {
 		t.Errorf("run %s: %s, trigger %+v", run.ID, run.Status, run.Trigger)
 	}
-	last := run.Reports[len(run.Reports)-1]
-	if last.Kind != "commit_status" || last.State != "success" || last.Status != "sent" {
-		t.Errorf("the run's last report is %+v", last)
+	if deploy := waitStatus("hookflow/deploy/deploy", "success")[0]; deploy.Description != "Succeeded" {
+		t.Errorf("the deploy job's status %+v", deploy)
+	}
+	var final []string
+	for _, r := range run.Reports {
+		if r.Status == "sent" && r.State == "success" {
+			final = append(final, r.Job)
+		}
+	}
+	slices.Sort(final)
+	if !slices.Equal(final, []string{"", "build", "deploy"}) {
+		t.Errorf("success statuses sent for %q (run, jobs), want the run, build and deploy: %+v", final, run.Reports)
 	}
 	for _, r := range run.Reports {
 		if strings.Contains(r.Error, gitea.Token) {

@@ -184,6 +184,10 @@ func TestRefusesBadValues(t *testing.T) {
 		{"missing token file", "api: {token_file: /nonexistent/tokens}\n", "config: api.token_file: open /nonexistent/tokens: no such file or directory"},
 		{"cert without key", "tls: {cert: /etc/cert.pem}\n", "config: tls needs both cert and key"},
 		{"key without cert", "tls: {key: /etc/key.pem}\n", "config: tls needs both cert and key"},
+		{"smtp without host", "notify_smtp: {from: h@example.com}\n", "config: notify_smtp needs a host"},
+		{"smtp without from", "notify_smtp: {host: smtp.example.com}\n", "config: notify_smtp needs from: an address such as hookflow@example.com"},
+		{"smtp password alone", "notify_smtp: {host: smtp.example.com, from: h@example.com, password: p}\n", "config: notify_smtp has a password but no username"},
+		{"smtp port", "notify_smtp: {host: smtp.example.com, from: h@example.com, port: 70000}\n", "config: notify_smtp port 70000 is not a port"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,6 +196,26 @@ func TestRefusesBadValues(t *testing.T) {
 				t.Errorf("%v, want %q", err, tt.err)
 			}
 		})
+	}
+}
+
+// TestNotifySMTP fills notify_smtp's defaults: port 587 and STARTTLS on,
+// which only an explicit false turns off; unset, it stays unset.
+func TestNotifySMTP(t *testing.T) {
+	c, err := readFinished(t, "notify_smtp: {host: smtp.example.com, from: hookflow@example.com}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := c.NotifySMTP; m.Port != 587 || m.StartTLS == nil || !*m.StartTLS {
+		t.Errorf("defaults %+v", m)
+	}
+	c, err = readFinished(t, "notify_smtp: {host: localhost, port: 25, from: hookflow@example.com, starttls: false}\n")
+	if err != nil || *c.NotifySMTP.StartTLS || c.NotifySMTP.Port != 25 {
+		t.Errorf("starttls: false gave %+v, %v", c.NotifySMTP, err)
+	}
+	c, err = readFinished(t, "listen: 127.0.0.1:9000\n")
+	if err != nil || c.NotifySMTP.Host != "" || c.NotifySMTP.StartTLS != nil {
+		t.Errorf("unset notify_smtp became %+v, %v", c.NotifySMTP, err)
 	}
 }
 

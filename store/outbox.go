@@ -63,8 +63,26 @@ func numbered(q Querier, query string) string {
 	return b.String()
 }
 
+// exists reports whether query, run on the reader, finds a row. The
+// reporter asks often; an idle outbox so costs a read, not a write
+// transaction.
+func (o Outbox) exists(ctx context.Context, query string, args ...any) (bool, error) {
+	var found bool
+	err := o.read.Query(ctx, numbered(o.read, query), args, func(rows Rows) error {
+		found = rows.Next()
+		return rows.Err()
+	})
+	return found, err
+}
+
 // PlanReports implements Reports.
 func (o Outbox) PlanReports(ctx context.Context, limit int, now time.Time) (int, error) {
+	if found, err := o.exists(ctx, `SELECT 1 FROM report_changes LIMIT 1`); err != nil || !found {
+		if err != nil {
+			err = fmt.Errorf("plan reports: %w", err)
+		}
+		return 0, err
+	}
 	var n int
 	err := o.begin(ctx, true, func(tx OutboxTx) error {
 		var err error
@@ -152,8 +170,15 @@ const claimable = `SELECT r.seq FROM reports r
 
 // ClaimReports implements Reports.
 func (o Outbox) ClaimReports(ctx context.Context, node string, limit int, lease time.Duration, now time.Time) ([]*Report, error) {
+	found, err := o.exists(ctx, `SELECT 1 FROM reports WHERE status = 'queued' AND next_at <= ? LIMIT 1`, o.at(now))
+	if err != nil {
+		return nil, fmt.Errorf("claim reports: %w", err)
+	}
+	if !found {
+		return nil, nil
+	}
 	var claimed []*Report
-	err := o.begin(ctx, false, func(tx OutboxTx) error {
+	err = o.begin(ctx, false, func(tx OutboxTx) error {
 		seqs, err := queryAll(ctx, tx, func(row Row) (int64, error) {
 			var seq int64
 			err := row.Scan(&seq)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,9 +78,13 @@ const (
 	resultSkipped = "skipped"
 )
 
+// A claim holds up to batchSize reports for lease, and they are sent at
+// once: the slowest attempt (a mail server's minute, an HTTP timeout of
+// 30 s) ends well within the lease, so that no other node takes a report
+// over while it is being sent.
 const (
-	lease     = time.Minute
-	batchSize = 20
+	lease     = 2 * time.Minute
+	batchSize = 8
 )
 
 // Run reports until ctx ends.
@@ -121,9 +126,13 @@ func (r *Reporter) Once(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		// A claim holds at most one commit status of a run and job, so the
+		// order of statuses does not depend on which attempt ends first.
+		var wg sync.WaitGroup
 		for _, rep := range claimed {
-			r.deliver(ctx, rep)
+			wg.Go(func() { r.deliver(ctx, rep) })
 		}
+		wg.Wait()
 		if len(claimed) < batchSize || ctx.Err() != nil {
 			return ctx.Err()
 		}

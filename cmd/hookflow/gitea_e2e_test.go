@@ -89,10 +89,12 @@ jobs:
 		}
 	}
 
-	var run api.RunView
-	if code := a.call(t, "GET", "/api/v1/runs/"+runID, nil, &run); code != http.StatusOK {
+	if code := a.call(t, "GET", "/api/v1/runs/"+runID, nil, nil); code != http.StatusOK {
 		t.Fatalf("the status links run %q, which the API does not know (%d)", runID, code)
 	}
+	// Gitea has the status once it is sent; the run has it sent once it is
+	// settled, a moment later.
+	run := settled(t, func(v *api.RunView) { a.call(t, "GET", "/api/v1/runs/"+runID, nil, v) }, runID, "commit_status")
 	if run.Status != "succeeded" || run.Trigger == nil || run.Trigger.Commit != sha {
 		t.Errorf("run %s: %s, trigger %+v", run.ID, run.Status, run.Trigger)
 	}

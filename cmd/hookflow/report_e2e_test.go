@@ -158,6 +158,9 @@ steps:
 	if len(got) != 3 {
 		t.Fatalf("the receiver got %d notices, want 3: %+v", len(got), got)
 	}
+	// A run's notices are sent at once, in any order: the failure first,
+	// then the two recoveries, the one to /all first here.
+	slices.SortStableFunc(got[1:], func(a, b notice) int { return strings.Compare(a.Path, b.Path) })
 	failure := got[0]
 	if failure.Auth != "Bearer hook-token-4f1c9a7e" {
 		t.Errorf("the notice's Authorization is %q", failure.Auth)
@@ -169,7 +172,8 @@ steps:
 	if run == nil || run["status"] != "failed" || failure.Body["run_url"] != a.url+"/ui/runs/"+run["id"].(string) {
 		t.Errorf("failure notice's run %v and link %v", run, failure.Body["run_url"])
 	}
-	if got[1].Body["state"] != "recovered" || got[2].Body["state"] != "recovered" || got[2].Auth != "" || got[2].Path != "/recovered" {
+	if got[1].Body["state"] != "recovered" || got[2].Body["state"] != "recovered" || got[2].Auth != "" || got[2].Path != "/recovered" ||
+		got[1].Path != "/all" || got[1].Auth != "Bearer hook-token-4f1c9a7e" {
 		t.Errorf("recovery notices %+v", got[1:])
 	}
 	if n := metricValue(t, a, `hookflow_reports_total{kind="webhook",result="sent"}`); n != 3 {

@@ -183,9 +183,11 @@ cmd_start() {
 	for _ in 1 2 3; do
 		port=$(free_port)
 		write_config "$port"
-		(cd "$DIR" && GITEA_I_AM_BEING_UNSAFE_RUNNING_AS_ROOT=true GITEA_WORK_DIR="$DIR" \
+		# A simple command in the background, so that $! is Gitea itself (setsid
+		# execs it in a session of its own, which stop kills whole).
+		GITEA_I_AM_BEING_UNSAFE_RUNNING_AS_ROOT=true GITEA_WORK_DIR="$DIR" \
 			setsid "$BIN/gitea" --config "$DIR/app.ini" web </dev/null >"$DIR/gitea.log" 2>&1 &
-			echo $! >"$DIR/gitea.pid")
+		echo $! >"$DIR/gitea.pid"
 		for _ in $(seq 300); do
 			if curl -fsS "http://127.0.0.1:$port/api/v1/version" >/dev/null 2>&1; then
 				ok=1

@@ -126,14 +126,35 @@ func printRun(w io.Writer, r *client.Run) {
 		"duration", clientDuration(r.StartedAt, r.FinishedAt), "node", r.Node, "sandbox", r.Sandbox)
 	if len(r.Jobs) > 0 {
 		printJobs(w, r.Jobs)
+	} else if len(r.Steps) > 0 {
+		fmt.Fprintln(w, "\nsteps:")
+		printSteps(w, "  ", r.Steps)
+		printStepDetails(w, "", r.Steps)
+	}
+	printReports(w, r.Reports)
+}
+
+// printReports lists a run's commit statuses and notices: what each says,
+// of which status, whether it was sent, and why not.
+func printReports(w io.Writer, reports []client.Report) {
+	if len(reports) == 0 {
 		return
 	}
-	if len(r.Steps) == 0 {
-		return
+	fmt.Fprintln(w, "\nreports:")
+	for _, r := range reports {
+		what := r.Kind + " notice"
+		if r.Kind == "commit_status" {
+			what = "commit status"
+			if r.Job != "" {
+				what += " of " + r.Job
+			}
+		}
+		line := fmt.Sprintf("  %s  %s (%s)  %s", what, r.State, r.RunStatus, r.Status)
+		if r.Attempts > 1 {
+			line += fmt.Sprintf("  %d attempts", r.Attempts)
+		}
+		fmt.Fprintln(w, line+clientReason(r.Error))
 	}
-	fmt.Fprintln(w, "\nsteps:")
-	printSteps(w, "  ", r.Steps)
-	printStepDetails(w, "", r.Steps)
 }
 
 // triggerText is a run's trigger for a list row: its label, then the

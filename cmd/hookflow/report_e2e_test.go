@@ -311,4 +311,19 @@ steps:
 	if strings.Contains(string(m.Data), "smtp-pw-31c") {
 		t.Error("the mail holds the SMTP password")
 	}
+
+	// `runs show` lists the run's reports, with why one was not sent.
+	code, out, errOut := hookflow(t, "runs", "show", failed.ID, "--server", a.url)
+	if code != 0 {
+		t.Fatalf("runs show: %d %s", code, errOut)
+	}
+	_, reports, _ := strings.Cut(out, "\nreports:\n")
+	for _, want := range []string{
+		"  commit status  failure (failed)  skipped (nothing to report on: the event (dispatch) names no commit)\n",
+		"  email notice  failure (failed)  sent\n",
+	} {
+		if !strings.Contains(reports, want) {
+			t.Errorf("runs show lacks %q:\n%s", want, out)
+		}
+	}
 }

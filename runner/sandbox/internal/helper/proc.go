@@ -122,11 +122,8 @@ func KillCgroup(dir string) {
 // KillBelow sends SIGKILL to every process below pid, round after round,
 // until none is left running or the deadline passes. A process that is sent
 // SIGKILL forks no more, so only the children it made before appear in a
-// later round. It also waits for the processes it signalled to die: one
-// whose parent died first is no longer below pid, and on a busy machine it
-// may still run a moment after the signal.
+// later round.
 func KillBelow(pid int, deadline time.Time) {
-	killed := map[int]uint64{} // pid → start time, so that a reused pid is not waited for
 	for {
 		var running []int
 		procs := Processes()
@@ -135,17 +132,11 @@ func KillBelow(pid int, deadline time.Time) {
 				running = append(running, p)
 			}
 		}
-		for p, start := range killed {
-			if st, ok := procs[p]; !ok || !st.Running() || st.Start != start {
-				delete(killed, p)
-			}
-		}
-		if len(running)+len(killed) == 0 || time.Now().After(deadline) {
+		if len(running) == 0 || time.Now().After(deadline) {
 			return
 		}
 		for _, p := range running {
 			_ = syscall.Kill(p, syscall.SIGKILL)
-			killed[p] = procs[p].Start
 		}
 		time.Sleep(time.Millisecond)
 	}

@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -247,7 +248,7 @@ func TestSend(t *testing.T) {
 				t.Errorf("the error holds the address: %v", err)
 			}
 			var e *Error
-			if tt.retryAfter != "" && (!asError(err, &e) || e.RetryAfter.Seconds() != 30) {
+			if tt.retryAfter != "" && (!errors.As(err, &e) || e.RetryAfter.Seconds() != 30) {
 				t.Errorf("Retry-After not kept: %v", err)
 			}
 		})
@@ -262,12 +263,6 @@ func TestSend(t *testing.T) {
 			t.Errorf("Send to a closed server: %v, want a retryable error without the path", err)
 		}
 	})
-}
-
-func asError(err error, target **Error) bool {
-	e, ok := err.(*Error)
-	*target = e
-	return ok
 }
 
 // TestBitbucketKey keeps a long context's key within Bitbucket's 40
